@@ -1,0 +1,512 @@
+//! `PilotLight`: the desired state of one application's pilot-light DR setup.
+//!
+//! Which region is active is observed state (`status.activeRegion`), never spec: after a failover
+//! the operator protects the application in the other direction without anyone editing the spec.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{
+    AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn, RdsIdentifier,
+    SecurityGroupId, SubnetId, TargetGroupArn,
+};
+
+/// A multi-region pilot-light disaster-recovery setup for one application: data replicated into
+/// the standby region, compute dormant there, traffic and endpoints ready to switch.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "pilotlight.dev",
+    version = "v1alpha1",
+    kind = "PilotLight",
+    plural = "pilotlights",
+    shortname = "pl",
+    category = "pilotlight",
+    namespaced,
+    status = "PilotLightStatus",
+    doc = "A multi-region pilot-light disaster-recovery setup kept converged by the pilot-light operator.",
+    printcolumn(name = "Active", type_ = "string", json_path = ".status.activeRegion", description = "Region currently serving"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Lag", type_ = "string", json_path = ".status.database.replicationLag", description = "Aurora global database replication lag"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PilotLightSpec {
+    /// The two regions. They must differ.
+    pub regions: Regions,
+    /// The replicated database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSpec>,
+    /// Replicated object storage and tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSpec>,
+    /// Dormant compute in the standby region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<ComputeSpec>,
+    /// DNS records and health checks that move traffic between the regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficSpec>,
+    /// How FailoverRequests against this PilotLight are allowed to run.
+    #[serde(default)]
+    pub failover: FailoverPolicy,
+    /// What deleting this PilotLight does to AWS resources. `Retain` (default) leaves everything;
+    /// `Delete` removes only what the operator created and that holds no data. Clusters, buckets
+    /// and tables are never deleted by the operator.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// The primary (normally active) and standby regions.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = kube::core::Rule::new("self.primary != self.standby").message("regions.primary and regions.standby must be different regions"))]
+pub struct Regions {
+    /// Region that serves traffic in normal operation, e.g. `us-east-1`.
+    pub primary: AwsRegion,
+    /// Region that holds the pilot light, e.g. `us-west-2`.
+    pub standby: AwsRegion,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DatabaseSpec {
+    /// An Aurora global database spanning both regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aurora: Option<AuroraSpec>,
+}
+
+/// An Aurora global database: the existing primary cluster plus a small secondary cluster in the
+/// standby region.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.primaryClusterIdentifier != self.standbyClusterIdentifier").message("database.aurora.standbyClusterIdentifier must differ from primaryClusterIdentifier"))]
+pub struct AuroraSpec {
+    /// Global cluster to adopt; created from the primary cluster if it does not exist.
+    pub global_cluster_identifier: RdsIdentifier,
+    /// Existing cluster in the primary region. It must exist; the operator never creates or
+    /// deletes it.
+    pub primary_cluster_identifier: RdsIdentifier,
+    /// Secondary cluster in the standby region; created (with one instance) if missing.
+    pub standby_cluster_identifier: RdsIdentifier,
+    /// Identifier of the standby cluster's instance. Defaults to `<standbyClusterIdentifier>-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_instance_identifier: Option<RdsIdentifier>,
+    /// Instance class of the standby (pilot) instance.
+    #[serde(default = "default_standby_instance_class")]
+    pub standby_instance_class: DbInstanceClass,
+    /// Instance class the promoted cluster's writer is scaled to after a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_instance_class: Option<DbInstanceClass>,
+    /// Readers added to the promoted cluster after a failover.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 15))]
+    pub promoted_readers: i32,
+    /// DB subnet group for the standby cluster, in the standby region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group_name: Option<String>,
+    /// VPC security groups for the standby cluster, in the standby region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub vpc_security_group_ids: Vec<SecurityGroupId>,
+    /// KMS key for the standby cluster's storage, in the standby region (required when the
+    /// primary cluster is encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// Readiness threshold: above this replication lag `DatabaseReplicating` is False.
+    #[serde(default = "default_max_replication_lag")]
+    pub max_replication_lag: GoDuration,
+    /// A CNAME kept on the active writer endpoint, so applications never change their
+    /// connection string after a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_endpoint_record: Option<DnsRecordRef>,
+}
+
+fn default_standby_instance_class() -> DbInstanceClass {
+    DbInstanceClass("db.r5.large".into())
+}
+
+fn default_max_replication_lag() -> GoDuration {
+    GoDuration("5s".into())
+}
+
+/// A DNS record in a Route 53 hosted zone.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecordRef {
+    /// Route 53 hosted zone id, e.g. `Z0123456789ABCDEFGHIJ`.
+    pub hosted_zone_id: HostedZoneId,
+    /// Fully qualified record name, e.g. `db.example.com`.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Record TTL in seconds.
+    #[serde(default = "default_ttl")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub ttl: i64,
+}
+
+fn default_ttl() -> i64 {
+    60
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct StorageSpec {
+    /// S3 cross-region replication pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["sourceBucket".into()]))]
+    pub s3: Vec<S3ReplicationSpec>,
+    /// DynamoDB tables that get a global-table replica in the standby region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["tableName".into()]))]
+    pub dynamodb: Vec<DynamoDbTableSpec>,
+}
+
+/// Replication from a bucket in the primary region to one in the standby region. Bucket names are
+/// global, so the two names differ; the endpoints ConfigMap tells applications which is active.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.sourceBucket != self.destinationBucket").message("storage.s3: sourceBucket and destinationBucket must differ (bucket names are global)"))]
+pub struct S3ReplicationSpec {
+    /// Bucket in the primary region.
+    pub source_bucket: BucketName,
+    /// Bucket in the standby region.
+    pub destination_bucket: BucketName,
+    /// IAM role S3 assumes to replicate.
+    pub replication_role_arn: IamRoleArn,
+    /// Replicate delete markers too.
+    #[serde(default = "default_true")]
+    pub delete_marker_replication: bool,
+    /// Storage class of the replicas.
+    #[serde(default)]
+    pub storage_class: S3StorageClass,
+    /// Enable S3 Replication Time Control (15-minute SLA, extra cost).
+    #[serde(default)]
+    pub replication_time_control: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum S3StorageClass {
+    #[default]
+    Standard,
+    StandardIa,
+    OnezoneIa,
+    IntelligentTiering,
+    GlacierIr,
+    Glacier,
+    DeepArchive,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoDbTableSpec {
+    /// Table in the primary region.
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-zA-Z0-9_.-]{3,255}$')").message("must be a DynamoDB table name: 3-255 letters, digits, '_', '-' or '.'"))]
+    #[schemars(length(max = 255))]
+    pub table_name: String,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeSpec {
+    /// The standby Auto Scaling Group, held at zero until a drill or failover.
+    pub auto_scaling_group: AutoScalingGroupSpec,
+    /// Launch template in the standby region, built from a copy of the primary's AMI.
+    pub launch_template: LaunchTemplateSpec,
+    /// Readiness threshold for the age of the AMI copy in the standby region.
+    #[serde(default = "default_max_image_age")]
+    pub max_image_age: GoDuration,
+}
+
+fn default_max_image_age() -> GoDuration {
+    GoDuration("168h".into())
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoScalingGroupSpec {
+    /// Name of the ASG in the standby region.
+    #[schemars(length(min = 1, max = 255))]
+    pub name: String,
+    /// Subnets in the standby region.
+    #[schemars(length(min = 1, max = 16))]
+    pub subnet_ids: Vec<SubnetId>,
+    /// Target groups in the standby region the instances register with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub target_group_arns: Vec<TargetGroupArn>,
+    /// Capacity during a drill or after failover.
+    pub failover: AsgCapacity,
+}
+
+/// Auto Scaling Group capacity.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.minSize <= self.desiredCapacity && self.desiredCapacity <= self.maxSize").message("compute.autoScalingGroup.failover must satisfy minSize <= desiredCapacity <= maxSize"))]
+#[x_kube(validation = kube::core::Rule::new("self.maxSize >= 1").message("compute.autoScalingGroup.failover.maxSize must be at least 1"))]
+pub struct AsgCapacity {
+    #[schemars(range(min = 0, max = 10000))]
+    pub min_size: i32,
+    #[schemars(range(min = 0, max = 10000))]
+    pub desired_capacity: i32,
+    #[schemars(range(min = 0, max = 10000))]
+    pub max_size: i32,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchTemplateSpec {
+    /// Name of the launch template in the standby region.
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-zA-Z0-9()./_-]{3,128}$')").message("must be a launch template name: 3-128 letters, digits or ( ) . / _ -"))]
+    #[schemars(length(max = 128))]
+    pub name: String,
+    /// AMI in the primary region that is copied to the standby region.
+    pub source_image_id: AmiId,
+    /// EC2 instance type, e.g. `c5.xlarge`.
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-z0-9-]+\\\\.[a-z0-9-]+$')").message("must be an EC2 instance type such as c5.xlarge"))]
+    #[schemars(length(max = 64))]
+    pub instance_type: String,
+    /// EC2 key pair in the standby region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// Security groups in the standby region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub security_group_ids: Vec<SecurityGroupId>,
+    /// Base64-encoded user data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[A-Za-z0-9+/]*={0,2}$')").message("userData must be base64-encoded"))]
+    #[schemars(length(max = 21848))]
+    pub user_data: Option<String>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TrafficSpec {
+    /// Route 53 records and health check.
+    pub route53: Route53Spec,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Route53Spec {
+    /// Hosted zone of the application record.
+    pub hosted_zone_id: HostedZoneId,
+    /// Application record, e.g. `api.example.com`.
+    #[schemars(length(min = 1, max = 253))]
+    pub record_name: String,
+    /// Record type of the application record.
+    #[serde(default)]
+    pub record_type: RecordType,
+    /// Alias target in the primary region (its load balancer).
+    pub primary_target: AliasTarget,
+    /// Alias target in the standby region.
+    pub standby_target: AliasTarget,
+    /// Health check on the primary endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckSpec>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RecordType {
+    #[default]
+    A,
+    #[serde(rename = "AAAA")]
+    Aaaa,
+    #[serde(rename = "CNAME")]
+    Cname,
+}
+
+/// A Route 53 alias target, normally a load balancer.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AliasTarget {
+    /// DNS name of the target, e.g. the ALB's DNS name.
+    #[schemars(length(min = 1, max = 253))]
+    pub dns_name: String,
+    /// Canonical hosted zone id of the target (the ALB's, not the record's).
+    pub hosted_zone_id: HostedZoneId,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.requestInterval == 10 || self.requestInterval == 30").message("traffic.route53.healthCheck.requestInterval must be 10 or 30 seconds"))]
+pub struct HealthCheckSpec {
+    /// Health check protocol.
+    #[serde(default, rename = "type")]
+    pub type_: HealthCheckType,
+    /// Host checked, e.g. the primary ALB's DNS name.
+    #[schemars(length(min = 1, max = 255))]
+    pub fqdn: String,
+    /// Port checked.
+    #[serde(default = "default_https_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Path requested (HTTP and HTTPS only).
+    #[serde(default = "default_health_path")]
+    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("healthCheck.path must start with /"))]
+    #[schemars(length(max = 255))]
+    pub path: String,
+    /// Seconds between checks: 10 (fast) or 30.
+    #[serde(default = "default_request_interval")]
+    pub request_interval: i32,
+    /// Consecutive failures before the endpoint counts as unhealthy.
+    #[serde(default = "default_failure_threshold")]
+    #[schemars(range(min = 1, max = 10))]
+    pub failure_threshold: i32,
+}
+
+fn default_https_port() -> i32 {
+    443
+}
+fn default_health_path() -> String {
+    "/health".into()
+}
+fn default_request_interval() -> i32 {
+    30
+}
+fn default_failure_threshold() -> i32 {
+    3
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HealthCheckType {
+    Http,
+    #[default]
+    Https,
+    Tcp,
+}
+
+/// Rules for FailoverRequests against this PilotLight.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverPolicy {
+    /// Whether a second person must approve before the first mutating step.
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+    /// Allow a Failover that may lose data (`AllowDataLoss`) to run without approval.
+    #[serde(default)]
+    pub allow_data_loss_without_approval: bool,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApprovalPolicy {
+    /// Cutover waits in `AwaitingApproval` until `spec.approvedBy` is set by another user.
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        Self { required: true }
+    }
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+}
+
+/// Observed state of the DR setup.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PilotLightStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Region currently serving (the Aurora writer's region when a database is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<String>,
+    /// One-word summary: Pending, Converging, Ready, Degraded or Error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Ready and one condition per component.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Aurora global database state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseStatus>,
+    /// Outcome of the last failover, switchover or failback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<FailoverOutcome>,
+    /// Outcome of the last drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<FailoverOutcome>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing observed yet.
+    Pending,
+    /// Resources are being created or changed.
+    Converging,
+    /// Everything converged and within thresholds.
+    Ready,
+    /// Converged but a threshold is exceeded, or a region is unreachable.
+    Degraded,
+    /// The spec cannot be converged until a person fixes something.
+    Error,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_cluster_arn: Option<String>,
+    /// Status of the global cluster (`available`, `switching-over`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_cluster_status: Option<String>,
+    /// Region of the writer cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_region: Option<String>,
+    /// Members of the global cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<GlobalClusterMemberStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_cluster_arn: Option<String>,
+    /// Status of the standby cluster (`creating`, `available`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_cluster_status: Option<String>,
+    /// Status of the standby instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_instance_status: Option<String>,
+    /// Latest `AuroraGlobalDBReplicationLag` in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag_ms: Option<f64>,
+    /// The same, for people: `120ms`, `3.2s`, or `unknown` when no datapoint exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<String>,
+    /// Timestamp of the lag datapoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag_observed_at: Option<Time>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalClusterMemberStatus {
+    pub cluster_arn: String,
+    pub region: String,
+    pub is_writer: bool,
+}
+
+/// Outcome of a FailoverRequest, copied onto the PilotLight.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverOutcome {
+    pub request_name: String,
+    #[serde(rename = "type")]
+    pub type_: super::FailoverType,
+    pub phase: super::RequestPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss_window_seconds: Option<f64>,
+}

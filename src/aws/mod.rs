@@ -1,0 +1,119 @@
+//! AWS access: one set of SDK clients per region, built once and shared by every reconcile.
+
+mod error;
+pub mod cloudwatch;
+pub mod rds;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use aws_config::{BehaviorVersion, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{Intercept, context::FinalizerInterceptorContextRef},
+        orchestrator::Metadata,
+        runtime_components::RuntimeComponents,
+    },
+};
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use error::{AwsError, AwsErrorKind};
+
+use crate::telemetry::Metrics;
+
+/// The SDK clients of one region.
+#[derive(Clone, Debug)]
+pub struct RegionalClients {
+    pub region: String,
+    pub rds: aws_sdk_rds::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
+pub struct AwsClients {
+    base: SdkConfig,
+    metrics: Arc<Metrics>,
+    regions: Mutex<HashMap<String, Arc<RegionalClients>>>,
+}
+
+impl AwsClients {
+    /// Loads credentials and settings the standard way (environment, profile, IRSA, Pod
+    /// Identity; `AWS_ENDPOINT_URL` for the emulator). Retries are the SDK's standard mode:
+    /// throttling and transient errors are retried with jittered backoff before we see them.
+    pub async fn from_env(metrics: Arc<Metrics>) -> Self {
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(4))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(15))
+                    .operation_timeout(Duration::from_secs(45))
+                    .build(),
+            )
+            .load()
+            .await;
+        Self { base, metrics, regions: Mutex::default() }
+    }
+
+    /// The clients for `region`, built on first use.
+    pub fn region(&self, region: &str) -> Arc<RegionalClients> {
+        let mut regions = self.regions.lock().expect("AWS client cache lock poisoned");
+        regions
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = self
+                    .base
+                    .to_builder()
+                    .region(aws_config::Region::new(region.to_owned()))
+                    .build();
+                let counter = CallCounter { metrics: self.metrics.clone(), region: region.to_owned() };
+                Arc::new(RegionalClients {
+                    region: region.to_owned(),
+                    rds: aws_sdk_rds::Client::from_conf(
+                        aws_sdk_rds::config::Builder::from(&config).interceptor(counter.clone()).build(),
+                    ),
+                    cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                        aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(counter).build(),
+                    ),
+                })
+            })
+            .clone()
+    }
+}
+
+/// Counts every HTTP attempt to AWS by service, operation, region and outcome.
+#[derive(Clone, Debug)]
+struct CallCounter {
+    metrics: Arc<Metrics>,
+    region: String,
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "pilot-light-call-counter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let outcome = match context.response().map(|r| r.status().as_u16()) {
+            Some(200..=299) => "ok",
+            Some(400..=499) => "client_error",
+            Some(_) => "server_error",
+            None => "unreachable",
+        };
+        self.metrics.aws_call(&service, &operation, &self.region, outcome);
+        Ok(())
+    }
+}

@@ -1,0 +1,211 @@
+//! Aurora through the RDS API, reduced to the facts the operator decides on.
+
+use aws_sdk_rds::{Client, types};
+
+use super::{AwsError, AwsErrorKind, RegionalClients};
+
+/// An Aurora global cluster and its members.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalCluster {
+    pub identifier: String,
+    pub arn: String,
+    pub status: String,
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
+    pub members: Vec<GlobalClusterMember>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalClusterMember {
+    pub cluster_arn: String,
+    pub is_writer: bool,
+}
+
+/// A DB cluster in one region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbCluster {
+    pub identifier: String,
+    pub arn: String,
+    pub status: String,
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
+    pub global_cluster_identifier: Option<String>,
+}
+
+/// A DB instance in one region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DbInstance {
+    pub identifier: String,
+    pub status: String,
+    pub instance_class: Option<String>,
+}
+
+/// What to create for the standby cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StandbyClusterRequest {
+    pub identifier: String,
+    pub global_cluster_identifier: String,
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub db_subnet_group_name: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+    pub kms_key_id: Option<String>,
+}
+
+/// Region and identifier of a cluster ARN (`arn:aws:rds:REGION:ACCOUNT:cluster:ID`).
+pub fn parse_cluster_arn(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(7, ':');
+    let (_, _, service, region, _, kind, id) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (service == "rds" && kind == "cluster").then_some((region, id))
+}
+
+/// Tags every resource the operator creates, so ownership is visible in AWS.
+fn tags(owner: &str) -> Vec<types::Tag> {
+    vec![
+        types::Tag::builder().key("pilotlight.dev/managed-by").value("pilot-light").build(),
+        types::Tag::builder().key("pilotlight.dev/owner").value(owner).build(),
+    ]
+}
+
+fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn describe_global_cluster(aws: &RegionalClients, identifier: &str) -> Result<Option<GlobalCluster>, AwsError> {
+    let result = aws
+        .rds
+        .describe_global_clusters()
+        .global_cluster_identifier(identifier)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "DescribeGlobalClusters", &aws.region, e))
+        .map(|out| out.global_clusters().first().map(global_cluster_from));
+    Ok(not_found_as_none(result)?.flatten())
+}
+
+fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
+    GlobalCluster {
+        identifier: g.global_cluster_identifier().unwrap_or_default().to_owned(),
+        arn: g.global_cluster_arn().unwrap_or_default().to_owned(),
+        status: g.status().unwrap_or("unknown").to_owned(),
+        engine: g.engine().map(str::to_owned),
+        engine_version: g.engine_version().map(str::to_owned),
+        members: g
+            .global_cluster_members()
+            .iter()
+            .map(|m| GlobalClusterMember {
+                cluster_arn: m.db_cluster_arn().unwrap_or_default().to_owned(),
+                is_writer: m.is_writer().unwrap_or(false),
+            })
+            .collect(),
+    }
+}
+
+pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result<Option<DbCluster>, AwsError> {
+    let result = aws
+        .rds
+        .describe_db_clusters()
+        .db_cluster_identifier(identifier)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "DescribeDBClusters", &aws.region, e))
+        .map(|out| {
+            out.db_clusters().first().map(|c| DbCluster {
+                identifier: c.db_cluster_identifier().unwrap_or_default().to_owned(),
+                arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
+                status: c.status().unwrap_or("unknown").to_owned(),
+                engine: c.engine().map(str::to_owned),
+                engine_version: c.engine_version().map(str::to_owned),
+                global_cluster_identifier: c.global_cluster_identifier().map(str::to_owned),
+            })
+        });
+    Ok(not_found_as_none(result)?.flatten())
+}
+
+pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
+    let result = aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &aws.region, e))
+        .map(|out| {
+            out.db_instances().first().map(|i| DbInstance {
+                identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
+                status: i.db_instance_status().unwrap_or("unknown").to_owned(),
+                instance_class: i.db_instance_class().map(str::to_owned),
+            })
+        });
+    Ok(not_found_as_none(result)?.flatten())
+}
+
+pub async fn create_global_cluster(aws: &RegionalClients, identifier: &str, source_cluster_arn: &str) -> Result<(), AwsError> {
+    aws.rds
+        .create_global_cluster()
+        .global_cluster_identifier(identifier)
+        .source_db_cluster_identifier(source_cluster_arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "CreateGlobalCluster", &aws.region, e))?;
+    Ok(())
+}
+
+pub async fn create_standby_cluster(aws: &RegionalClients, req: &StandbyClusterRequest, owner: &str) -> Result<(), AwsError> {
+    let client: &Client = &aws.rds;
+    client
+        .create_db_cluster()
+        .db_cluster_identifier(&req.identifier)
+        .global_cluster_identifier(&req.global_cluster_identifier)
+        .engine(&req.engine)
+        .set_engine_version(req.engine_version.clone())
+        .set_db_subnet_group_name(req.db_subnet_group_name.clone())
+        .set_vpc_security_group_ids((!req.vpc_security_group_ids.is_empty()).then(|| req.vpc_security_group_ids.clone()))
+        .set_kms_key_id(req.kms_key_id.clone())
+        .set_tags(Some(tags(owner)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "CreateDBCluster", &aws.region, e))?;
+    Ok(())
+}
+
+pub async fn create_instance(
+    aws: &RegionalClients,
+    identifier: &str,
+    cluster_identifier: &str,
+    instance_class: &str,
+    engine: &str,
+    owner: &str,
+) -> Result<(), AwsError> {
+    aws.rds
+        .create_db_instance()
+        .db_instance_identifier(identifier)
+        .db_cluster_identifier(cluster_identifier)
+        .db_instance_class(instance_class)
+        .engine(engine)
+        .set_tags(Some(tags(owner)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "CreateDBInstance", &aws.region, e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cluster_arns() {
+        assert_eq!(
+            parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:cluster:dr-cluster"),
+            Some(("us-west-2", "dr-cluster"))
+        );
+        assert_eq!(parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"), None);
+        assert_eq!(parse_cluster_arn("not-an-arn"), None);
+    }
+}

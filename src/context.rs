@@ -1,0 +1,103 @@
+//! What every reconcile shares: clients, metrics, the event recorder and the settings.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::{aws::AwsClients, telemetry::Metrics};
+
+/// Field manager for every server-side apply, and the Events' reporting controller.
+pub const MANAGER: &str = "pilot-light";
+
+/// Requeue and backoff timing. Defaults suit production; tests shorten them.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Requeue while resources are being created or changed.
+    pub converging_interval: Duration,
+    /// Requeue when everything is Ready: steady-state AWS cost is driven by this.
+    pub ready_interval: Duration,
+    /// Requeue when a person must fix the spec or AWS (spec edits trigger a reconcile anyway).
+    pub misconfigured_interval: Duration,
+    /// First retry delay after a retryable error; doubles per consecutive failure.
+    pub backoff_base: Duration,
+    /// Cap of the retry delay.
+    pub backoff_max: Duration,
+    /// Watch only this namespace (all namespaces when `None`).
+    pub namespace: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            converging_interval: Duration::from_secs(10),
+            ready_interval: Duration::from_secs(300),
+            misconfigured_interval: Duration::from_secs(300),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(120),
+            namespace: None,
+        }
+    }
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub aws: AwsClients,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    pub settings: Settings,
+    /// Consecutive retryable failures per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            aws,
+            metrics,
+            settings,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Delay before retrying `key` after another retryable failure: exponential with jitter
+    /// ("equal jitter": half fixed, half random) so many objects do not retry in lockstep.
+    pub fn next_backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().expect("backoff lock poisoned");
+        let count = failures.entry(key.to_owned()).or_insert(0);
+        *count = count.saturating_add(1);
+        backoff_delay(&self.settings, *count, rand::random_range(0.0..1.0))
+    }
+
+    pub fn reset_backoff(&self, key: &str) {
+        self.failures.lock().expect("backoff lock poisoned").remove(key);
+    }
+}
+
+/// `failures` >= 1; `random` in [0, 1).
+fn backoff_delay(settings: &Settings, failures: u32, random: f64) -> Duration {
+    let exp = settings.backoff_base.saturating_mul(1u32 << (failures - 1).min(20));
+    let capped = exp.min(settings.backoff_max);
+    capped.mul_f64(0.5 + random / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps_with_jitter() {
+        let s = Settings { backoff_base: Duration::from_secs(2), backoff_max: Duration::from_secs(60), ..Default::default() };
+        assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff_delay(&s, 1, 0.999_999), Duration::from_secs(2).mul_f64(0.5 + 0.999_999 / 2.0));
+        assert_eq!(backoff_delay(&s, 3, 0.0), Duration::from_secs(4));
+        assert_eq!(backoff_delay(&s, 10, 0.0), Duration::from_secs(30));
+        assert_eq!(backoff_delay(&s, 40, 0.0), Duration::from_secs(30));
+    }
+}

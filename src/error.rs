@@ -1,0 +1,37 @@
+//! The operator's error type, with a metric label per variant.
+
+use crate::aws::{AwsError, AwsErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API call failed: {0}")]
+    Kube(#[from] kube::Error),
+
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+
+    #[error("the {0} CustomResourceDefinition is not installed; install it with `pilot-light crd | kubectl apply -f -` (or the Helm chart) and start the operator again")]
+    CrdNotInstalled(&'static str),
+
+    #[error("{0} has no namespace")]
+    MissingNamespace(String),
+}
+
+impl Error {
+    /// Value of the `error` label on `pilot_light_reconcile_errors_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube_api",
+            Self::Aws(e) => match e.kind {
+                AwsErrorKind::Throttled => "aws_throttled",
+                AwsErrorKind::Unavailable => "aws_unavailable",
+                AwsErrorKind::NotFound => "aws_not_found",
+                AwsErrorKind::Rejected => "aws_rejected",
+            },
+            Self::CrdNotInstalled(_) => "crd_not_installed",
+            Self::MissingNamespace(_) => "missing_namespace",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,10 @@
+//! pilot-light: a Kubernetes operator that keeps an AWS multi-region pilot-light
+//! disaster-recovery setup converged and runs failover on request.
+
+pub mod api;
+pub mod aws;
+pub mod context;
+pub mod error;
+pub mod pilotlight;
+pub mod run;
+pub mod telemetry;

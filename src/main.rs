@@ -1,0 +1,74 @@
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use pilot_light::{
+    context::Settings,
+    telemetry::{LogFormat, init_tracing},
+};
+
+#[derive(Parser)]
+#[command(name = "pilot-light", version, about = "AWS pilot-light disaster recovery operator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator.
+    Run(RunArgs),
+    /// Print the CustomResourceDefinitions as YAML (`pilot-light crd | kubectl apply -f -`).
+    Crd,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "PILOT_LIGHT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    admin_addr: SocketAddr,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "PILOT_LIGHT_NAMESPACE")]
+    namespace: Option<String>,
+    /// Log format.
+    #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
+    log_format: LogFormat,
+    /// Seconds between checks of a Ready PilotLight (drives steady-state AWS cost).
+    #[arg(long, env = "PILOT_LIGHT_READY_INTERVAL", default_value_t = 300)]
+    ready_interval: u64,
+    /// Seconds between checks while resources are being created or changed.
+    #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 10)]
+    converging_interval: u64,
+    /// Longest retry delay after AWS errors, in seconds.
+    #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]
+    max_backoff: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Crd => {
+            for (_, yaml) in pilot_light::api::crd_documents() {
+                print!("---\n{yaml}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => {
+            init_tracing(args.log_format);
+            let settings = Settings {
+                ready_interval: Duration::from_secs(args.ready_interval),
+                converging_interval: Duration::from_secs(args.converging_interval),
+                backoff_max: Duration::from_secs(args.max_backoff),
+                namespace: args.namespace,
+                ..Settings::default()
+            };
+            match pilot_light::run::run(args.admin_addr, settings).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "pilot-light cannot run");
+                    eprintln!("pilot-light: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The Aurora global database: observe it, decide what to create, act, and describe it.
+//!
+//! The operator adopts or creates the global cluster from the existing primary cluster, creates
+//! the standby cluster and its instance in the standby region, and reports membership, writer
+//! region and replication lag. It never deletes, detaches or modifies a cluster that holds data.
+
+use std::time::Duration;
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+
+use crate::{
+    api::{AuroraSpec, DatabaseStatus, GlobalClusterMemberStatus, Regions},
+    aws::{
+        AwsClients, AwsError,
+        cloudwatch::{self, LagSample},
+        rds::{self, DbCluster, DbInstance, GlobalCluster, StandbyClusterRequest, parse_cluster_arn},
+    },
+};
+
+use super::ComponentReport;
+
+/// A lookup that may have been skipped because the answer was already implied.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Seen<T> {
+    NotChecked,
+    Missing,
+    Found(T),
+}
+
+impl<T> From<Option<T>> for Seen<T> {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Self::Missing, Self::Found)
+    }
+}
+
+/// What AWS says about the database, gathered with as few calls as the state allows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub global: Option<GlobalCluster>,
+    /// Looked up only while the global cluster does not exist yet.
+    pub primary: Seen<DbCluster>,
+    /// Looked up only while the standby is not a member of the global cluster.
+    pub standby: Seen<DbCluster>,
+    pub standby_instance: Seen<DbInstance>,
+    /// Lag of whichever member is currently the secondary.
+    pub lag: Option<LagSample>,
+}
+
+/// Something to create.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    CreateGlobalCluster { region: String, identifier: String, source_cluster_arn: String },
+    CreateStandbyCluster { region: String, request: StandbyClusterRequest },
+    CreateStandbyInstance { region: String, identifier: String, cluster_identifier: String, instance_class: String, engine: String },
+}
+
+impl Change {
+    /// Event reason for this change.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::CreateGlobalCluster { .. } => "CreatingGlobalCluster",
+            Self::CreateStandbyCluster { .. } => "CreatingStandbyCluster",
+            Self::CreateStandbyInstance { .. } => "CreatingStandbyInstance",
+        }
+    }
+
+    /// Event note for this change.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::CreateGlobalCluster { region, identifier, source_cluster_arn } => {
+                format!("Creating Aurora global cluster {identifier} from {source_cluster_arn} in {region}")
+            }
+            Self::CreateStandbyCluster { region, request } => format!(
+                "Creating standby cluster {} in {region} as a secondary of global cluster {}",
+                request.identifier, request.global_cluster_identifier
+            ),
+            Self::CreateStandbyInstance { region, identifier, cluster_identifier, instance_class, .. } => {
+                format!("Creating standby instance {identifier} ({instance_class}) in cluster {cluster_identifier} in {region}")
+            }
+        }
+    }
+}
+
+/// The outcome of [`decide`]: what to create and how to describe the database now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub changes: Vec<Change>,
+    pub report: ComponentReport,
+    pub status: DatabaseStatus,
+    /// Region of the writer cluster, when known.
+    pub writer_region: Option<String>,
+    pub lag: Option<Duration>,
+}
+
+fn standby_instance_identifier(spec: &AuroraSpec) -> String {
+    spec.standby_instance_identifier
+        .as_ref()
+        .map_or_else(|| format!("{}-1", spec.standby_cluster_identifier), |i| i.0.clone())
+}
+
+fn find_member<'a>(global: &'a GlobalCluster, region: &str, identifier: &str) -> Option<&'a rds::GlobalClusterMember> {
+    global.members.iter().find(|m| parse_cluster_arn(&m.cluster_arn) == Some((region, identifier)))
+}
+
+/// The member (region, identifier) that replicates from the writer: the one of our two clusters
+/// that is a member and not the writer.
+fn secondary<'a>(global: &GlobalCluster, regions: &'a Regions, spec: &'a AuroraSpec) -> Option<(&'a str, &'a str)> {
+    [
+        (regions.primary.as_str(), spec.primary_cluster_identifier.as_str()),
+        (regions.standby.as_str(), spec.standby_cluster_identifier.as_str()),
+    ]
+    .into_iter()
+    .find(|(region, id)| find_member(global, region, id).is_some_and(|m| !m.is_writer))
+}
+
+/// Reads the database's state. Every call is a describe; nothing changes.
+pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> Result<Observation, AwsError> {
+    let primary_region = aws.region(regions.primary.as_str());
+    let standby_region = aws.region(regions.standby.as_str());
+    let global_id = spec.global_cluster_identifier.as_str();
+    // Global clusters are visible from every region: ask the standby region when the primary
+    // region's API is down, which is exactly when a failover needs the answer.
+    let global = match rds::describe_global_cluster(&primary_region, global_id).await {
+        Err(e) if e.is_retryable() => rds::describe_global_cluster(&standby_region, global_id).await?,
+        other => other?,
+    };
+    let primary = match &global {
+        None => rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str()).await?.into(),
+        Some(_) => Seen::NotChecked,
+    };
+    let standby_id = spec.standby_cluster_identifier.as_str();
+    let standby_is_member = global
+        .as_ref()
+        .is_some_and(|g| find_member(g, regions.standby.as_str(), standby_id).is_some());
+    let standby = if standby_is_member {
+        Seen::NotChecked
+    } else if global.is_some() {
+        rds::describe_cluster(&standby_region, standby_id).await?.into()
+    } else {
+        Seen::NotChecked
+    };
+    let standby_instance = if standby_is_member || matches!(standby, Seen::Found(_)) {
+        rds::describe_instance(&standby_region, &standby_instance_identifier(spec)).await?.into()
+    } else {
+        Seen::NotChecked
+    };
+    let lag = match global.as_ref().and_then(|g| secondary(g, regions, spec)) {
+        Some((region, id)) => cloudwatch::replication_lag(&aws.region(region), id).await?,
+        None => None,
+    };
+    Ok(Observation { global, primary, standby, standby_instance, lag })
+}
+
+/// Decides what to create and how healthy the database is. Pure: no I/O.
+pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decision {
+    let global_id = spec.global_cluster_identifier.as_str();
+    let primary_id = spec.primary_cluster_identifier.as_str();
+    let standby_id = spec.standby_cluster_identifier.as_str();
+    let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
+    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
+
+    let mut status = DatabaseStatus::default();
+    let mut changes = Vec::new();
+    let lag = obs.lag.map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0));
+    if let Some(sample) = obs.lag {
+        status.replication_lag_ms = Some(sample.milliseconds);
+        status.replication_lag = Some(format_lag(sample.milliseconds));
+        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
+    }
+    let mut writer_region = None;
+
+    let report = match &obs.global {
+        None => match &obs.primary {
+            Seen::Found(primary) => match &primary.global_cluster_identifier {
+                Some(other) if other != global_id => ComponentReport::misconfigured(
+                    "PrimaryClusterInOtherGlobalCluster",
+                    format!(
+                        "primary cluster {primary_id} in {primary_region} already belongs to global cluster {other}; set database.aurora.globalClusterIdentifier to {other} to adopt it"
+                    ),
+                ),
+                _ if primary.status != "available" => ComponentReport::converging(
+                    "PrimaryClusterNotAvailable",
+                    format!("waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})", primary.status),
+                ),
+                _ => {
+                    changes.push(Change::CreateGlobalCluster {
+                        region: primary_region.to_owned(),
+                        identifier: global_id.to_owned(),
+                        source_cluster_arn: primary.arn.clone(),
+                    });
+                    ComponentReport::converging(
+                        "CreatingGlobalCluster",
+                        format!("creating global cluster {global_id} from primary cluster {primary_id}"),
+                    )
+                }
+            },
+            _ => ComponentReport::misconfigured(
+                "PrimaryClusterNotFound",
+                format!(
+                    "primary cluster {primary_id} does not exist in {primary_region}; database.aurora.primaryClusterIdentifier must name an existing Aurora cluster (the operator never creates it)"
+                ),
+            ),
+        },
+        Some(global) => {
+            status.global_cluster_arn = Some(global.arn.clone());
+            status.global_cluster_status = Some(global.status.clone());
+            status.members = global
+                .members
+                .iter()
+                .map(|m| GlobalClusterMemberStatus {
+                    cluster_arn: m.cluster_arn.clone(),
+                    region: parse_cluster_arn(&m.cluster_arn).map(|(r, _)| r.to_owned()).unwrap_or_default(),
+                    is_writer: m.is_writer,
+                })
+                .collect();
+            writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
+            status.writer_region = writer_region.clone();
+            let primary_member = find_member(global, primary_region, primary_id);
+            let standby_member = find_member(global, standby_region, standby_id);
+            if let Some(m) = standby_member {
+                status.standby_cluster_arn = Some(m.cluster_arn.clone());
+            }
+            if let Seen::Found(instance) = &obs.standby_instance {
+                status.standby_instance_status = Some(instance.status.clone());
+            }
+            if let Seen::Found(standby) = &obs.standby {
+                status.standby_cluster_status = Some(standby.status.clone());
+            }
+            decide_members(
+                regions,
+                spec,
+                global,
+                primary_member.is_some(),
+                standby_member.is_some(),
+                obs,
+                lag,
+                max_lag,
+                &mut changes,
+            )
+        }
+    };
+    Decision { changes, report, status, writer_region, lag }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide_members(
+    regions: &Regions,
+    spec: &AuroraSpec,
+    global: &GlobalCluster,
+    primary_is_member: bool,
+    standby_is_member: bool,
+    obs: &Observation,
+    lag: Option<Duration>,
+    max_lag: Duration,
+    changes: &mut Vec<Change>,
+) -> ComponentReport {
+    let global_id = global.identifier.as_str();
+    let primary_id = spec.primary_cluster_identifier.as_str();
+    let standby_id = spec.standby_cluster_identifier.as_str();
+    let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
+
+    if !primary_is_member && !standby_is_member {
+        return ComponentReport::misconfigured(
+            "GlobalClusterConflict",
+            format!(
+                "global cluster {global_id} exists but neither {primary_id} ({primary_region}) nor {standby_id} ({standby_region}) is a member; it belongs to another database: choose another database.aurora.globalClusterIdentifier"
+            ),
+        );
+    }
+    if !standby_is_member {
+        return match &obs.standby {
+            Seen::Found(standby) if standby.global_cluster_identifier.as_deref() == Some(global_id) => {
+                ComponentReport::converging(
+                    "StandbyClusterJoining",
+                    format!("standby cluster {standby_id} is joining global cluster {global_id} (it is {})", standby.status),
+                )
+            }
+            Seen::Found(_) => ComponentReport::misconfigured(
+                "StandbyClusterExists",
+                format!(
+                    "cluster {standby_id} already exists in {standby_region} outside global cluster {global_id}; the operator never attaches or deletes a cluster that may hold data: delete it yourself or choose another database.aurora.standbyClusterIdentifier"
+                ),
+            ),
+            _ if global.status != "available" => ComponentReport::converging(
+                "GlobalClusterNotAvailable",
+                format!("waiting for global cluster {global_id} to be available (it is {})", global.status),
+            ),
+            _ => match &global.engine {
+                Some(engine) => {
+                    changes.push(Change::CreateStandbyCluster {
+                        region: standby_region.to_owned(),
+                        request: StandbyClusterRequest {
+                            identifier: standby_id.to_owned(),
+                            global_cluster_identifier: global_id.to_owned(),
+                            engine: engine.clone(),
+                            engine_version: global.engine_version.clone(),
+                            db_subnet_group_name: spec.db_subnet_group_name.clone(),
+                            vpc_security_group_ids: spec.vpc_security_group_ids.iter().map(|g| g.0.clone()).collect(),
+                            kms_key_id: spec.kms_key_id.clone(),
+                        },
+                    });
+                    ComponentReport::converging(
+                        "CreatingStandbyCluster",
+                        format!("creating standby cluster {standby_id} in {standby_region}"),
+                    )
+                }
+                None => ComponentReport::misconfigured(
+                    "GlobalClusterHasNoEngine",
+                    format!("global cluster {global_id} reports no engine, so the standby cluster cannot be created"),
+                ),
+            },
+        };
+    }
+    let instance_id = standby_instance_identifier(spec);
+    match &obs.standby_instance {
+        Seen::Missing => {
+            let Some(engine) = global.engine.clone() else {
+                return ComponentReport::misconfigured(
+                    "GlobalClusterHasNoEngine",
+                    format!("global cluster {global_id} reports no engine, so the standby instance cannot be created"),
+                );
+            };
+            changes.push(Change::CreateStandbyInstance {
+                region: standby_region.to_owned(),
+                identifier: instance_id.clone(),
+                cluster_identifier: standby_id.to_owned(),
+                instance_class: spec.standby_instance_class.0.clone(),
+                engine,
+            });
+            return ComponentReport::converging(
+                "CreatingStandbyInstance",
+                format!("creating standby instance {instance_id} in {standby_region}"),
+            );
+        }
+        Seen::Found(instance) if instance.status != "available" => {
+            return ComponentReport::converging(
+                "StandbyInstanceNotAvailable",
+                format!("waiting for standby instance {instance_id} to be available (it is {})", instance.status),
+            );
+        }
+        _ => {}
+    }
+    if global.status != "available" {
+        return ComponentReport::converging(
+            "GlobalClusterNotAvailable",
+            format!("global cluster {global_id} is {}", global.status),
+        );
+    }
+    if !primary_is_member {
+        return ComponentReport::degraded(
+            "PrimaryClusterDetached",
+            format!("primary cluster {primary_id} ({primary_region}) is no longer a member of global cluster {global_id}: nothing replicates into it"),
+        );
+    }
+    let writer = global.members.iter().find(|m| m.is_writer).and_then(|m| parse_cluster_arn(&m.cluster_arn));
+    let Some((writer_region, _)) = writer else {
+        return ComponentReport::degraded("NoWriter", format!("global cluster {global_id} has no writer member"));
+    };
+    let secondary_region = if writer_region == primary_region { standby_region } else { primary_region };
+    match lag {
+        Some(lag) if lag > max_lag => ComponentReport::degraded(
+            "ReplicationLagHigh",
+            format!(
+                "replication lag from {writer_region} to {secondary_region} is {} (maxReplicationLag {})",
+                format_lag(lag.as_secs_f64() * 1000.0),
+                spec.max_replication_lag
+            ),
+        ),
+        Some(lag) => ComponentReport::healthy(
+            "Replicating",
+            format!(
+                "replicating from {writer_region} to {secondary_region}, lag {}",
+                format_lag(lag.as_secs_f64() * 1000.0)
+            ),
+        ),
+        None => ComponentReport::healthy(
+            "Replicating",
+            format!("replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"),
+        ),
+    }
+}
+
+/// `120ms`, `3.2s`, `2m5s`.
+fn format_lag(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{}ms", ms.round() as i64)
+    } else if ms < 60_000.0 {
+        format!("{:.1}s", ms / 1000.0)
+    } else {
+        let secs = (ms / 1000.0).round() as i64;
+        format!("{}m{}s", secs / 60, secs % 60)
+    }
+}
+
+/// Carries out `changes`, stopping at the first failure.
+pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
+    match change {
+        Change::CreateGlobalCluster { region, identifier, source_cluster_arn } => {
+            rds::create_global_cluster(&aws.region(region), identifier, source_cluster_arn).await
+        }
+        Change::CreateStandbyCluster { region, request } => {
+            rds::create_standby_cluster(&aws.region(region), request, owner).await
+        }
+        Change::CreateStandbyInstance { region, identifier, cluster_identifier, instance_class, engine } => {
+            rds::create_instance(&aws.region(region), identifier, cluster_identifier, instance_class, engine, owner).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! PilotLight convergence: observe AWS -> decide (pure) -> act -> write status.
+
+pub mod aurora;
+mod report;
+
+use std::{sync::Arc, time::Instant};
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        Controller,
+        controller::Action,
+        events::{Event, EventType},
+        watcher,
+    },
+};
+use tracing::{Instrument, info, info_span, warn};
+
+pub use report::{ComponentHealth, ComponentReport};
+
+use crate::{
+    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, set_condition},
+    context::{Context, MANAGER},
+    error::{Error, Result},
+    telemetry::ObjectLabels,
+};
+
+const CONTROLLER: &str = "pilotlight";
+
+/// Runs the PilotLight controller until `shutdown` completes.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let api: Api<PilotLight> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile loop");
+            }
+        })
+        .await;
+}
+
+async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = pl.namespace().ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
+    let span = info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
+    let started = Instant::now();
+    let result = converge(&pl, &ctx, &namespace).instrument(span).await;
+    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
+    result
+}
+
+fn error_policy(pl: Arc<PilotLight>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(CONTROLLER, error.metric_label());
+    let delay = ctx.next_backoff(&object_key(&pl));
+    warn!(name = %pl.name_any(), error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+fn object_key(pl: &PilotLight) -> String {
+    format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any())
+}
+
+async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Action> {
+    let spec = &pl.spec;
+    let owner = object_key(pl);
+    let previous = pl.status.clone().unwrap_or_default();
+    let mut status = previous.clone();
+    let mut reports = Vec::new();
+    let mut retry_error = None;
+    let mut lag = None;
+
+    if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
+        let report = match aurora::observe(&ctx.aws, &spec.regions, aurora).await {
+            Ok(observation) => {
+                let decision = aurora::decide(&spec.regions, aurora, &observation);
+                status.database = Some(decision.status.clone());
+                if let Some(region) = &decision.writer_region {
+                    status.active_region = Some(region.clone());
+                }
+                let mut report = decision.report.clone();
+                for change in &decision.changes {
+                    publish(ctx, pl, EventType::Normal, change.reason(), change.describe()).await;
+                    info!(change = ?change, "applying");
+                    if let Err(e) = aurora::apply(&ctx.aws, change, &owner).await {
+                        report = ComponentReport::from_aws_error(&e);
+                        if e.is_retryable() {
+                            retry_error = Some(e);
+                        }
+                        break;
+                    }
+                }
+                lag = decision.lag;
+                report
+            }
+            Err(e) => {
+                let report = ComponentReport::from_aws_error(&e);
+                if e.is_retryable() {
+                    retry_error = Some(e);
+                }
+                report
+            }
+        };
+        reports.push((ConditionType::DatabaseReplicating, report));
+    }
+
+    let now = Timestamp::now();
+    let generation = pl.metadata.generation;
+    for (type_, report) in &reports {
+        set_condition(&mut status.conditions, *type_, report.condition_status(), report.reason, &report.message, generation, now);
+    }
+    let ready = ComponentReport::ready(&reports);
+    set_condition(&mut status.conditions, ConditionType::Ready, ready.condition_status(), ready.reason, &ready.message, generation, now);
+    status.phase = Some(ComponentReport::phase(&reports));
+    status.observed_generation = generation;
+    if status.active_region.is_none() {
+        status.active_region = Some(spec.regions.primary.to_string());
+    }
+
+    announce_transitions(ctx, pl, &previous, &reports, &ready).await;
+    ctx.metrics.set_readiness(
+        ObjectLabels { namespace: namespace.to_owned(), name: pl.name_any() },
+        ready.health == ComponentHealth::Healthy,
+        lag,
+    );
+    if status != previous {
+        write_status(ctx, pl, namespace, &status).await?;
+    }
+    if let Some(e) = retry_error {
+        return Err(e.into());
+    }
+    ctx.reset_backoff(&owner);
+    let next = reports.iter().map(|(_, r)| r.requeue(&ctx.settings)).min();
+    Ok(Action::requeue(next.unwrap_or(ctx.settings.ready_interval)))
+}
+
+/// Warning Events when a component turns bad (once per new reason, not every reconcile), and a
+/// Normal Event when the PilotLight becomes Ready.
+async fn announce_transitions(
+    ctx: &Context,
+    pl: &PilotLight,
+    previous: &PilotLightStatus,
+    reports: &[(ConditionType, ComponentReport)],
+    ready: &ComponentReport,
+) {
+    let previous_reason = |t: ConditionType| {
+        previous.conditions.iter().find(|c| c.type_ == t.as_str()).map(|c| c.reason.clone())
+    };
+    for (type_, report) in reports {
+        let is_bad = matches!(
+            report.health,
+            ComponentHealth::Degraded | ComponentHealth::Misconfigured | ComponentHealth::Unreachable
+        );
+        if is_bad && previous_reason(*type_).as_deref() != Some(report.reason) {
+            publish(ctx, pl, EventType::Warning, report.reason, report.message.clone()).await;
+        }
+    }
+    let was_ready = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == ConditionType::Ready.as_str() && c.status == ConditionStatus::True.as_str());
+    if ready.health == ComponentHealth::Healthy && !was_ready {
+        publish(ctx, pl, EventType::Normal, "Ready", ready.message.clone()).await;
+    }
+}
+
+async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str, note: String) {
+    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&event, &pl.object_ref(&())).await {
+        warn!(error = %e, reason, "could not publish event");
+    }
+}
+
+/// Writes the whole status with server-side apply under the operator's field manager.
+async fn write_status(ctx: &Context, pl: &PilotLight, namespace: &str, status: &PilotLightStatus) -> Result<()> {
+    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({
+        "apiVersion": PilotLight::api_version(&()),
+        "kind": PilotLight::kind(&()),
+        "status": status,
+    });
+    api.patch_status(&pl.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `pilot-light run`: check the CRDs, start the admin server and the controllers, stop cleanly
+//! on SIGTERM.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicBool},
+};
+
+use kube::{Api, Client, api::ListParams};
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::{
+    api::{FailoverRequest, PilotLight},
+    aws::AwsClients,
+    context::{Context, Settings},
+    error::{Error, Result},
+    pilotlight,
+    telemetry::{AdminState, Metrics, serve_admin},
+};
+
+/// Fails with [`Error::CrdNotInstalled`] when either CRD is missing, so a misinstalled operator
+/// says so at once instead of retrying watches forever.
+pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> {
+    async fn probe<K>(api: Api<K>, crd: &'static str) -> Result<()>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::CrdNotInstalled(crd)),
+            Err(e) => Err(e.into()),
+        }
+    }
+    let (pl, fr): (Api<PilotLight>, Api<FailoverRequest>) = match namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    probe(pl, "pilotlights.pilotlight.dev").await?;
+    probe(fr, "failoverrequests.pilotlight.dev").await
+}
+
+/// Completes when SIGTERM or SIGINT arrives.
+async fn termination_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received, shutting down"),
+    }
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
+    let client = Client::try_default().await?;
+    check_crds(&client, settings.namespace.as_deref()).await?;
+    let metrics = Arc::new(Metrics::default());
+    let aws = AwsClients::from_env(metrics.clone()).await;
+    let ctx = Arc::new(Context::new(client, aws, metrics.clone(), settings));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        termination_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let admin = tokio::spawn(serve_admin(admin_addr, AdminState { metrics, ready: ready.clone() }, stopped()));
+    ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    info!("controllers started");
+    pilotlight::run(ctx, stopped()).await;
+    match admin.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "admin server failed"),
+        Err(e) => tracing::error!(error = %e, "admin server task failed"),
+    }
+    info!("stopped");
+    Ok(())
+}
