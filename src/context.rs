@@ -54,8 +54,16 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
-        let reporter = Reporter { controller: MANAGER.into(), instance: std::env::var("POD_NAME").ok() };
+    pub fn new(
+        client: kube::Client,
+        aws: AwsClients,
+        metrics: Arc<Metrics>,
+        settings: Settings,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -76,13 +84,18 @@ impl Context {
     }
 
     pub fn reset_backoff(&self, key: &str) {
-        self.failures.lock().expect("backoff lock poisoned").remove(key);
+        self.failures
+            .lock()
+            .expect("backoff lock poisoned")
+            .remove(key);
     }
 }
 
 /// `failures` >= 1; `random` in [0, 1).
 fn backoff_delay(settings: &Settings, failures: u32, random: f64) -> Duration {
-    let exp = settings.backoff_base.saturating_mul(1u32 << (failures - 1).min(20));
+    let exp = settings
+        .backoff_base
+        .saturating_mul(1u32 << (failures - 1).min(20));
     let capped = exp.min(settings.backoff_max);
     capped.mul_f64(0.5 + random / 2.0)
 }
@@ -93,9 +106,16 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps_with_jitter() {
-        let s = Settings { backoff_base: Duration::from_secs(2), backoff_max: Duration::from_secs(60), ..Default::default() };
+        let s = Settings {
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(60),
+            ..Default::default()
+        };
         assert_eq!(backoff_delay(&s, 1, 0.0), Duration::from_secs(1));
-        assert_eq!(backoff_delay(&s, 1, 0.999_999), Duration::from_secs(2).mul_f64(0.5 + 0.999_999 / 2.0));
+        assert_eq!(
+            backoff_delay(&s, 1, 0.999_999),
+            Duration::from_secs(2).mul_f64(0.5 + 0.999_999 / 2.0)
+        );
         assert_eq!(backoff_delay(&s, 3, 0.0), Duration::from_secs(4));
         assert_eq!(backoff_delay(&s, 10, 0.0), Duration::from_secs(30));
         assert_eq!(backoff_delay(&s, 40, 0.0), Duration::from_secs(30));

@@ -10,7 +10,9 @@ pub enum Error {
     #[error(transparent)]
     Aws(#[from] AwsError),
 
-    #[error("the {0} CustomResourceDefinition is not installed; install it with `pilot-light crd | kubectl apply -f -` (or the Helm chart) and start the operator again")]
+    #[error(
+        "the {0} CustomResourceDefinition is not installed; install it with `pilot-light crd | kubectl apply -f -` (or the Helm chart) and start the operator again"
+    )]
     CrdNotInstalled(&'static str),
 
     #[error("{0} has no namespace")]

@@ -7,7 +7,11 @@ use pilot_light::{
 };
 
 #[derive(Parser)]
-#[command(name = "pilot-light", version, about = "AWS pilot-light disaster recovery operator")]
+#[command(
+    name = "pilot-light",
+    version,
+    about = "AWS pilot-light disaster recovery operator"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,7 +22,11 @@ enum Command {
     /// Run the operator.
     Run(RunArgs),
     /// Print the CustomResourceDefinitions as YAML (`pilot-light crd | kubectl apply -f -`).
-    Crd,
+    Crd {
+        /// Write one file per CRD into this directory instead (how `crds/` is generated).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -30,7 +38,12 @@ struct RunArgs {
     #[arg(long, env = "PILOT_LIGHT_NAMESPACE")]
     namespace: Option<String>,
     /// Log format.
-    #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
+    #[arg(
+        long,
+        env = "PILOT_LIGHT_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
     log_format: LogFormat,
     /// Seconds between checks of a Ready PilotLight (drives steady-state AWS cost).
     #[arg(long, env = "PILOT_LIGHT_READY_INTERVAL", default_value_t = 300)]
@@ -46,9 +59,18 @@ struct RunArgs {
 #[tokio::main]
 async fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Crd => {
+        Command::Crd { dir: None } => {
             for (_, yaml) in pilot_light::api::crd_documents() {
                 print!("---\n{yaml}");
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Crd { dir: Some(dir) } => {
+            for (file, yaml) in pilot_light::api::crd_documents() {
+                if let Err(e) = std::fs::write(dir.join(file), yaml) {
+                    eprintln!("pilot-light: writing {}: {e}", dir.join(file).display());
+                    return ExitCode::FAILURE;
+                }
             }
             ExitCode::SUCCESS
         }

@@ -33,7 +33,10 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> 
         }
     }
     let (pl, fr): (Api<PilotLight>, Api<FailoverRequest>) = match namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        Some(ns) => (
+            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client.clone(), ns),
+        ),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     probe(pl, "pilotlights.pilotlight.dev").await?;
@@ -71,7 +74,14 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
     };
 
     let ready = Arc::new(AtomicBool::new(false));
-    let admin = tokio::spawn(serve_admin(admin_addr, AdminState { metrics, ready: ready.clone() }, stopped()));
+    let admin = tokio::spawn(serve_admin(
+        admin_addr,
+        AdminState {
+            metrics,
+            ready: ready.clone(),
+        },
+        stopped(),
+    ));
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     info!("controllers started");
     pilotlight::run(ctx, stopped()).await;

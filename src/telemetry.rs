@@ -26,10 +26,13 @@ pub enum LogFormat {
 
 /// Installs the global tracing subscriber; `RUST_LOG` overrides the default filter.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn,aws=warn,hyper=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,kube=warn,aws=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().flatten_event(true)).init(),
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .init(),
         LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).init(),
     }
 }
@@ -76,40 +79,77 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("pilot_light");
         let reconciliations = Family::<ControllerLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let reconcile_duration = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
-        });
+        let reconcile_duration =
+            Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            });
         let ready = Family::<ObjectLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
-        registry.register("reconciliations", "Reconciliations run", reconciliations.clone());
-        registry.register("reconcile_errors", "Reconciliations that failed, by error kind", reconcile_errors.clone());
-        registry.register("reconcile_duration_seconds", "Reconciliation duration", reconcile_duration.clone());
-        registry.register("pilotlight_ready", "1 when the PilotLight is Ready", ready.clone());
+        registry.register(
+            "reconciliations",
+            "Reconciliations run",
+            reconciliations.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconciliations that failed, by error kind",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconciliation duration",
+            reconcile_duration.clone(),
+        );
+        registry.register(
+            "pilotlight_ready",
+            "1 when the PilotLight is Ready",
+            ready.clone(),
+        );
         registry.register(
             "replication_lag_seconds",
             "Latest Aurora global database replication lag",
             replication_lag.clone(),
         );
-        registry.register("aws_calls", "AWS API call attempts by service, operation, region and outcome", aws_calls.clone());
-        Self { registry, reconciliations, reconcile_errors, reconcile_duration, ready, replication_lag, aws_calls }
+        registry.register(
+            "aws_calls",
+            "AWS API call attempts by service, operation, region and outcome",
+            aws_calls.clone(),
+        );
+        Self {
+            registry,
+            reconciliations,
+            reconcile_errors,
+            reconcile_duration,
+            ready,
+            replication_lag,
+            aws_calls,
+        }
     }
 }
 
 impl Metrics {
     pub fn reconciled(&self, controller: &'static str, duration: Duration) {
-        self.reconciliations.get_or_create(&ControllerLabels { controller }).inc();
-        self.reconcile_duration.get_or_create(&ControllerLabels { controller }).observe(duration.as_secs_f64());
+        self.reconciliations
+            .get_or_create(&ControllerLabels { controller })
+            .inc();
+        self.reconcile_duration
+            .get_or_create(&ControllerLabels { controller })
+            .observe(duration.as_secs_f64());
     }
 
     pub fn reconcile_failed(&self, controller: &'static str, error: &'static str) {
-        self.reconcile_errors.get_or_create(&ErrorLabels { controller, error }).inc();
+        self.reconcile_errors
+            .get_or_create(&ErrorLabels { controller, error })
+            .inc();
     }
 
     pub fn set_readiness(&self, object: ObjectLabels, ready: bool, lag: Option<Duration>) {
         match lag {
             Some(lag) => {
-                self.replication_lag.get_or_create(&object).set(lag.as_secs_f64());
+                self.replication_lag
+                    .get_or_create(&object)
+                    .set(lag.as_secs_f64());
             }
             None => {
                 self.replication_lag.remove(&object);
@@ -159,7 +199,9 @@ pub async fn serve_admin(
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "admin server listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
@@ -172,7 +214,10 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     (
-        [("content-type", "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

@@ -87,15 +87,47 @@ mod tests {
     #[test]
     fn transition_time_moves_only_on_status_change() {
         let mut conditions = Vec::new();
-        set_condition(&mut conditions, ConditionType::Ready, ConditionStatus::False, "Creating", "a", Some(1), ts(10));
-        set_condition(&mut conditions, ConditionType::Ready, ConditionStatus::False, "Waiting", "b", Some(2), ts(20));
+        set_condition(
+            &mut conditions,
+            ConditionType::Ready,
+            ConditionStatus::False,
+            "Creating",
+            "a",
+            Some(1),
+            ts(10),
+        );
+        set_condition(
+            &mut conditions,
+            ConditionType::Ready,
+            ConditionStatus::False,
+            "Waiting",
+            "b",
+            Some(2),
+            ts(20),
+        );
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0].last_transition_time, Time(ts(10)));
         assert_eq!(conditions[0].reason, "Waiting");
         assert_eq!(conditions[0].observed_generation, Some(2));
-        set_condition(&mut conditions, ConditionType::Ready, ConditionStatus::True, "Ready", "c", Some(2), ts(30));
+        set_condition(
+            &mut conditions,
+            ConditionType::Ready,
+            ConditionStatus::True,
+            "Ready",
+            "c",
+            Some(2),
+            ts(30),
+        );
         assert_eq!(conditions[0].last_transition_time, Time(ts(30)));
-        set_condition(&mut conditions, ConditionType::DatabaseReplicating, ConditionStatus::True, "Replicating", "d", Some(2), ts(40));
+        set_condition(
+            &mut conditions,
+            ConditionType::DatabaseReplicating,
+            ConditionStatus::True,
+            "Replicating",
+            "d",
+            Some(2),
+            ts(40),
+        );
         assert_eq!(conditions.len(), 2);
     }
 }

@@ -1,6 +1,9 @@
 //! `FailoverRequest`: an immutable order to fail over, switch over, drill or fail back, executed
 //! once as a journaled plan. Only `approvedBy` and `cancel` may change after creation.
 
+// Every `printcolumn(...)` repeats `type_ = "string"`, which clippy mistakes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -20,11 +23,25 @@ use serde::{Deserialize, Serialize};
     status = "FailoverRequestStatus",
     doc = "An order to fail over, switch over, drill or fail back a PilotLight, executed once as a journaled plan.",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
-    printcolumn(name = "Target", type_ = "string", json_path = ".spec.pilotLightRef.name", priority = 1),
+    printcolumn(
+        name = "Target",
+        type_ = "string",
+        json_path = ".spec.pilotLightRef.name",
+        priority = 1
+    ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Step", type_ = "string", json_path = ".status.currentStep"),
-    printcolumn(name = "RTO", type_ = "number", json_path = ".status.recoveryTimeSeconds", description = "Measured recovery time in seconds"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "RTO",
+        type_ = "number",
+        json_path = ".status.recoveryTimeSeconds",
+        description = "Measured recovery time in seconds"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.approvedBy) || has(self.approvedBy)").message("spec.approvedBy cannot be removed once set"))]

@@ -3,14 +3,17 @@
 //! Which region is active is observed state (`status.activeRegion`), never spec: after a failover
 //! the operator protects the application in the other direction without anyone editing the spec.
 
+// Every `printcolumn(...)` repeats `type_ = "string"`, which clippy mistakes for a duplicate.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn, RdsIdentifier,
-    SecurityGroupId, SubnetId, TargetGroupArn,
+    AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn,
+    RdsIdentifier, SecurityGroupId, SubnetId, TargetGroupArn,
 };
 
 /// A multi-region pilot-light disaster-recovery setup for one application: data replicated into
@@ -26,11 +29,34 @@ use super::schema::{
     namespaced,
     status = "PilotLightStatus",
     doc = "A multi-region pilot-light disaster-recovery setup kept converged by the pilot-light operator.",
-    printcolumn(name = "Active", type_ = "string", json_path = ".status.activeRegion", description = "Region currently serving"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Lag", type_ = "string", json_path = ".status.database.replicationLag", description = "Aurora global database replication lag"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Active",
+        type_ = "string",
+        json_path = ".status.activeRegion",
+        description = "Region currently serving"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Lag",
+        type_ = "string",
+        json_path = ".status.database.replicationLag",
+        description = "Aurora global database replication lag"
+    ),
+    printcolumn(
+        name = "Phase",
+        type_ = "string",
+        json_path = ".status.phase",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PilotLightSpec {
@@ -153,10 +179,12 @@ pub struct StorageSpec {
     /// S3 cross-region replication pairs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["sourceBucket".into()]))]
+    #[schemars(length(max = 10))]
     pub s3: Vec<S3ReplicationSpec>,
     /// DynamoDB tables that get a global-table replica in the standby region.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["tableName".into()]))]
+    #[schemars(length(max = 25))]
     pub dynamodb: Vec<DynamoDbTableSpec>,
 }
 

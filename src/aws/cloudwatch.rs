@@ -20,16 +20,30 @@ const LOOKBACK: Duration = Duration::from_secs(10 * 60);
 
 /// Latest `AuroraGlobalDBReplicationLag` of `cluster_identifier` (published in its own region),
 /// or `None` when CloudWatch has no recent datapoint.
-pub async fn replication_lag(aws: &RegionalClients, cluster_identifier: &str) -> Result<Option<LagSample>, AwsError> {
+pub async fn replication_lag(
+    aws: &RegionalClients,
+    cluster_identifier: &str,
+) -> Result<Option<LagSample>, AwsError> {
     let now = SystemTime::now();
     let metric = Metric::builder()
         .namespace("AWS/RDS")
         .metric_name("AuroraGlobalDBReplicationLag")
-        .dimensions(Dimension::builder().name("DBClusterIdentifier").value(cluster_identifier).build())
+        .dimensions(
+            Dimension::builder()
+                .name("DBClusterIdentifier")
+                .value(cluster_identifier)
+                .build(),
+        )
         .build();
     let query = MetricDataQuery::builder()
         .id("lag")
-        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
         .return_data(true)
         .build();
     let out = aws
@@ -48,7 +62,10 @@ pub async fn replication_lag(aws: &RegionalClients, cluster_identifier: &str) ->
             .iter()
             .zip(r.values())
             .max_by_key(|(t, _)| t.secs())
-            .map(|(t, v)| LagSample { milliseconds: *v, at_epoch_seconds: t.secs() })
+            .map(|(t, v)| LagSample {
+                milliseconds: *v,
+                at_epoch_seconds: t.secs(),
+            })
     });
     Ok(latest)
 }

@@ -32,7 +32,11 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} in {} failed", self.service, self.operation, self.region)?;
+        write!(
+            f,
+            "{} {} in {} failed",
+            self.service, self.operation, self.region
+        )?;
         if let Some(code) = &self.code {
             write!(f, " ({code})")?;
         }
@@ -54,7 +58,12 @@ const THROTTLING_CODES: &[&str] = &[
 
 impl AwsError {
     /// Classifies an SDK error from `operation` on `service` in `region`.
-    pub fn from_sdk<E>(service: &'static str, operation: &'static str, region: &str, err: SdkError<E, HttpResponse>) -> Self
+    pub fn from_sdk<E>(
+        service: &'static str,
+        operation: &'static str,
+        region: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -65,34 +74,54 @@ impl AwsError {
                 let message = e.message().unwrap_or("no message").to_owned();
                 let kind = match code.as_deref() {
                     Some(c) if THROTTLING_CODES.contains(&c) => AwsErrorKind::Throttled,
-                    Some(c) if c.ends_with("NotFound") || c.ends_with("NotFoundFault") || c.ends_with("NotFoundException") => {
+                    Some(c)
+                        if c.ends_with("NotFound")
+                            || c.ends_with("NotFoundFault")
+                            || c.ends_with("NotFoundException") =>
+                    {
                         AwsErrorKind::NotFound
                     }
-                    Some("InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError") => {
-                        AwsErrorKind::Unavailable
-                    }
+                    Some(
+                        "InternalFailure"
+                        | "InternalError"
+                        | "ServiceUnavailable"
+                        | "InternalServerError",
+                    ) => AwsErrorKind::Unavailable,
                     _ if is_server_error(&err) => AwsErrorKind::Unavailable,
                     _ => AwsErrorKind::Rejected,
                 };
                 (kind, code, message)
             }
             SdkError::TimeoutError(_) => (AwsErrorKind::Unavailable, None, "timed out".to_owned()),
-            SdkError::DispatchFailure(_) => {
-                (AwsErrorKind::Unavailable, None, format!("endpoint unreachable: {}", error_chain(&err)))
-            }
+            SdkError::DispatchFailure(_) => (
+                AwsErrorKind::Unavailable,
+                None,
+                format!("endpoint unreachable: {}", error_chain(&err)),
+            ),
             _ => (AwsErrorKind::Unavailable, None, error_chain(&err)),
         };
-        Self { service, operation, region: region.to_owned(), kind, code, message }
+        Self {
+            service,
+            operation,
+            region: region.to_owned(),
+            kind,
+            code,
+            message,
+        }
     }
 
     /// Worth retrying soon with backoff (as opposed to waiting for a person).
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, AwsErrorKind::Throttled | AwsErrorKind::Unavailable)
+        matches!(
+            self.kind,
+            AwsErrorKind::Throttled | AwsErrorKind::Unavailable
+        )
     }
 }
 
 fn is_server_error<E>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.raw_response().is_some_and(|r| r.status().is_server_error())
+    err.raw_response()
+        .is_some_and(|r| r.status().is_server_error())
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

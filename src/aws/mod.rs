@@ -1,7 +1,7 @@
 //! AWS access: one set of SDK clients per region, built once and shared by every reconcile.
 
-mod error;
 pub mod cloudwatch;
+mod error;
 pub mod rds;
 
 use std::{
@@ -56,7 +56,11 @@ impl AwsClients {
             )
             .load()
             .await;
-        Self { base, metrics, regions: Mutex::default() }
+        Self {
+            base,
+            metrics,
+            regions: Mutex::default(),
+        }
     }
 
     /// The clients for `region`, built on first use.
@@ -70,14 +74,21 @@ impl AwsClients {
                     .to_builder()
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();
-                let counter = CallCounter { metrics: self.metrics.clone(), region: region.to_owned() };
+                let counter = CallCounter {
+                    metrics: self.metrics.clone(),
+                    region: region.to_owned(),
+                };
                 Arc::new(RegionalClients {
                     region: region.to_owned(),
                     rds: aws_sdk_rds::Client::from_conf(
-                        aws_sdk_rds::config::Builder::from(&config).interceptor(counter.clone()).build(),
+                        aws_sdk_rds::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
                     ),
                     cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
-                        aws_sdk_cloudwatch::config::Builder::from(&config).interceptor(counter).build(),
+                        aws_sdk_cloudwatch::config::Builder::from(&config)
+                            .interceptor(counter)
+                            .build(),
                     ),
                 })
             })
@@ -113,7 +124,8 @@ impl Intercept for CallCounter {
             Some(_) => "server_error",
             None => "unreachable",
         };
-        self.metrics.aws_call(&service, &operation, &self.region, outcome);
+        self.metrics
+            .aws_call(&service, &operation, &self.region, outcome);
         Ok(())
     }
 }

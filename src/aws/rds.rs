@@ -55,16 +55,29 @@ pub struct StandbyClusterRequest {
 /// Region and identifier of a cluster ARN (`arn:aws:rds:REGION:ACCOUNT:cluster:ID`).
 pub fn parse_cluster_arn(arn: &str) -> Option<(&str, &str)> {
     let mut parts = arn.splitn(7, ':');
-    let (_, _, service, region, _, kind, id) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (_, _, service, region, _, kind, id) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     (service == "rds" && kind == "cluster").then_some((region, id))
 }
 
 /// Tags every resource the operator creates, so ownership is visible in AWS.
 fn tags(owner: &str) -> Vec<types::Tag> {
     vec![
-        types::Tag::builder().key("pilotlight.dev/managed-by").value("pilot-light").build(),
-        types::Tag::builder().key("pilotlight.dev/owner").value(owner).build(),
+        types::Tag::builder()
+            .key("pilotlight.dev/managed-by")
+            .value("pilot-light")
+            .build(),
+        types::Tag::builder()
+            .key("pilotlight.dev/owner")
+            .value(owner)
+            .build(),
     ]
 }
 
@@ -76,7 +89,10 @@ fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsErr
     }
 }
 
-pub async fn describe_global_cluster(aws: &RegionalClients, identifier: &str) -> Result<Option<GlobalCluster>, AwsError> {
+pub async fn describe_global_cluster(
+    aws: &RegionalClients,
+    identifier: &str,
+) -> Result<Option<GlobalCluster>, AwsError> {
     let result = aws
         .rds
         .describe_global_clusters()
@@ -106,7 +122,10 @@ fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
     }
 }
 
-pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result<Option<DbCluster>, AwsError> {
+pub async fn describe_cluster(
+    aws: &RegionalClients,
+    identifier: &str,
+) -> Result<Option<DbCluster>, AwsError> {
     let result = aws
         .rds
         .describe_db_clusters()
@@ -127,7 +146,10 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
     Ok(not_found_as_none(result)?.flatten())
 }
 
-pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
+pub async fn describe_instance(
+    aws: &RegionalClients,
+    identifier: &str,
+) -> Result<Option<DbInstance>, AwsError> {
     let result = aws
         .rds
         .describe_db_instances()
@@ -145,7 +167,11 @@ pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Resul
     Ok(not_found_as_none(result)?.flatten())
 }
 
-pub async fn create_global_cluster(aws: &RegionalClients, identifier: &str, source_cluster_arn: &str) -> Result<(), AwsError> {
+pub async fn create_global_cluster(
+    aws: &RegionalClients,
+    identifier: &str,
+    source_cluster_arn: &str,
+) -> Result<(), AwsError> {
     aws.rds
         .create_global_cluster()
         .global_cluster_identifier(identifier)
@@ -156,7 +182,11 @@ pub async fn create_global_cluster(aws: &RegionalClients, identifier: &str, sour
     Ok(())
 }
 
-pub async fn create_standby_cluster(aws: &RegionalClients, req: &StandbyClusterRequest, owner: &str) -> Result<(), AwsError> {
+pub async fn create_standby_cluster(
+    aws: &RegionalClients,
+    req: &StandbyClusterRequest,
+    owner: &str,
+) -> Result<(), AwsError> {
     let client: &Client = &aws.rds;
     client
         .create_db_cluster()
@@ -165,7 +195,9 @@ pub async fn create_standby_cluster(aws: &RegionalClients, req: &StandbyClusterR
         .engine(&req.engine)
         .set_engine_version(req.engine_version.clone())
         .set_db_subnet_group_name(req.db_subnet_group_name.clone())
-        .set_vpc_security_group_ids((!req.vpc_security_group_ids.is_empty()).then(|| req.vpc_security_group_ids.clone()))
+        .set_vpc_security_group_ids(
+            (!req.vpc_security_group_ids.is_empty()).then(|| req.vpc_security_group_ids.clone()),
+        )
         .set_kms_key_id(req.kms_key_id.clone())
         .set_tags(Some(tags(owner)))
         .send()
@@ -205,7 +237,10 @@ mod tests {
             parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:cluster:dr-cluster"),
             Some(("us-west-2", "dr-cluster"))
         );
-        assert_eq!(parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"), None);
+        assert_eq!(
+            parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"),
+            None
+        );
         assert_eq!(parse_cluster_arn("not-an-arn"), None);
     }
 }

@@ -13,7 +13,9 @@ use crate::{
     aws::{
         AwsClients, AwsError,
         cloudwatch::{self, LagSample},
-        rds::{self, DbCluster, DbInstance, GlobalCluster, StandbyClusterRequest, parse_cluster_arn},
+        rds::{
+            self, DbCluster, DbInstance, GlobalCluster, StandbyClusterRequest, parse_cluster_arn,
+        },
     },
 };
 
@@ -49,9 +51,22 @@ pub struct Observation {
 /// Something to create.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    CreateGlobalCluster { region: String, identifier: String, source_cluster_arn: String },
-    CreateStandbyCluster { region: String, request: StandbyClusterRequest },
-    CreateStandbyInstance { region: String, identifier: String, cluster_identifier: String, instance_class: String, engine: String },
+    CreateGlobalCluster {
+        region: String,
+        identifier: String,
+        source_cluster_arn: String,
+    },
+    CreateStandbyCluster {
+        region: String,
+        request: StandbyClusterRequest,
+    },
+    CreateStandbyInstance {
+        region: String,
+        identifier: String,
+        cluster_identifier: String,
+        instance_class: String,
+        engine: String,
+    },
 }
 
 impl Change {
@@ -67,15 +82,29 @@ impl Change {
     /// Event note for this change.
     pub fn describe(&self) -> String {
         match self {
-            Self::CreateGlobalCluster { region, identifier, source_cluster_arn } => {
-                format!("Creating Aurora global cluster {identifier} from {source_cluster_arn} in {region}")
+            Self::CreateGlobalCluster {
+                region,
+                identifier,
+                source_cluster_arn,
+            } => {
+                format!(
+                    "Creating Aurora global cluster {identifier} from {source_cluster_arn} in {region}"
+                )
             }
             Self::CreateStandbyCluster { region, request } => format!(
                 "Creating standby cluster {} in {region} as a secondary of global cluster {}",
                 request.identifier, request.global_cluster_identifier
             ),
-            Self::CreateStandbyInstance { region, identifier, cluster_identifier, instance_class, .. } => {
-                format!("Creating standby instance {identifier} ({instance_class}) in cluster {cluster_identifier} in {region}")
+            Self::CreateStandbyInstance {
+                region,
+                identifier,
+                cluster_identifier,
+                instance_class,
+                ..
+            } => {
+                format!(
+                    "Creating standby instance {identifier} ({instance_class}) in cluster {cluster_identifier} in {region}"
+                )
             }
         }
     }
@@ -93,39 +122,65 @@ pub struct Decision {
 }
 
 fn standby_instance_identifier(spec: &AuroraSpec) -> String {
-    spec.standby_instance_identifier
-        .as_ref()
-        .map_or_else(|| format!("{}-1", spec.standby_cluster_identifier), |i| i.0.clone())
+    spec.standby_instance_identifier.as_ref().map_or_else(
+        || format!("{}-1", spec.standby_cluster_identifier),
+        |i| i.0.clone(),
+    )
 }
 
-fn find_member<'a>(global: &'a GlobalCluster, region: &str, identifier: &str) -> Option<&'a rds::GlobalClusterMember> {
-    global.members.iter().find(|m| parse_cluster_arn(&m.cluster_arn) == Some((region, identifier)))
+fn find_member<'a>(
+    global: &'a GlobalCluster,
+    region: &str,
+    identifier: &str,
+) -> Option<&'a rds::GlobalClusterMember> {
+    global
+        .members
+        .iter()
+        .find(|m| parse_cluster_arn(&m.cluster_arn) == Some((region, identifier)))
 }
 
 /// The member (region, identifier) that replicates from the writer: the one of our two clusters
 /// that is a member and not the writer.
-fn secondary<'a>(global: &GlobalCluster, regions: &'a Regions, spec: &'a AuroraSpec) -> Option<(&'a str, &'a str)> {
+fn secondary<'a>(
+    global: &GlobalCluster,
+    regions: &'a Regions,
+    spec: &'a AuroraSpec,
+) -> Option<(&'a str, &'a str)> {
     [
-        (regions.primary.as_str(), spec.primary_cluster_identifier.as_str()),
-        (regions.standby.as_str(), spec.standby_cluster_identifier.as_str()),
+        (
+            regions.primary.as_str(),
+            spec.primary_cluster_identifier.as_str(),
+        ),
+        (
+            regions.standby.as_str(),
+            spec.standby_cluster_identifier.as_str(),
+        ),
     ]
     .into_iter()
     .find(|(region, id)| find_member(global, region, id).is_some_and(|m| !m.is_writer))
 }
 
 /// Reads the database's state. Every call is a describe; nothing changes.
-pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> Result<Observation, AwsError> {
+pub async fn observe(
+    aws: &AwsClients,
+    regions: &Regions,
+    spec: &AuroraSpec,
+) -> Result<Observation, AwsError> {
     let primary_region = aws.region(regions.primary.as_str());
     let standby_region = aws.region(regions.standby.as_str());
     let global_id = spec.global_cluster_identifier.as_str();
     // Global clusters are visible from every region: ask the standby region when the primary
     // region's API is down, which is exactly when a failover needs the answer.
     let global = match rds::describe_global_cluster(&primary_region, global_id).await {
-        Err(e) if e.is_retryable() => rds::describe_global_cluster(&standby_region, global_id).await?,
+        Err(e) if e.is_retryable() => {
+            rds::describe_global_cluster(&standby_region, global_id).await?
+        }
         other => other?,
     };
     let primary = match &global {
-        None => rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str()).await?.into(),
+        None => rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str())
+            .await?
+            .into(),
         Some(_) => Seen::NotChecked,
     };
     let standby_id = spec.standby_cluster_identifier.as_str();
@@ -135,12 +190,16 @@ pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> 
     let standby = if standby_is_member {
         Seen::NotChecked
     } else if global.is_some() {
-        rds::describe_cluster(&standby_region, standby_id).await?.into()
+        rds::describe_cluster(&standby_region, standby_id)
+            .await?
+            .into()
     } else {
         Seen::NotChecked
     };
     let standby_instance = if standby_is_member || matches!(standby, Seen::Found(_)) {
-        rds::describe_instance(&standby_region, &standby_instance_identifier(spec)).await?.into()
+        rds::describe_instance(&standby_region, &standby_instance_identifier(spec))
+            .await?
+            .into()
     } else {
         Seen::NotChecked
     };
@@ -148,7 +207,13 @@ pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> 
         Some((region, id)) => cloudwatch::replication_lag(&aws.region(region), id).await?,
         None => None,
     };
-    Ok(Observation { global, primary, standby, standby_instance, lag })
+    Ok(Observation {
+        global,
+        primary,
+        standby,
+        standby_instance,
+        lag,
+    })
 }
 
 /// Decides what to create and how healthy the database is. Pure: no I/O.
@@ -157,15 +222,22 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
     let primary_id = spec.primary_cluster_identifier.as_str();
     let standby_id = spec.standby_cluster_identifier.as_str();
     let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
-    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
+    let max_lag = spec
+        .max_replication_lag
+        .to_duration()
+        .unwrap_or(Duration::from_secs(5));
 
     let mut status = DatabaseStatus::default();
     let mut changes = Vec::new();
-    let lag = obs.lag.map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0));
+    let lag = obs
+        .lag
+        .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0));
     if let Some(sample) = obs.lag {
         status.replication_lag_ms = Some(sample.milliseconds);
         status.replication_lag = Some(format_lag(sample.milliseconds));
-        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
+        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds)
+            .ok()
+            .map(Time);
     }
     let mut writer_region = None;
 
@@ -180,7 +252,10 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
                 ),
                 _ if primary.status != "available" => ComponentReport::converging(
                     "PrimaryClusterNotAvailable",
-                    format!("waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})", primary.status),
+                    format!(
+                        "waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})",
+                        primary.status
+                    ),
                 ),
                 _ => {
                     changes.push(Change::CreateGlobalCluster {
@@ -190,7 +265,9 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
                     });
                     ComponentReport::converging(
                         "CreatingGlobalCluster",
-                        format!("creating global cluster {global_id} from primary cluster {primary_id}"),
+                        format!(
+                            "creating global cluster {global_id} from primary cluster {primary_id}"
+                        ),
                     )
                 }
             },
@@ -209,11 +286,17 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
                 .iter()
                 .map(|m| GlobalClusterMemberStatus {
                     cluster_arn: m.cluster_arn.clone(),
-                    region: parse_cluster_arn(&m.cluster_arn).map(|(r, _)| r.to_owned()).unwrap_or_default(),
+                    region: parse_cluster_arn(&m.cluster_arn)
+                        .map(|(r, _)| r.to_owned())
+                        .unwrap_or_default(),
                     is_writer: m.is_writer,
                 })
                 .collect();
-            writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
+            writer_region = status
+                .members
+                .iter()
+                .find(|m| m.is_writer)
+                .map(|m| m.region.clone());
             status.writer_region = writer_region.clone();
             let primary_member = find_member(global, primary_region, primary_id);
             let standby_member = find_member(global, standby_region, standby_id);
@@ -239,7 +322,13 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
             )
         }
     };
-    Decision { changes, report, status, writer_region, lag }
+    Decision {
+        changes,
+        report,
+        status,
+        writer_region,
+        lag,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -269,10 +358,15 @@ fn decide_members(
     }
     if !standby_is_member {
         return match &obs.standby {
-            Seen::Found(standby) if standby.global_cluster_identifier.as_deref() == Some(global_id) => {
+            Seen::Found(standby)
+                if standby.global_cluster_identifier.as_deref() == Some(global_id) =>
+            {
                 ComponentReport::converging(
                     "StandbyClusterJoining",
-                    format!("standby cluster {standby_id} is joining global cluster {global_id} (it is {})", standby.status),
+                    format!(
+                        "standby cluster {standby_id} is joining global cluster {global_id} (it is {})",
+                        standby.status
+                    ),
                 )
             }
             Seen::Found(_) => ComponentReport::misconfigured(
@@ -283,7 +377,10 @@ fn decide_members(
             ),
             _ if global.status != "available" => ComponentReport::converging(
                 "GlobalClusterNotAvailable",
-                format!("waiting for global cluster {global_id} to be available (it is {})", global.status),
+                format!(
+                    "waiting for global cluster {global_id} to be available (it is {})",
+                    global.status
+                ),
             ),
             _ => match &global.engine {
                 Some(engine) => {
@@ -295,7 +392,11 @@ fn decide_members(
                             engine: engine.clone(),
                             engine_version: global.engine_version.clone(),
                             db_subnet_group_name: spec.db_subnet_group_name.clone(),
-                            vpc_security_group_ids: spec.vpc_security_group_ids.iter().map(|g| g.0.clone()).collect(),
+                            vpc_security_group_ids: spec
+                                .vpc_security_group_ids
+                                .iter()
+                                .map(|g| g.0.clone())
+                                .collect(),
                             kms_key_id: spec.kms_key_id.clone(),
                         },
                     });
@@ -306,7 +407,9 @@ fn decide_members(
                 }
                 None => ComponentReport::misconfigured(
                     "GlobalClusterHasNoEngine",
-                    format!("global cluster {global_id} reports no engine, so the standby cluster cannot be created"),
+                    format!(
+                        "global cluster {global_id} reports no engine, so the standby cluster cannot be created"
+                    ),
                 ),
             },
         };
@@ -317,7 +420,9 @@ fn decide_members(
             let Some(engine) = global.engine.clone() else {
                 return ComponentReport::misconfigured(
                     "GlobalClusterHasNoEngine",
-                    format!("global cluster {global_id} reports no engine, so the standby instance cannot be created"),
+                    format!(
+                        "global cluster {global_id} reports no engine, so the standby instance cannot be created"
+                    ),
                 );
             };
             changes.push(Change::CreateStandbyInstance {
@@ -335,7 +440,10 @@ fn decide_members(
         Seen::Found(instance) if instance.status != "available" => {
             return ComponentReport::converging(
                 "StandbyInstanceNotAvailable",
-                format!("waiting for standby instance {instance_id} to be available (it is {})", instance.status),
+                format!(
+                    "waiting for standby instance {instance_id} to be available (it is {})",
+                    instance.status
+                ),
             );
         }
         _ => {}
@@ -349,14 +457,27 @@ fn decide_members(
     if !primary_is_member {
         return ComponentReport::degraded(
             "PrimaryClusterDetached",
-            format!("primary cluster {primary_id} ({primary_region}) is no longer a member of global cluster {global_id}: nothing replicates into it"),
+            format!(
+                "primary cluster {primary_id} ({primary_region}) is no longer a member of global cluster {global_id}: nothing replicates into it"
+            ),
         );
     }
-    let writer = global.members.iter().find(|m| m.is_writer).and_then(|m| parse_cluster_arn(&m.cluster_arn));
+    let writer = global
+        .members
+        .iter()
+        .find(|m| m.is_writer)
+        .and_then(|m| parse_cluster_arn(&m.cluster_arn));
     let Some((writer_region, _)) = writer else {
-        return ComponentReport::degraded("NoWriter", format!("global cluster {global_id} has no writer member"));
+        return ComponentReport::degraded(
+            "NoWriter",
+            format!("global cluster {global_id} has no writer member"),
+        );
     };
-    let secondary_region = if writer_region == primary_region { standby_region } else { primary_region };
+    let secondary_region = if writer_region == primary_region {
+        standby_region
+    } else {
+        primary_region
+    };
     match lag {
         Some(lag) if lag > max_lag => ComponentReport::degraded(
             "ReplicationLagHigh",
@@ -375,7 +496,9 @@ fn decide_members(
         ),
         None => ComponentReport::healthy(
             "Replicating",
-            format!("replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"),
+            format!(
+                "replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"
+            ),
         ),
     }
 }
@@ -395,14 +518,30 @@ fn format_lag(ms: f64) -> String {
 /// Carries out `changes`, stopping at the first failure.
 pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
     match change {
-        Change::CreateGlobalCluster { region, identifier, source_cluster_arn } => {
-            rds::create_global_cluster(&aws.region(region), identifier, source_cluster_arn).await
-        }
+        Change::CreateGlobalCluster {
+            region,
+            identifier,
+            source_cluster_arn,
+        } => rds::create_global_cluster(&aws.region(region), identifier, source_cluster_arn).await,
         Change::CreateStandbyCluster { region, request } => {
             rds::create_standby_cluster(&aws.region(region), request, owner).await
         }
-        Change::CreateStandbyInstance { region, identifier, cluster_identifier, instance_class, engine } => {
-            rds::create_instance(&aws.region(region), identifier, cluster_identifier, instance_class, engine, owner).await
+        Change::CreateStandbyInstance {
+            region,
+            identifier,
+            cluster_identifier,
+            instance_class,
+            engine,
+        } => {
+            rds::create_instance(
+                &aws.region(region),
+                identifier,
+                cluster_identifier,
+                instance_class,
+                engine,
+                owner,
+            )
+            .await
         }
     }
 }

@@ -11,9 +11,11 @@ use kube::{
     Api, Resource, ResourceExt,
     api::{Patch, PatchParams},
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType},
+        predicates, reflector,
+        utils::PredicateConfig,
         watcher,
     },
 };
@@ -36,7 +38,15 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    Controller::new(api, watcher::Config::default().any_semantic())
+    // Reconcile on spec changes (generation), not on our own status writes: every reconcile
+    // costs AWS calls, and the periodic requeue already re-checks AWS.
+    let (reader, writer) = reflector::store();
+    let changes = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, PredicateConfig::default());
+    Controller::for_stream(changes, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -48,8 +58,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 }
 
 async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = pl.namespace().ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
-    let span = info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
+    let namespace = pl
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
+    let span =
+        info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
     let started = Instant::now();
     let result = converge(&pl, &ctx, &namespace).instrument(span).await;
     ctx.metrics.reconciled(CONTROLLER, started.elapsed());
@@ -57,7 +70,8 @@ async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 fn error_policy(pl: Arc<PilotLight>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics.reconcile_failed(CONTROLLER, error.metric_label());
+    ctx.metrics
+        .reconcile_failed(CONTROLLER, error.metric_label());
     let delay = ctx.next_backoff(&object_key(&pl));
     warn!(name = %pl.name_any(), error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
@@ -86,7 +100,14 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
                 }
                 let mut report = decision.report.clone();
                 for change in &decision.changes {
-                    publish(ctx, pl, EventType::Normal, change.reason(), change.describe()).await;
+                    publish(
+                        ctx,
+                        pl,
+                        EventType::Normal,
+                        change.reason(),
+                        change.describe(),
+                    )
+                    .await;
                     info!(change = ?change, "applying");
                     if let Err(e) = aurora::apply(&ctx.aws, change, &owner).await {
                         report = ComponentReport::from_aws_error(&e);
@@ -113,10 +134,26 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     let now = Timestamp::now();
     let generation = pl.metadata.generation;
     for (type_, report) in &reports {
-        set_condition(&mut status.conditions, *type_, report.condition_status(), report.reason, &report.message, generation, now);
+        set_condition(
+            &mut status.conditions,
+            *type_,
+            report.condition_status(),
+            report.reason,
+            &report.message,
+            generation,
+            now,
+        );
     }
     let ready = ComponentReport::ready(&reports);
-    set_condition(&mut status.conditions, ConditionType::Ready, ready.condition_status(), ready.reason, &ready.message, generation, now);
+    set_condition(
+        &mut status.conditions,
+        ConditionType::Ready,
+        ready.condition_status(),
+        ready.reason,
+        &ready.message,
+        generation,
+        now,
+    );
     status.phase = Some(ComponentReport::phase(&reports));
     status.observed_generation = generation;
     if status.active_region.is_none() {
@@ -125,7 +162,10 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
 
     announce_transitions(ctx, pl, &previous, &reports, &ready).await;
     ctx.metrics.set_readiness(
-        ObjectLabels { namespace: namespace.to_owned(), name: pl.name_any() },
+        ObjectLabels {
+            namespace: namespace.to_owned(),
+            name: pl.name_any(),
+        },
         ready.health == ComponentHealth::Healthy,
         lag,
     );
@@ -150,41 +190,69 @@ async fn announce_transitions(
     ready: &ComponentReport,
 ) {
     let previous_reason = |t: ConditionType| {
-        previous.conditions.iter().find(|c| c.type_ == t.as_str()).map(|c| c.reason.clone())
+        previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == t.as_str())
+            .map(|c| c.reason.clone())
     };
     for (type_, report) in reports {
         let is_bad = matches!(
             report.health,
-            ComponentHealth::Degraded | ComponentHealth::Misconfigured | ComponentHealth::Unreachable
+            ComponentHealth::Degraded
+                | ComponentHealth::Misconfigured
+                | ComponentHealth::Unreachable
         );
         if is_bad && previous_reason(*type_).as_deref() != Some(report.reason) {
-            publish(ctx, pl, EventType::Warning, report.reason, report.message.clone()).await;
+            publish(
+                ctx,
+                pl,
+                EventType::Warning,
+                report.reason,
+                report.message.clone(),
+            )
+            .await;
         }
     }
-    let was_ready = previous
-        .conditions
-        .iter()
-        .any(|c| c.type_ == ConditionType::Ready.as_str() && c.status == ConditionStatus::True.as_str());
+    let was_ready = previous.conditions.iter().any(|c| {
+        c.type_ == ConditionType::Ready.as_str() && c.status == ConditionStatus::True.as_str()
+    });
     if ready.health == ComponentHealth::Healthy && !was_ready {
         publish(ctx, pl, EventType::Normal, "Ready", ready.message.clone()).await;
     }
 }
 
 async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str, note: String) {
-    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Reconcile".into(), secondary: None };
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
     if let Err(e) = ctx.recorder.publish(&event, &pl.object_ref(&())).await {
         warn!(error = %e, reason, "could not publish event");
     }
 }
 
 /// Writes the whole status with server-side apply under the operator's field manager.
-async fn write_status(ctx: &Context, pl: &PilotLight, namespace: &str, status: &PilotLightStatus) -> Result<()> {
+async fn write_status(
+    ctx: &Context,
+    pl: &PilotLight,
+    namespace: &str,
+    status: &PilotLightStatus,
+) -> Result<()> {
     let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({
         "apiVersion": PilotLight::api_version(&()),
         "kind": PilotLight::kind(&()),
         "status": status,
     });
-    api.patch_status(&pl.name_any(), &PatchParams::apply(MANAGER).force(), &Patch::Apply(&patch)).await?;
+    api.patch_status(
+        &pl.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
     Ok(())
 }

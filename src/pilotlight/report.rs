@@ -31,28 +31,64 @@ pub struct ComponentReport {
 
 impl ComponentReport {
     pub fn healthy(reason: &'static str, message: String) -> Self {
-        Self { health: ComponentHealth::Healthy, reason, message }
+        Self {
+            health: ComponentHealth::Healthy,
+            reason,
+            message,
+        }
     }
     pub fn converging(reason: &'static str, message: String) -> Self {
-        Self { health: ComponentHealth::Converging, reason, message }
+        Self {
+            health: ComponentHealth::Converging,
+            reason,
+            message,
+        }
     }
     pub fn degraded(reason: &'static str, message: String) -> Self {
-        Self { health: ComponentHealth::Degraded, reason, message }
+        Self {
+            health: ComponentHealth::Degraded,
+            reason,
+            message,
+        }
     }
     pub fn misconfigured(reason: &'static str, message: String) -> Self {
-        Self { health: ComponentHealth::Misconfigured, reason, message }
+        Self {
+            health: ComponentHealth::Misconfigured,
+            reason,
+            message,
+        }
     }
 
     /// A failed AWS call as a report: outages and throttling are transient, anything AWS
     /// refused needs a person.
     pub fn from_aws_error(error: &AwsError) -> Self {
         let (health, reason, advice) = match error.kind {
-            AwsErrorKind::Unavailable => (ComponentHealth::Unreachable, "RegionUnreachable", "retrying with backoff"),
-            AwsErrorKind::Throttled => (ComponentHealth::Unreachable, "Throttled", "retrying with backoff"),
-            AwsErrorKind::NotFound => (ComponentHealth::Misconfigured, "AwsResourceNotFound", "check the names in the spec"),
-            AwsErrorKind::Rejected => (ComponentHealth::Misconfigured, "AwsRequestRejected", "fix the spec or the AWS account, then the operator retries"),
+            AwsErrorKind::Unavailable => (
+                ComponentHealth::Unreachable,
+                "RegionUnreachable",
+                "retrying with backoff",
+            ),
+            AwsErrorKind::Throttled => (
+                ComponentHealth::Unreachable,
+                "Throttled",
+                "retrying with backoff",
+            ),
+            AwsErrorKind::NotFound => (
+                ComponentHealth::Misconfigured,
+                "AwsResourceNotFound",
+                "check the names in the spec",
+            ),
+            AwsErrorKind::Rejected => (
+                ComponentHealth::Misconfigured,
+                "AwsRequestRejected",
+                "fix the spec or the AWS account, then the operator retries",
+            ),
         };
-        Self { health, reason, message: format!("{error}; {advice}") }
+        Self {
+            health,
+            reason,
+            message: format!("{error}; {advice}"),
+        }
     }
 
     pub fn condition_status(&self) -> ConditionStatus {
@@ -67,9 +103,9 @@ impl ComponentReport {
     pub fn requeue(&self, settings: &Settings) -> std::time::Duration {
         match self.health {
             ComponentHealth::Healthy => settings.ready_interval,
-            ComponentHealth::Converging | ComponentHealth::Degraded | ComponentHealth::Unreachable => {
-                settings.converging_interval
-            }
+            ComponentHealth::Converging
+            | ComponentHealth::Degraded
+            | ComponentHealth::Unreachable => settings.converging_interval,
             ComponentHealth::Misconfigured => settings.misconfigured_interval,
         }
     }
@@ -114,7 +150,10 @@ mod tests {
     fn ready_takes_the_worst_component() {
         let reports = [
             ("A", ComponentReport::healthy("Ok", "fine".into())),
-            ("B", ComponentReport::converging("Creating", "creating x".into())),
+            (
+                "B",
+                ComponentReport::converging("Creating", "creating x".into()),
+            ),
         ];
         let ready = ComponentReport::ready(&reports);
         assert_eq!(ready.health, ComponentHealth::Converging);

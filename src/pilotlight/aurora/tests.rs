@@ -6,7 +6,10 @@ use crate::{
 };
 
 fn regions() -> Regions {
-    Regions { primary: "us-east-1".into(), standby: "us-west-2".into() }
+    Regions {
+        primary: "us-east-1".into(),
+        standby: "us-west-2".into(),
+    }
 }
 
 fn spec() -> AuroraSpec {
@@ -40,28 +43,50 @@ fn global(status: &str, members: &[(&str, bool)]) -> GlobalCluster {
         status: status.into(),
         engine: Some("aurora-postgresql".into()),
         engine_version: Some("15.4".into()),
-        members: members.iter().map(|(arn, w)| GlobalClusterMember { cluster_arn: (*arn).into(), is_writer: *w }).collect(),
+        members: members
+            .iter()
+            .map(|(arn, w)| GlobalClusterMember {
+                cluster_arn: (*arn).into(),
+                is_writer: *w,
+            })
+            .collect(),
     }
 }
 
 fn instance(status: &str) -> DbInstance {
-    DbInstance { identifier: "dr-cluster-1".into(), status: status.into(), instance_class: Some("db.r5.large".into()) }
+    DbInstance {
+        identifier: "dr-cluster-1".into(),
+        status: status.into(),
+        instance_class: Some("db.r5.large".into()),
+    }
 }
 
 fn obs(global: Option<GlobalCluster>) -> Observation {
-    Observation { global, primary: Seen::NotChecked, standby: Seen::NotChecked, standby_instance: Seen::NotChecked, lag: None }
+    Observation {
+        global,
+        primary: Seen::NotChecked,
+        standby: Seen::NotChecked,
+        standby_instance: Seen::NotChecked,
+        lag: None,
+    }
 }
 
 fn replicating() -> Observation {
     Observation {
         standby_instance: Seen::Found(instance("available")),
-        ..obs(Some(global("available", &[(PRIMARY_ARN, true), (STANDBY_ARN, false)])))
+        ..obs(Some(global(
+            "available",
+            &[(PRIMARY_ARN, true), (STANDBY_ARN, false)],
+        )))
     }
 }
 
 #[test]
 fn creates_the_global_cluster_from_the_primary() {
-    let o = Observation { primary: Seen::Found(cluster("primary-cluster", PRIMARY_ARN, "available", None)), ..obs(None) };
+    let o = Observation {
+        primary: Seen::Found(cluster("primary-cluster", PRIMARY_ARN, "available", None)),
+        ..obs(None)
+    };
     let d = decide(&regions(), &spec(), &o);
     assert_eq!(
         d.changes,
@@ -76,18 +101,32 @@ fn creates_the_global_cluster_from_the_primary() {
 
 #[test]
 fn missing_primary_is_a_configuration_error_with_no_change() {
-    let o = Observation { primary: Seen::Missing, ..obs(None) };
+    let o = Observation {
+        primary: Seen::Missing,
+        ..obs(None)
+    };
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty());
     assert_eq!(d.report.health, ComponentHealth::Misconfigured);
     assert_eq!(d.report.reason, "PrimaryClusterNotFound");
-    assert!(d.report.message.contains("primary-cluster does not exist in us-east-1"), "{}", d.report.message);
+    assert!(
+        d.report
+            .message
+            .contains("primary-cluster does not exist in us-east-1"),
+        "{}",
+        d.report.message
+    );
 }
 
 #[test]
 fn primary_in_another_global_cluster_is_not_touched() {
     let o = Observation {
-        primary: Seen::Found(cluster("primary-cluster", PRIMARY_ARN, "available", Some("other-global"))),
+        primary: Seen::Found(cluster(
+            "primary-cluster",
+            PRIMARY_ARN,
+            "available",
+            Some("other-global"),
+        )),
         ..obs(None)
     };
     let d = decide(&regions(), &spec(), &o);
@@ -98,7 +137,10 @@ fn primary_in_another_global_cluster_is_not_touched() {
 
 #[test]
 fn creates_the_standby_cluster_with_the_global_engine() {
-    let o = Observation { standby: Seen::Missing, ..obs(Some(global("available", &[(PRIMARY_ARN, true)]))) };
+    let o = Observation {
+        standby: Seen::Missing,
+        ..obs(Some(global("available", &[(PRIMARY_ARN, true)])))
+    };
     let d = decide(&regions(), &spec(), &o);
     let [Change::CreateStandbyCluster { region, request }] = d.changes.as_slice() else {
         panic!("expected one CreateStandbyCluster, got {:?}", d.changes)
@@ -107,7 +149,10 @@ fn creates_the_standby_cluster_with_the_global_engine() {
     assert_eq!(request.identifier, "dr-cluster");
     assert_eq!(request.engine, "aurora-postgresql");
     assert_eq!(request.engine_version.as_deref(), Some("15.4"));
-    assert_eq!(request.db_subnet_group_name.as_deref(), Some("app-db-subnets"));
+    assert_eq!(
+        request.db_subnet_group_name.as_deref(),
+        Some("app-db-subnets")
+    );
     assert_eq!(d.writer_region.as_deref(), Some("us-east-1"));
 }
 
@@ -126,7 +171,11 @@ fn an_existing_standalone_standby_cluster_is_never_adopted() {
 #[test]
 fn a_foreign_global_cluster_is_a_conflict() {
     let other = "arn:aws:rds:eu-west-1:123456789012:cluster:someone-else";
-    let d = decide(&regions(), &spec(), &obs(Some(global("available", &[(other, true)]))));
+    let d = decide(
+        &regions(),
+        &spec(),
+        &obs(Some(global("available", &[(other, true)]))),
+    );
     assert!(d.changes.is_empty());
     assert_eq!(d.report.reason, "GlobalClusterConflict");
 }
@@ -135,7 +184,10 @@ fn a_foreign_global_cluster_is_a_conflict() {
 fn creates_the_standby_instance_once_the_cluster_is_a_member() {
     let o = Observation {
         standby_instance: Seen::Missing,
-        ..obs(Some(global("available", &[(PRIMARY_ARN, true), (STANDBY_ARN, false)])))
+        ..obs(Some(global(
+            "available",
+            &[(PRIMARY_ARN, true), (STANDBY_ARN, false)],
+        )))
     };
     let mut s = spec();
     s.standby_instance_class = "db.r6g.large".into();
@@ -154,20 +206,35 @@ fn creates_the_standby_instance_once_the_cluster_is_a_member() {
 
 #[test]
 fn waits_for_the_instance() {
-    let o = Observation { standby_instance: Seen::Found(instance("creating")), ..replicating() };
+    let o = Observation {
+        standby_instance: Seen::Found(instance("creating")),
+        ..replicating()
+    };
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty());
     assert_eq!(d.report.reason, "StandbyInstanceNotAvailable");
-    assert_eq!(d.status.standby_instance_status.as_deref(), Some("creating"));
+    assert_eq!(
+        d.status.standby_instance_status.as_deref(),
+        Some("creating")
+    );
 }
 
 #[test]
 fn replicating_within_threshold_is_healthy() {
-    let o = Observation { lag: Some(LagSample { milliseconds: 250.0, at_epoch_seconds: 1_700_000_000 }), ..replicating() };
+    let o = Observation {
+        lag: Some(LagSample {
+            milliseconds: 250.0,
+            at_epoch_seconds: 1_700_000_000,
+        }),
+        ..replicating()
+    };
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty());
     assert_eq!(d.report.health, ComponentHealth::Healthy);
-    assert_eq!(d.report.message, "replicating from us-east-1 to us-west-2, lag 250ms");
+    assert_eq!(
+        d.report.message,
+        "replicating from us-east-1 to us-west-2, lag 250ms"
+    );
     assert_eq!(d.status.replication_lag.as_deref(), Some("250ms"));
     assert_eq!(d.status.members.len(), 2);
     assert_eq!(d.lag, Some(Duration::from_millis(250)));
@@ -177,7 +244,13 @@ fn replicating_within_threshold_is_healthy() {
 fn lag_above_threshold_degrades() {
     let mut s = spec();
     s.max_replication_lag = GoDuration("2s".into());
-    let o = Observation { lag: Some(LagSample { milliseconds: 7200.0, at_epoch_seconds: 1_700_000_000 }), ..replicating() };
+    let o = Observation {
+        lag: Some(LagSample {
+            milliseconds: 7200.0,
+            at_epoch_seconds: 1_700_000_000,
+        }),
+        ..replicating()
+    };
     let d = decide(&regions(), &s, &o);
     assert_eq!(d.report.health, ComponentHealth::Degraded);
     assert_eq!(d.report.reason, "ReplicationLagHigh");
@@ -196,24 +269,36 @@ fn no_lag_datapoint_is_still_healthy_and_says_so() {
 fn after_a_failover_the_standby_is_the_writer() {
     let o = Observation {
         standby_instance: Seen::Found(instance("available")),
-        ..obs(Some(global("available", &[(PRIMARY_ARN, false), (STANDBY_ARN, true)])))
+        ..obs(Some(global(
+            "available",
+            &[(PRIMARY_ARN, false), (STANDBY_ARN, true)],
+        )))
     };
     let d = decide(&regions(), &spec(), &o);
     assert_eq!(d.writer_region.as_deref(), Some("us-west-2"));
     assert_eq!(d.report.health, ComponentHealth::Healthy);
     assert!(d.report.message.contains("from us-west-2 to us-east-1"));
-    assert_eq!(secondary(o.global.as_ref().unwrap(), &regions(), &spec()), Some(("us-east-1", "primary-cluster")));
+    assert_eq!(
+        secondary(o.global.as_ref().unwrap(), &regions(), &spec()),
+        Some(("us-east-1", "primary-cluster"))
+    );
 }
 
 #[test]
 fn switchover_in_progress_is_converging() {
     let o = Observation {
         standby_instance: Seen::Found(instance("available")),
-        ..obs(Some(global("switching-over", &[(PRIMARY_ARN, true), (STANDBY_ARN, false)])))
+        ..obs(Some(global(
+            "switching-over",
+            &[(PRIMARY_ARN, true), (STANDBY_ARN, false)],
+        )))
     };
     let d = decide(&regions(), &spec(), &o);
     assert_eq!(d.report.health, ComponentHealth::Converging);
-    assert_eq!(d.status.global_cluster_status.as_deref(), Some("switching-over"));
+    assert_eq!(
+        d.status.global_cluster_status.as_deref(),
+        Some("switching-over")
+    );
 }
 
 #[test]
