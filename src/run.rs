@@ -58,7 +58,7 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
     let client = Client::try_default().await?;
     check_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let aws = AwsClients::from_env(metrics.clone()).await;
+    let aws = AwsClients::from_env(metrics.clone(), crate::context::MANAGER).await;
     let ctx = Arc::new(Context::new(client, aws, metrics.clone(), settings));
 
     let (stop_tx, stop_rx) = watch::channel(false);

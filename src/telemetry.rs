@@ -138,6 +138,13 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
+    /// Reconciliations run so far by `controller`.
+    pub fn reconciliations(&self, controller: &'static str) -> u64 {
+        self.reconciliations
+            .get_or_create(&ControllerLabels { controller })
+            .get()
+    }
+
     pub fn reconcile_failed(&self, controller: &'static str, error: &'static str) {
         self.reconcile_errors
             .get_or_create(&ErrorLabels { controller, error })

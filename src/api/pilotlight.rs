@@ -87,6 +87,7 @@ pub struct PilotLightSpec {
 /// The primary (normally active) and standby regions.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[x_kube(validation = kube::core::Rule::new("self.primary != self.standby").message("regions.primary and regions.standby must be different regions"))]
+#[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.regions cannot change: the DR setup lives in these regions; create a new PilotLight instead"))]
 pub struct Regions {
     /// Region that serves traffic in normal operation, e.g. `us-east-1`.
     pub primary: AwsRegion,
@@ -105,7 +106,8 @@ pub struct DatabaseSpec {
 /// standby region.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.primaryClusterIdentifier != self.standbyClusterIdentifier").message("database.aurora.standbyClusterIdentifier must differ from primaryClusterIdentifier"))]
+#[x_kube(validation = kube::core::Rule::new("self.primaryClusterIdentifier != self.standbyClusterIdentifier").message("spec.database.aurora.standbyClusterIdentifier must differ from primaryClusterIdentifier"))]
+#[x_kube(validation = kube::core::Rule::new("self.globalClusterIdentifier == oldSelf.globalClusterIdentifier && self.primaryClusterIdentifier == oldSelf.primaryClusterIdentifier && self.standbyClusterIdentifier == oldSelf.standbyClusterIdentifier").message("the cluster identifiers in spec.database.aurora cannot change: the operator would build a second global database next to the first; create a new PilotLight instead"))]
 pub struct AuroraSpec {
     /// Global cluster to adopt; created from the primary cluster if it does not exist.
     pub global_cluster_identifier: RdsIdentifier,
@@ -192,7 +194,7 @@ pub struct StorageSpec {
 /// global, so the two names differ; the endpoints ConfigMap tells applications which is active.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.sourceBucket != self.destinationBucket").message("storage.s3: sourceBucket and destinationBucket must differ (bucket names are global)"))]
+#[x_kube(validation = kube::core::Rule::new("self.sourceBucket != self.destinationBucket").message("sourceBucket and destinationBucket must differ (bucket names are global)"))]
 pub struct S3ReplicationSpec {
     /// Bucket in the primary region.
     pub source_bucket: BucketName,
@@ -273,12 +275,12 @@ pub struct AutoScalingGroupSpec {
 /// Auto Scaling Group capacity.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.minSize <= self.desiredCapacity && self.desiredCapacity <= self.maxSize").message("compute.autoScalingGroup.failover must satisfy minSize <= desiredCapacity <= maxSize"))]
-#[x_kube(validation = kube::core::Rule::new("self.maxSize >= 1").message("compute.autoScalingGroup.failover.maxSize must be at least 1"))]
+#[x_kube(validation = kube::core::Rule::new("self.minSize <= self.desiredCapacity && self.desiredCapacity <= self.maxSize").message("spec.compute.autoScalingGroup.failover must satisfy minSize <= desiredCapacity <= maxSize"))]
 pub struct AsgCapacity {
     #[schemars(range(min = 0, max = 10000))]
     pub min_size: i32,
-    #[schemars(range(min = 0, max = 10000))]
+    /// At least 1: a drill or failover that starts no instance serves nothing.
+    #[schemars(range(min = 1, max = 10000))]
     pub desired_capacity: i32,
     #[schemars(range(min = 0, max = 10000))]
     pub max_size: i32,
@@ -306,7 +308,7 @@ pub struct LaunchTemplateSpec {
     pub security_group_ids: Vec<SecurityGroupId>,
     /// Base64-encoded user data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^[A-Za-z0-9+/]*={0,2}$')").message("userData must be base64-encoded"))]
+    #[x_kube(validation = kube::core::Rule::new("size(self) % 4 == 0 && self.matches('^[A-Za-z0-9+/]*={0,2}$')").message("spec.compute.launchTemplate.userData must be base64-encoded"))]
     #[schemars(length(max = 21848))]
     pub user_data: Option<String>,
 }
@@ -360,7 +362,6 @@ pub struct AliasTarget {
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.requestInterval == 10 || self.requestInterval == 30").message("traffic.route53.healthCheck.requestInterval must be 10 or 30 seconds"))]
 pub struct HealthCheckSpec {
     /// Health check protocol.
     #[serde(default, rename = "type")]
@@ -374,11 +375,12 @@ pub struct HealthCheckSpec {
     pub port: i32,
     /// Path requested (HTTP and HTTPS only).
     #[serde(default = "default_health_path")]
-    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("healthCheck.path must start with /"))]
+    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("path must start with /"))]
     #[schemars(length(max = 255))]
     pub path: String,
     /// Seconds between checks: 10 (fast) or 30.
     #[serde(default = "default_request_interval")]
+    #[x_kube(validation = kube::core::Rule::new("self == 10 || self == 30").message("requestInterval must be 10 or 30 seconds"))]
     pub request_interval: i32,
     /// Consecutive failures before the endpoint counts as unhealthy.
     #[serde(default = "default_failure_threshold")]

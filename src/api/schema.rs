@@ -105,8 +105,8 @@ string_newtype!(
         "type": "string",
         "maxLength": 63,
         "x-kubernetes-validations": [{
-            "rule": "self.matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')",
-            "message": "must be an S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens"
+            "rule": "self.matches('^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$') && !self.contains('..') && !self.matches('^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$')",
+            "message": "must be an S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, no '..', not an IP address"
         }]
     }
 );

@@ -44,8 +44,12 @@ impl AwsClients {
     /// Loads credentials and settings the standard way (environment, profile, IRSA, Pod
     /// Identity; `AWS_ENDPOINT_URL` for the emulator). Retries are the SDK's standard mode:
     /// throttling and transient errors are retried with jittered backoff before we see them.
-    pub async fn from_env(metrics: Arc<Metrics>) -> Self {
+    /// `app_name` goes into the User-Agent (`app/NAME`), which CloudTrail and the emulator's
+    /// call log show.
+    pub async fn from_env(metrics: Arc<Metrics>, app_name: &str) -> Self {
+        let app_name = aws_config::AppName::new(app_name.to_owned()).expect("valid AWS app name");
         let base = aws_config::defaults(BehaviorVersion::latest())
+            .app_name(app_name)
             .retry_config(RetryConfig::standard().with_max_attempts(4))
             .timeout_config(
                 TimeoutConfig::builder()

@@ -1,0 +1,191 @@
+//! The CRDs on the real API server: every manifest in `tests/fixtures/invalid/` is rejected with
+//! the message its `# expect:` line names, every forbidden update in `invalid-updates/` too, and
+//! every example and legal update is accepted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use kube::{
+    Api, Client,
+    api::{DynamicObject, GroupVersionKind, PostParams},
+    discovery::ApiResource,
+};
+use serde_json::Value;
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The `# expect:` substring and the YAML documents of a fixture file.
+fn load(path: &Path) -> (Option<String>, Vec<Value>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let expect = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# expect:"))
+        .map(|s| s.trim().to_owned());
+    let docs = text
+        .split("\n---")
+        .filter(|d| {
+            d.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
+        .map(|d| {
+            serde_yaml::from_str::<Value>(d).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect();
+    (expect, docs)
+}
+
+fn api_for(client: &Client, namespace: &str, doc: &Value) -> Api<DynamicObject> {
+    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+    let gvk = GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap());
+    let plural = match gvk.kind.as_str() {
+        "PilotLight" => "pilotlights",
+        "FailoverRequest" => "failoverrequests",
+        other => panic!("unexpected kind {other}"),
+    };
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::from_gvk_with_plural(&gvk, plural),
+    )
+}
+
+fn object(doc: &Value) -> DynamicObject {
+    serde_json::from_value(doc.clone()).unwrap()
+}
+
+/// The API server's message for a rejected request.
+fn rejection(result: Result<DynamicObject, kube::Error>, path: &Path) -> String {
+    match result {
+        Ok(_) => panic!("{} was accepted but must be rejected", path.display()),
+        Err(kube::Error::Api(status)) => {
+            assert_eq!(
+                status.code,
+                422,
+                "{}: expected 422 Invalid, got {status:?}",
+                path.display()
+            );
+            status.message
+        }
+        Err(e) => panic!("{}: {e}", path.display()),
+    }
+}
+
+#[tokio::test]
+async fn invalid_manifests_are_rejected_with_a_message_a_person_understands() {
+    let client = client().await;
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admission-invalid").await;
+    let files = fixtures("tests/fixtures/invalid");
+    assert!(
+        files.len() >= 15,
+        "the corpus has at least 15 cases, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for path in &files {
+        let (expect, docs) = load(path);
+        let expect = expect.unwrap_or_else(|| panic!("{} has no '# expect:' line", path.display()));
+        assert_eq!(docs.len(), 1, "{}: one manifest per file", path.display());
+        let api = api_for(&client, &ns.name, &docs[0]);
+        let message = rejection(
+            api.create(&PostParams::default(), &object(&docs[0])).await,
+            path,
+        );
+        if !message.contains(&expect) {
+            failures.push(format!(
+                "{}:\n  expected: {expect}\n  got:      {message}",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "messages differ:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn forbidden_updates_are_rejected_and_legal_ones_accepted() {
+    let client = client().await;
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admission-updates").await;
+    let mut failures = Vec::new();
+    for path in fixtures("tests/fixtures/invalid-updates") {
+        let (expect, docs) = load(&path);
+        let expect = expect.unwrap_or_else(|| panic!("{} has no '# expect:' line", path.display()));
+        let [original, updated] = docs.as_slice() else {
+            panic!("{}: two documents", path.display())
+        };
+        let api = api_for(&client, &ns.name, original);
+        let created = api
+            .create(&PostParams::default(), &object(original))
+            .await
+            .unwrap();
+        let mut next = object(updated);
+        next.metadata.resource_version = created.metadata.resource_version.clone();
+        let name = created.metadata.name.clone().unwrap();
+        let message = rejection(
+            api.replace(&name, &PostParams::default(), &next).await,
+            &path,
+        );
+        if !message.contains(&expect) {
+            failures.push(format!(
+                "{}:\n  expected: {expect}\n  got:      {message}",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "messages differ:\n{}",
+        failures.join("\n")
+    );
+
+    for path in fixtures("tests/fixtures/valid-updates") {
+        let (_, docs) = load(&path);
+        let api = api_for(&client, &ns.name, &docs[0]);
+        let mut current = api
+            .create(&PostParams::default(), &object(&docs[0]))
+            .await
+            .unwrap();
+        for doc in &docs[1..] {
+            let mut next = object(doc);
+            next.metadata.resource_version = current.metadata.resource_version.clone();
+            let name = current.metadata.name.clone().unwrap();
+            current = api
+                .replace(&name, &PostParams::default(), &next)
+                .await
+                .unwrap_or_else(|e| panic!("{}: legal update rejected: {e}", path.display()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_example_is_accepted() {
+    let client = client().await;
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "admission-examples").await;
+    let examples = fixtures("examples");
+    assert!(examples.len() >= 2);
+    for path in examples {
+        let (_, docs) = load(&path);
+        for doc in docs {
+            let api = api_for(&client, &ns.name, &doc);
+            api.create(&PostParams::default(), &object(&doc))
+                .await
+                .unwrap_or_else(|e| panic!("{} rejected: {e}", path.display()));
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! Shared harness of the integration tests: the real kube-apiserver and the AWS emulator from
+//! `testenv/` (`./testenv/testenv up && . .testenv/env`, or `make test` which does both).
+#![allow(dead_code)]
+
+use std::{
+    future::Future,
+    sync::{Arc, Once},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::{
+    api::core::v1::{Event, Namespace},
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+};
+use kube::{
+    Api, Client, CustomResourceExt, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
+};
+use pilot_light::{
+    api::{FailoverRequest, PilotLight},
+    aws::AwsClients,
+    context::{Context, Settings},
+    telemetry::Metrics,
+};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// Panics with instructions when the test environment is not running.
+pub fn require_testenv() {
+    static CHECK: Once = Once::new();
+    CHECK.call_once(|| {
+        for var in ["KUBECONFIG", "AWS_ENDPOINT_URL", "PILOT_LIGHT_EMULATOR_URL"] {
+            assert!(
+                std::env::var(var).is_ok(),
+                "{var} is not set: integration tests need the test environment. Run `make test`, or `./testenv/testenv up && . .testenv/env` first."
+            );
+        }
+    });
+}
+
+pub async fn client() -> Client {
+    require_testenv();
+    Client::try_default()
+        .await
+        .expect("kube client from KUBECONFIG")
+}
+
+/// Applies both CRDs (server-side, idempotent) and waits until they are established.
+pub async fn ensure_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in [PilotLight::crd(), FailoverRequest::crd()] {
+        let name = crd.name_any();
+        api.patch(
+            &name,
+            &PatchParams::apply("pilot-light-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
+        eventually(Duration::from_secs(30), || async {
+            let crd = api.get(&name).await.ok()?;
+            crd.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("CRD {name} not established"));
+    }
+}
+
+/// A fresh namespace named after the test, deleted when dropped.
+pub struct TestNamespace {
+    pub name: String,
+    client: Client,
+}
+
+impl TestNamespace {
+    pub async fn new(client: &Client, prefix: &str) -> Self {
+        let name = format!("{prefix}-{}", unique_suffix());
+        let api: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        api.create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        Self {
+            name,
+            client: client.clone(),
+        }
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let name = self.name.clone();
+        // Best effort; the testenv's etcd is temporary anyway.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = api.delete(&name, &DeleteParams::background()).await;
+            });
+        }
+    }
+}
+
+/// Short random lowercase suffix that keeps AWS and Kubernetes names unique per test run.
+pub fn unique_suffix() -> String {
+    let n: u32 = rand::random();
+    format!("{n:08x}")
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Settings that make convergence fast enough for tests.
+pub fn fast_settings(namespace: &str) -> Settings {
+    Settings {
+        converging_interval: Duration::from_millis(500),
+        ready_interval: Duration::from_secs(20),
+        misconfigured_interval: Duration::from_secs(300),
+        backoff_base: Duration::from_millis(300),
+        backoff_max: Duration::from_secs(3),
+        namespace: Some(namespace.to_owned()),
+    }
+}
+
+/// The operator's controllers running in this process, scoped to one namespace, stopped on drop.
+pub struct Operator {
+    pub metrics: Arc<Metrics>,
+    /// The AWS app name of this operator's SDK clients: its calls in the emulator's log.
+    pub app: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Operator {
+    pub async fn start(client: &Client, settings: Settings) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let app = format!("pl-test-{}", unique_suffix());
+        let aws = AwsClients::from_env(metrics.clone(), &app).await;
+        let ctx = Arc::new(Context::new(client.clone(), aws, metrics.clone(), settings));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(pilot_light::pilotlight::run(ctx, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            metrics,
+            app,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the controllers and waits for them to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn apply_pilotlight(client: &Client, namespace: &str, manifest: Value) -> PilotLight {
+    let api: Api<PilotLight> = Api::namespaced(client.clone(), namespace);
+    let pl: PilotLight = serde_json::from_value(manifest).expect("PilotLight manifest");
+    api.patch(
+        &pl.name_any(),
+        &PatchParams::apply("pilot-light-tests").force(),
+        &Patch::Apply(&pl),
+    )
+    .await
+    .expect("apply PilotLight")
+}
+
+/// Waits until the PilotLight's condition `type_` has `status` (and `reason`, if given).
+pub async fn wait_condition(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+    timeout: Duration,
+) -> PilotLight {
+    let api: Api<PilotLight> = Api::namespaced(client.clone(), namespace);
+    let found = eventually(timeout, || async {
+        let pl = api.get(name).await.ok()?;
+        let conditions = pl.status.as_ref()?.conditions.clone();
+        conditions
+            .iter()
+            .any(|c| c.type_ == type_ && c.status == status && reason.is_none_or(|r| c.reason == r))
+            .then_some(pl)
+    })
+    .await;
+    match found {
+        Some(pl) => pl,
+        None => {
+            let pl = api.get(name).await.ok();
+            panic!(
+                "{namespace}/{name}: condition {type_}={status} (reason {reason:?}) not reached in {timeout:?}; status: {}",
+                serde_json::to_string_pretty(&pl.and_then(|p| p.status)).unwrap()
+            )
+        }
+    }
+}
+
+/// Reasons of the Events recorded for an object.
+pub async fn event_reasons(client: &Client, namespace: &str, name: &str) -> Vec<String> {
+    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    api.list(&lp)
+        .await
+        .expect("list events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
+}
+
+/// The emulator's control API (`/_emulator/...`).
+pub struct Emulator {
+    base: String,
+    http: reqwest::Client,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Call {
+    pub seq: u64,
+    pub service: String,
+    pub action: String,
+    pub region: String,
+    pub outcome: String,
+    /// The caller's `app/NAME` User-Agent token, if any.
+    #[serde(default)]
+    pub app: Option<String>,
+}
+
+impl Emulator {
+    pub fn new() -> Self {
+        require_testenv();
+        Self {
+            base: std::env::var("PILOT_LIGHT_EMULATOR_URL").unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Calls logged after `since` (a sequence number from an earlier call, 0 for all).
+    pub async fn calls_since(&self, since: u64) -> Vec<Call> {
+        let body: Value = self
+            .http
+            .get(format!("{}/_emulator/calls?since={since}", self.base))
+            .send()
+            .await
+            .expect("emulator call log")
+            .json()
+            .await
+            .expect("call log JSON");
+        serde_json::from_value(body["calls"].clone()).expect("calls")
+    }
+
+    /// Every call made by the SDK clients with app name `app` (one test's operator).
+    pub async fn calls_by(&self, app: &str) -> Vec<Call> {
+        self.calls_since(0)
+            .await
+            .into_iter()
+            .filter(|c| c.app.as_deref() == Some(app))
+            .collect()
+    }
+
+    /// Adds a fault rule; returns its id.
+    pub async fn add_fault(&self, rule: Value) -> String {
+        let body: Value = self
+            .http
+            .post(format!("{}/_emulator/faults", self.base))
+            .json(&rule)
+            .send()
+            .await
+            .expect("add fault")
+            .error_for_status()
+            .expect("fault accepted")
+            .json()
+            .await
+            .expect("fault JSON");
+        body["id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| body["id"].to_string())
+    }
+
+    pub async fn remove_fault(&self, id: &str) {
+        self.http
+            .delete(format!("{}/_emulator/faults/{id}", self.base))
+            .send()
+            .await
+            .expect("remove fault")
+            .error_for_status()
+            .expect("fault removed");
+    }
+
+    pub async fn clear_faults(&self) {
+        self.http
+            .delete(format!("{}/_emulator/faults", self.base))
+            .send()
+            .await
+            .expect("clear faults");
+    }
+}
+
+/// SDK clients straight to the emulator, for arranging and asserting AWS state in tests.
+pub async fn rds(region: &str) -> aws_sdk_rds::Client {
+    require_testenv();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    aws_sdk_rds::Client::new(&config)
+}
+
+pub async fn cloudwatch(region: &str) -> aws_sdk_cloudwatch::Client {
+    require_testenv();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    aws_sdk_cloudwatch::Client::new(&config)
+}
+
+/// Creates an Aurora PostgreSQL cluster with one writer instance, as a user's existing primary.
+pub async fn create_primary_cluster(region: &str, identifier: &str) -> String {
+    let rds = rds(region).await;
+    let out = rds
+        .create_db_cluster()
+        .db_cluster_identifier(identifier)
+        .engine("aurora-postgresql")
+        .engine_version("15.4")
+        .master_username("app")
+        .master_user_password("correct-horse-battery")
+        .send()
+        .await
+        .expect("create primary cluster");
+    rds.create_db_instance()
+        .db_instance_identifier(format!("{identifier}-1"))
+        .db_cluster_identifier(identifier)
+        .db_instance_class("db.r5.large")
+        .engine("aurora-postgresql")
+        .send()
+        .await
+        .expect("create primary instance");
+    out.db_cluster()
+        .and_then(|c| c.db_cluster_arn())
+        .expect("cluster ARN")
+        .to_owned()
+}
+
+/// A PilotLight manifest for an Aurora-only setup with per-test identifiers.
+pub fn aurora_pilotlight(name: &str, primary: &str, standby: &str, global: &str) -> Value {
+    json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "PilotLight",
+        "metadata": {"name": name},
+        "spec": {
+            "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+            "database": {"aurora": {
+                "globalClusterIdentifier": global,
+                "primaryClusterIdentifier": primary,
+                "standbyClusterIdentifier": standby,
+                "standbyInstanceClass": "db.r5.large",
+                "maxReplicationLag": "5s",
+            }},
+        }
+    })
+}

@@ -1,0 +1,172 @@
+//! Convergence under injected AWS faults. Fault rules are global to the emulator, so the tests
+//! in this binary run one at a time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// Removes the fault rules it holds when dropped, even if the test panics.
+struct Faults(Vec<String>);
+
+impl Drop for Faults {
+    fn drop(&mut self) {
+        let ids = std::mem::take(&mut self.0);
+        let emulator = Emulator::new();
+        // Drop cannot await; a blocking thread with its own runtime removes the rules.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                for id in ids {
+                    emulator.remove_fault(&id).await;
+                }
+            })
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn converges_while_rds_throttles_half_the_calls() {
+    let _serial = SERIAL.lock().await;
+    let client = client().await;
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "fault-throttle").await;
+    let s = unique_suffix();
+    let (global, primary, standby) = (format!("g-{s}"), format!("p-{s}"), format!("s-{s}"));
+    create_primary_cluster("us-east-1", &primary).await;
+
+    let emulator = Emulator::new();
+    let _faults = Faults(vec![
+        emulator
+            .add_fault(
+                json!({"region": "*", "service": "rds", "kind": "throttle", "probability": 0.5}),
+            )
+            .await,
+        emulator
+            .add_fault(
+                json!({"region": "*", "service": "rds", "kind": "error5xx", "probability": 0.1}),
+            )
+            .await,
+    ]);
+    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
+    apply_pilotlight(
+        &client,
+        &ns.name,
+        aurora_pilotlight("app", &primary, &standby, &global),
+    )
+    .await;
+    wait_condition(
+        &client,
+        &ns.name,
+        "app",
+        "Ready",
+        "True",
+        None,
+        Duration::from_secs(120),
+    )
+    .await;
+
+    let calls = emulator.calls_by(&operator.app).await;
+    let throttled = calls.iter().filter(|c| c.outcome == "throttled").count();
+    assert!(throttled > 0, "throttling was injected: {calls:?}");
+    let creates: Vec<_> = calls
+        .iter()
+        .filter(|c| c.action.starts_with("Create") && c.outcome == "ok")
+        .map(|c| &c.action)
+        .collect();
+    assert_eq!(
+        creates,
+        ["CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance"],
+        "each resource created exactly once despite retries"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn standby_region_outage_is_reported_and_recovers_by_itself() {
+    let _serial = SERIAL.lock().await;
+    let client = client().await;
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "fault-outage").await;
+    let s = unique_suffix();
+    let (global, primary, standby) = (format!("g-{s}"), format!("p-{s}"), format!("s-{s}"));
+    create_primary_cluster("us-east-1", &primary).await;
+    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
+    let mut manifest = aurora_pilotlight("app", &primary, &standby, &global);
+    apply_pilotlight(&client, &ns.name, manifest.clone()).await;
+    wait_condition(
+        &client,
+        &ns.name,
+        "app",
+        "Ready",
+        "True",
+        None,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let emulator = Emulator::new();
+    let outage = Faults(vec![
+        emulator
+            .add_fault(json!({"region": "us-west-2", "service": "*", "kind": "outage"}))
+            .await,
+    ]);
+    // A spec change makes the operator look now rather than at its next Ready requeue.
+    manifest["spec"]["database"]["aurora"]["maxReplicationLag"] = "4s".into();
+    apply_pilotlight(&client, &ns.name, manifest).await;
+    let pl = wait_condition(
+        &client,
+        &ns.name,
+        "app",
+        "DatabaseReplicating",
+        "Unknown",
+        Some("RegionUnreachable"),
+        Duration::from_secs(90),
+    )
+    .await;
+    let status = pl.status.unwrap();
+    let condition = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "DatabaseReplicating")
+        .unwrap();
+    assert!(
+        condition.message.contains("us-west-2"),
+        "names the region: {}",
+        condition.message
+    );
+    assert_eq!(status.phase, Some(pilot_light::api::Phase::Degraded));
+    assert!(
+        event_reasons(&client, &ns.name, "app")
+            .await
+            .iter()
+            .any(|r| r == "RegionUnreachable")
+    );
+
+    drop(outage);
+    // Retries back off (capped at 3 s here) and succeed once the region is back.
+    wait_condition(
+        &client,
+        &ns.name,
+        "app",
+        "Ready",
+        "True",
+        None,
+        Duration::from_secs(60),
+    )
+    .await;
+    let outage_calls = emulator
+        .calls_by(&operator.app)
+        .await
+        .into_iter()
+        .filter(|c| c.outcome == "outage")
+        .count();
+    assert!(outage_calls > 0, "the operator's calls hit the outage");
+    operator.stop().await;
+}

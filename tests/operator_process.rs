@@ -1,0 +1,164 @@
+//! The `pilot-light run` binary as a process: it refuses to start without its CRDs, serves the
+//! health and metrics endpoints, and stops cleanly on SIGTERM.
+//!
+//! This binary deletes and re-creates the CRDs, so it holds exactly one test (cargo runs test
+//! binaries one after another).
+
+mod common;
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::*;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{Api, api::DeleteParams};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn operator(port: u16, namespace: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pilot-light"));
+    cmd.args([
+        "run",
+        "--admin-addr",
+        &format!("127.0.0.1:{port}"),
+        "--namespace",
+        namespace,
+        "--log-format",
+        "text",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+#[tokio::test]
+async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
+    let client = client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+
+    // Without CRDs: a clear message and a non-zero exit, promptly.
+    for name in [
+        "pilotlights.pilotlight.dev",
+        "failoverrequests.pilotlight.dev",
+    ] {
+        let _ = crds.delete(name, &DeleteParams::default()).await;
+        eventually(Duration::from_secs(60), || async {
+            crds.get_opt(name).await.ok()?.is_none().then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("CRD {name} deleted"));
+    }
+    let started = Instant::now();
+    let output = operator(free_port(), "default").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit code 2; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("CustomResourceDefinition is not installed")
+            && stderr.contains("pilot-light crd | kubectl apply -f -"),
+        "says what is missing and how to install it: {stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "fails fast, took {:?}",
+        started.elapsed()
+    );
+
+    // With CRDs: health, readiness and metrics.
+    ensure_crds(&client).await;
+    let ns = TestNamespace::new(&client, "process").await;
+    let port = free_port();
+    let mut child = operator(port, &ns.name).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = eventually(Duration::from_secs(30), || async {
+        let (status, _) = get(&format!("{base}/readyz")).await?;
+        (status == 200).then_some(())
+    })
+    .await;
+    if ready.is_none() {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!(
+            "/readyz never returned 200; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        get(&format!("{base}/healthz")).await.map(|(s, _)| s),
+        Some(200)
+    );
+
+    // One reconcile (of a PilotLight whose primary cluster does not exist) fills the metrics.
+    let s = unique_suffix();
+    let manifest = aurora_pilotlight(
+        "app",
+        &format!("p-{s}"),
+        &format!("s-{s}"),
+        &format!("g-{s}"),
+    );
+    apply_pilotlight(&client, &ns.name, manifest).await;
+    wait_condition(
+        &client,
+        &ns.name,
+        "app",
+        "Ready",
+        "False",
+        Some("PrimaryClusterNotFound"),
+        Duration::from_secs(30),
+    )
+    .await;
+    let (status, metrics) = get(&format!("{base}/metrics")).await.unwrap();
+    assert_eq!(status, 200);
+    for sample in [
+        "pilot_light_reconciliations_total{controller=\"pilotlight\"} ",
+        "pilot_light_aws_calls_total{service=\"RDS\",operation=\"DescribeGlobalClusters\",region=\"us-east-1\"",
+        &format!(
+            "pilot_light_pilotlight_ready{{namespace=\"{}\",name=\"app\"}} 0",
+            ns.name
+        ),
+    ] {
+        assert!(metrics.contains(sample), "{sample} exported:\n{metrics}");
+    }
+
+    // SIGTERM: exits 0 within a few seconds.
+    let stopped = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "clean exit on SIGTERM: {:?}\n{logs}",
+        out.status
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        logs.contains("SIGTERM received"),
+        "logs the shutdown: {logs}"
+    );
+}
