@@ -1,0 +1,103 @@
+"""The control API under /_emulator/ (JSON in and out), for tests and the e2e harness.
+
+See README.md for the reference of every path.
+"""
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+
+from werkzeug.wrappers import Request, Response
+
+from .calls import CallLog
+from .durations import Durations, InvalidDurations
+from .faults import FaultRules, InvalidRule
+
+PREFIX = "/_emulator"
+
+
+class BadRequest(Exception):
+    status = 400
+
+
+class NotFound(Exception):
+    status = 404
+
+
+class ControlApi:
+    def __init__(
+        self, calls: CallLog, fault_rules: FaultRules, durations: Durations, reset_moto: Callable[[], None]
+    ) -> None:
+        self._calls = calls
+        self._faults = fault_rules
+        self._durations = durations
+        self._reset_moto = reset_moto
+
+    def __call__(self, environ: dict, start_response):
+        request = Request(environ)
+        try:
+            status, payload = 200, self._route(request)
+        except (BadRequest, NotFound) as exc:
+            status, payload = exc.status, {"error": str(exc)}
+        except Exception as exc:  # report, but keep serving
+            traceback.print_exc(file=sys.stderr)
+            status, payload = 500, {"error": f"pl-emulator internal error: {exc!r}"}
+        return Response(json.dumps(payload), status, mimetype="application/json")(environ, start_response)
+
+    def _route(self, request: Request):
+        method, path = request.method, request.path.rstrip("/")
+        if path == f"{PREFIX}/health" and method == "GET":
+            return {"ok": True}
+        if path == f"{PREFIX}/calls":
+            if method == "GET":
+                return {"calls": self._calls.since(_int_arg(request, "since"))}
+            if method == "DELETE":
+                self._calls.clear()
+                return {"ok": True}
+        if path == f"{PREFIX}/faults":
+            if method == "GET":
+                return {"faults": self._faults.list()}
+            if method == "POST":
+                try:
+                    return self._faults.add(_json_body(request))
+                except InvalidRule as exc:
+                    raise BadRequest(str(exc)) from exc
+            if method == "DELETE":
+                self._faults.clear()
+                return {"ok": True}
+        if path.startswith(f"{PREFIX}/faults/") and method == "DELETE":
+            rule_id = path.rsplit("/", 1)[1]
+            if not self._faults.remove(rule_id):
+                raise NotFound(f"no fault rule {rule_id!r}")
+            return {"ok": True}
+        if path == f"{PREFIX}/durations":
+            if method == "GET":
+                return self._durations.all()
+            if method == "PUT":
+                try:
+                    return self._durations.replace(_json_body(request))
+                except InvalidDurations as exc:
+                    raise BadRequest(str(exc)) from exc
+        if path == f"{PREFIX}/reset" and method == "POST":
+            self._reset_moto()
+            self._calls.clear()
+            self._faults.clear()
+            self._durations.clear()
+            return {"ok": True}
+        raise NotFound(f"no control endpoint {method} {request.path}")
+
+
+def _json_body(request: Request):
+    try:
+        return json.loads(request.get_data() or b"null")
+    except ValueError as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from exc
+
+
+def _int_arg(request: Request, name: str) -> int:
+    value = request.args.get(name, "0")
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an integer, got {value!r}") from exc

@@ -1,0 +1,142 @@
+"""Fault injection rules: simulated outages, throttling, 5xx errors and latency.
+
+Rules are matched against each AWS request (region from the SigV4 scope,
+signing name, operation) in the order they were added. Latency rules add up;
+the first matching outage/throttle/error5xx rule decides the request's fate.
+"""
+
+import itertools
+import random
+import threading
+from dataclasses import dataclass
+
+KINDS = ("outage", "throttle", "error5xx", "latency")
+FIELDS = {"region", "service", "action", "kind", "probability", "remaining", "latencyMs"}
+
+
+class InvalidRule(ValueError):
+    """A POSTed rule that does not follow the documented shape."""
+
+
+@dataclass
+class Rule:
+    id: str
+    region: str
+    service: str
+    action: str | None
+    kind: str
+    probability: float
+    remaining: int | None
+    latency_ms: int  # 0 unless kind is latency
+
+    def matches(self, region: str, service: str, action: str) -> bool:
+        return self.region in ("*", region) and self.service in ("*", service) and self.action in (None, "*", action)
+
+    def to_json(self) -> dict:
+        rule = {
+            "id": self.id,
+            "region": self.region,
+            "service": self.service,
+            "action": self.action,
+            "kind": self.kind,
+            "probability": self.probability,
+            "remaining": self.remaining,
+        }
+        if self.kind == "latency":
+            rule["latencyMs"] = self.latency_ms
+        return rule
+
+
+@dataclass
+class Decision:
+    """What the matching rules say about one request."""
+
+    latency_ms: int = 0
+    kind: str | None = None  # outage | throttle | error5xx, or None to serve normally
+
+
+def _parse_rule(rule_id: str, data: object) -> Rule:
+    if not isinstance(data, dict):
+        raise InvalidRule("a fault rule must be a JSON object")
+    unknown = set(data) - FIELDS
+    if unknown:
+        raise InvalidRule(f"unknown field(s) {sorted(unknown)}; allowed: {sorted(FIELDS)}")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        raise InvalidRule(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    for field in ("region", "service", "action"):
+        if data.get(field) is not None and not isinstance(data[field], str):
+            raise InvalidRule(f"{field} must be a string")
+    probability = data.get("probability", 1)
+    if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
+        raise InvalidRule(f"probability must be a number in [0, 1], got {probability!r}")
+    remaining = data.get("remaining")
+    if remaining is not None and (isinstance(remaining, bool) or not isinstance(remaining, int) or remaining < 1):
+        raise InvalidRule(f"remaining must be a positive integer, got {remaining!r}")
+    latency_ms = data.get("latencyMs")
+    if kind == "latency":
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int) or latency_ms < 0:
+            raise InvalidRule(f"latency rules need latencyMs, a non-negative integer, got {latency_ms!r}")
+    elif latency_ms is not None:
+        raise InvalidRule("latencyMs only applies to kind 'latency'")
+    return Rule(
+        id=rule_id,
+        region=data.get("region") or "*",
+        service=data.get("service") or "*",
+        action=data.get("action"),
+        kind=kind,
+        probability=float(probability),
+        remaining=remaining,
+        latency_ms=latency_ms or 0,
+    )
+
+
+class FaultRules:
+    """The ordered, thread-safe rule list behind /_emulator/faults."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._ids = itertools.count(1)
+
+    def add(self, data: object) -> dict:
+        with self._lock:
+            rule = _parse_rule(f"fault-{next(self._ids)}", data)
+            self._rules.append(rule)
+            return rule.to_json()
+
+    def list(self) -> list[dict]:
+        with self._lock:
+            return [rule.to_json() for rule in self._rules]
+
+    def remove(self, rule_id: str) -> bool:
+        with self._lock:
+            kept = [rule for rule in self._rules if rule.id != rule_id]
+            removed = len(kept) != len(self._rules)
+            self._rules = kept
+            return removed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def decide(self, region: str, service: str, action: str) -> Decision:
+        """Applies the rules to one request; a rule that fires uses up one of its ``remaining``."""
+        decision = Decision()
+        with self._lock:
+            for rule in list(self._rules):
+                if not rule.matches(region, service, action):
+                    continue
+                if rule.kind != "latency" and decision.kind is not None:
+                    continue
+                if random.random() >= rule.probability:
+                    continue
+                if rule.kind == "latency":
+                    decision.latency_ms += rule.latency_ms
+                else:
+                    decision.kind = rule.kind
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining == 0:
+                        self._rules.remove(rule)
+        return decision

@@ -1,0 +1,70 @@
+"""Entry point: python -m pl_emulator.server --host 127.0.0.1 --port N
+
+One threaded werkzeug server, every moto service, one endpoint for all
+regions (moto takes the region from the SigV4 credential scope), wrapped by
+the gateway. Prints "pl-emulator ready on http://HOST:PORT" once listening
+and exits cleanly on SIGTERM or SIGINT.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from . import cloudwatch_periods, rds_global
+from .calls import CallLog
+from .control import ControlApi
+from .durations import Durations
+from .faults import FaultRules
+from .gateway import Gateway
+
+
+class RequestHandler(MotoRequestHandler):
+    """After a simulated outage, stop instead of parsing the rest of the
+    request body as if it were the next request."""
+
+    def connection_dropped(self, error, environ=None) -> None:
+        self.close_connection = True
+
+
+def build_app() -> Gateway:
+    """The WSGI application: gateway + control API + patched moto."""
+    calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
+    rds_global.install(durations)
+    cloudwatch_periods.install()
+    control = ControlApi(calls, fault_rules, durations, reset_moto=moto_api_backend.reset)
+    return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pl_emulator.server", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True, help="a free port chosen by the caller (not 0)")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        parser.error("--port must be between 1 and 65535; pick a free port")
+    os.environ["MOTO_PORT"] = str(args.port)  # moto builds some URLs (e.g. presigned ones) from it
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the call log replaces access logs
+
+    server = make_server(args.host, args.port, build_app(), threaded=True, request_handler=RequestHandler)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, name="pl-emulator", daemon=True)
+    serving.start()
+    print(f"pl-emulator ready on http://{args.host}:{args.port}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    print("pl-emulator stopped", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

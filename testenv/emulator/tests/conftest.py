@@ -1,0 +1,183 @@
+"""Starts one emulator for the whole test session and resets it before each test."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+
+EMULATOR_DIR = Path(__file__).resolve().parent.parent
+CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret"}
+PRIMARY, STANDBY = "us-east-1", "us-west-2"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Emulator:
+    """A running emulator: its endpoint, boto3 clients and the control API."""
+
+    def __init__(self, endpoint: str, cbor_session: botocore.session.Session) -> None:
+        self.endpoint = endpoint
+        self._cbor_session = cbor_session
+
+    def client(self, service: str, region: str = PRIMARY, **config):
+        config.setdefault("retries", {"total_max_attempts": 1})
+        if service == "s3":
+            config.setdefault("s3", {"addressing_style": "path"})
+        return boto3.client(
+            service, region_name=region, endpoint_url=self.endpoint, config=Config(**config), **CREDENTIALS
+        )
+
+    def control(self, method: str, path: str, body=None):
+        """(status, decoded JSON) of a control API call."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.endpoint}/_emulator/{path}", data=data, method=method)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def calls(self, since: int = 0) -> list[dict]:
+        return self.control("GET", f"calls?since={since}")[1]["calls"]
+
+    def add_fault(self, **rule) -> dict:
+        status, body = self.control("POST", "faults", rule)
+        assert status == 200, body
+        return body
+
+    def set_durations(self, durations: dict[str, float]) -> None:
+        assert self.control("PUT", "durations", durations) == (200, durations)
+
+    def cbor_cloudwatch(self, region: str = STANDBY, **config):
+        """A CloudWatch client speaking rpc-v2-cbor like the Rust SDK (botocore prefers JSON)."""
+        config.setdefault("retries", {"total_max_attempts": 1})
+        session = boto3.Session(botocore_session=self._cbor_session)
+        return session.client(
+            "cloudwatch", region_name=region, endpoint_url=self.endpoint, config=Config(**config), **CREDENTIALS
+        )
+
+
+def cbor_botocore_session(models: Path) -> botocore.session.Session:
+    """A botocore session whose CloudWatch model lists only smithy-rpc-v2-cbor."""
+    session = botocore.session.get_session()
+    loader = session.get_component("data_loader")
+    model = loader.load_service_model("cloudwatch", "service-2")
+    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
+    version_dir = models / "cloudwatch" / model["metadata"]["apiVersion"]
+    version_dir.mkdir(parents=True)
+    (version_dir / "service-2.json").write_text(json.dumps(model))
+    loader.search_paths.insert(0, str(models))
+    return session
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pl_emulator.server", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=EMULATOR_DIR,
+        env={**os.environ, "PYTHONPATH": str(EMULATOR_DIR)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = process.stdout.readline()
+        assert ready.strip() == f"pl-emulator ready on http://127.0.0.1:{port}", ready
+        yield Emulator(f"http://127.0.0.1:{port}", cbor_botocore_session(tmp_path_factory.mktemp("models")))
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+@pytest.fixture(autouse=True)
+def clean(emulator):
+    assert emulator.control("POST", "reset") == (200, {"ok": True})
+
+
+def wait_for(fetch, condition, timeout: float = 5.0):
+    """Polls fetch() until condition(value) holds or the timeout passes; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if condition(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+# --- Aurora global database fixtures (test_rds_global, test_durations) --------
+
+ENGINE, VERSION = "aurora-postgresql", "15.4"
+GLOBAL_ID = "app-global"
+
+
+def error_code(raised) -> str:
+    return raised.value.response["Error"]["Code"]
+
+
+def create_primary(rds, identifier: str = "primary-cluster") -> dict:
+    cluster = rds.create_db_cluster(
+        DBClusterIdentifier=identifier,
+        Engine=ENGINE,
+        EngineVersion=VERSION,
+        MasterUsername="pladmin",
+        MasterUserPassword="not-a-secret-1",
+    )["DBCluster"]
+    rds.create_db_instance(
+        DBInstanceIdentifier=f"{identifier}-1",
+        DBClusterIdentifier=identifier,
+        DBInstanceClass="db.r5.large",
+        Engine=ENGINE,
+    )
+    return cluster
+
+
+@pytest.fixture
+def rds(emulator):
+    return {region: emulator.client("rds", region) for region in (PRIMARY, STANDBY)}
+
+
+@pytest.fixture
+def global_db(rds):
+    """A writer cluster in us-east-1 and a secondary with one instance in us-west-2."""
+    primary = create_primary(rds[PRIMARY])
+    rds[PRIMARY].create_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_ID, SourceDBClusterIdentifier=primary["DBClusterArn"]
+    )
+    secondary = rds[STANDBY].create_db_cluster(
+        DBClusterIdentifier="dr-cluster", Engine=ENGINE, GlobalClusterIdentifier=GLOBAL_ID
+    )["DBCluster"]
+    rds[STANDBY].create_db_instance(
+        DBInstanceIdentifier="dr-instance-1",
+        DBClusterIdentifier="dr-cluster",
+        DBInstanceClass="db.r5.large",
+        Engine=ENGINE,
+    )
+    return primary["DBClusterArn"], secondary["DBClusterArn"]
+
+
+def describe_global(rds, region: str = PRIMARY) -> dict:
+    [cluster] = rds[region].describe_global_clusters(GlobalClusterIdentifier=GLOBAL_ID)["GlobalClusters"]
+    return cluster
+
+
+def writers(cluster: dict) -> dict[str, bool]:
+    return {member["DBClusterArn"]: member["IsWriter"] for member in cluster["GlobalClusterMembers"]}
+
+
+def cluster_writer_flags(rds, region: str, identifier: str) -> list[bool]:
+    [cluster] = rds[region].describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"]
+    return [member["IsClusterWriter"] for member in cluster["DBClusterMembers"]]

@@ -1,0 +1,223 @@
+"""The call log: real operation names for every protocol, regions, outcomes."""
+
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from conftest import PRIMARY, STANDBY
+
+
+def logged(emulator, since: int = 0) -> list[tuple]:
+    return [(call["service"], call["region"], call["action"]) for call in emulator.calls(since)]
+
+
+def test_query_json_and_cbor_protocols_log_operation_names(emulator):
+    emulator.client("rds", STANDBY).describe_db_clusters()
+    emulator.client("ec2").describe_vpcs()
+    emulator.client("autoscaling", STANDBY).describe_auto_scaling_groups()
+    emulator.client("elbv2").describe_load_balancers()
+    emulator.client("sts").get_caller_identity()
+    emulator.client("iam").list_roles()
+    emulator.client("cloudwatch").list_metrics()  # botocore speaks awsJson1_0 here
+    emulator.client("dynamodb", STANDBY).list_tables()
+    emulator.cbor_cloudwatch(STANDBY).list_metrics()
+    assert logged(emulator) == [
+        ("rds", STANDBY, "DescribeDBClusters"),
+        ("ec2", PRIMARY, "DescribeVpcs"),
+        ("autoscaling", STANDBY, "DescribeAutoScalingGroups"),
+        ("elasticloadbalancing", PRIMARY, "DescribeLoadBalancers"),
+        ("sts", PRIMARY, "GetCallerIdentity"),
+        ("iam", PRIMARY, "ListRoles"),
+        ("monitoring", PRIMARY, "ListMetrics"),
+        ("dynamodb", STANDBY, "ListTables"),
+        ("monitoring", STANDBY, "ListMetrics"),
+    ]
+
+
+def test_s3_rest_operations(emulator):
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="logged-bucket")
+    s3.head_bucket(Bucket="logged-bucket")
+    s3.list_buckets()
+    s3.put_bucket_versioning(Bucket="logged-bucket", VersioningConfiguration={"Status": "Enabled"})
+    s3.get_bucket_versioning(Bucket="logged-bucket")
+    s3.put_bucket_replication(
+        Bucket="logged-bucket",
+        ReplicationConfiguration={
+            "Role": "arn:aws:iam::123456789012:role/S3ReplicationRole",
+            "Rules": [
+                {
+                    "ID": "all",
+                    "Status": "Enabled",
+                    "Priority": 1,
+                    "Filter": {},
+                    "DeleteMarkerReplication": {"Status": "Disabled"},
+                    "Destination": {"Bucket": "arn:aws:s3:::elsewhere"},
+                }
+            ],
+        },
+    )
+    s3.get_bucket_replication(Bucket="logged-bucket")
+    s3.delete_bucket_replication(Bucket="logged-bucket")
+    s3.put_bucket_tagging(Bucket="logged-bucket", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    s3.get_bucket_tagging(Bucket="logged-bucket")
+    s3.put_object(Bucket="logged-bucket", Key="dir/object.txt", Body=b"data")
+    s3.get_object(Bucket="logged-bucket", Key="dir/object.txt")["Body"].read()
+    s3.head_object(Bucket="logged-bucket", Key="dir/object.txt")
+    s3.list_objects_v2(Bucket="logged-bucket")
+    s3.copy_object(
+        Bucket="logged-bucket", Key="copy.txt", CopySource={"Bucket": "logged-bucket", "Key": "dir/object.txt"}
+    )
+    s3.delete_object(Bucket="logged-bucket", Key="dir/object.txt")
+    assert [action for _, _, action in logged(emulator)] == [
+        "CreateBucket",
+        "HeadBucket",
+        "ListBuckets",
+        "PutBucketVersioning",
+        "GetBucketVersioning",
+        "PutBucketReplication",
+        "GetBucketReplication",
+        "DeleteBucketReplication",
+        "PutBucketTagging",
+        "GetBucketTagging",
+        "PutObject",
+        "GetObject",
+        "HeadObject",
+        "ListObjectsV2",
+        "CopyObject",
+        "DeleteObject",
+    ]
+    assert {service for service, _, _ in logged(emulator)} == {"s3"}
+
+
+def test_s3_virtual_host_style(emulator):
+    emulator.client("s3").create_bucket(Bucket="virtual-bucket")
+    since = emulator.calls()[-1]["seq"]
+    request = AWSRequest(
+        "GET", f"{emulator.endpoint}/?list-type=2", headers={"Host": "virtual-bucket.s3.amazonaws.com"}
+    )
+    SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "s3", PRIMARY).add_auth(request)
+    with urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers))) as response:
+        assert b"<Name>virtual-bucket</Name>" in response.read()
+    assert logged(emulator, since) == [("s3", PRIMARY, "ListObjectsV2")]
+
+
+def test_route53_rest_operations(emulator):
+    route53 = emulator.client("route53")
+    zone_id = route53.create_hosted_zone(Name="example.com.", CallerReference="zone")["HostedZone"]["Id"]
+    route53.list_hosted_zones()
+    route53.get_hosted_zone(Id=zone_id)
+    change_id = route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": "app.example.com.",
+                        "Type": "A",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": "192.0.2.1"}],
+                    },
+                }
+            ]
+        },
+    )["ChangeInfo"]["Id"]
+    route53.list_resource_record_sets(HostedZoneId=zone_id)
+    route53.get_change(Id=change_id)
+    check_id = route53.create_health_check(
+        CallerReference="check",
+        HealthCheckConfig={
+            "Type": "HTTP",
+            "FullyQualifiedDomainName": "app.example.com",
+            "Port": 80,
+            "ResourcePath": "/health",
+        },
+    )["HealthCheck"]["Id"]
+    route53.list_health_checks()
+    route53.get_health_check(HealthCheckId=check_id)
+    route53.get_health_check_status(HealthCheckId=check_id)
+    route53.change_tags_for_resource(
+        ResourceType="healthcheck", ResourceId=check_id, AddTags=[{"Key": "k", "Value": "v"}]
+    )
+    route53.list_tags_for_resource(ResourceType="healthcheck", ResourceId=check_id)
+    route53.list_tags_for_resources(ResourceType="healthcheck", ResourceIds=[check_id])
+    route53.delete_health_check(HealthCheckId=check_id)
+    assert [action for _, _, action in logged(emulator)] == [
+        "CreateHostedZone",
+        "ListHostedZones",
+        "GetHostedZone",
+        "ChangeResourceRecordSets",
+        "ListResourceRecordSets",
+        "GetChange",
+        "CreateHealthCheck",
+        "ListHealthChecks",
+        "GetHealthCheck",
+        "GetHealthCheckStatus",
+        "ChangeTagsForResource",
+        "ListTagsForResource",
+        "ListTagsForResources",
+        "DeleteHealthCheck",
+    ]
+
+
+def test_call_fields_outcomes_and_since(emulator):
+    rds = emulator.client("rds")
+    rds.describe_db_clusters()
+    first = emulator.calls()
+    with pytest.raises(rds.exceptions.DBClusterNotFoundFault):
+        rds.describe_db_clusters(DBClusterIdentifier="missing")
+    [ok] = first
+    assert ok["outcome"] == "ok" and ok["status"] == 200 and ok["code"] is None
+    assert isinstance(ok["time"], float) and ok["durationMs"] >= 0
+    [error] = emulator.calls(since=ok["seq"])
+    assert (error["action"], error["outcome"], error["status"], error["code"]) == (
+        "DescribeDBClusters",
+        "error",
+        404,
+        "DBClusterNotFoundFault",
+    )
+    assert error["seq"] > ok["seq"]
+
+
+def test_unknown_action_is_logged_and_control_paths_are_not(emulator):
+    emulator.control("GET", "health")
+    urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/moto-api/reset", method="POST")).read()
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(urllib.request.Request(f"{emulator.endpoint}/no/such/thing", method="PATCH"))
+    assert [(call["service"], call["region"], call["action"]) for call in emulator.calls()] == [
+        ("unknown", "unknown", "UnknownPATCH")
+    ]
+
+
+def test_app_name_from_user_agent(emulator):
+    emulator.client("sts", user_agent_appid="operator-7").get_caller_identity()
+    emulator.client("sts").get_caller_identity()
+    assert [call["app"] for call in emulator.calls()] == ["operator-7", None]
+
+
+def test_delete_clears_but_sequence_keeps_growing(emulator):
+    emulator.client("sts").get_caller_identity()
+    last = emulator.calls()[-1]["seq"]
+    assert emulator.control("DELETE", "calls") == (200, {"ok": True})
+    assert emulator.calls() == []
+    emulator.client("sts").get_caller_identity()
+    assert emulator.calls()[0]["seq"] == last + 1
+
+
+def test_concurrent_requests_are_all_logged(emulator):
+    clients = [emulator.client("sts"), emulator.client("rds", STANDBY), emulator.client("dynamodb")]
+    calls = [
+        lambda c=clients[0]: c.get_caller_identity(),
+        lambda c=clients[1]: c.describe_db_clusters(),
+        lambda c=clients[2]: c.list_tables(),
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda i: calls[i % 3](), range(48)))
+    logged_calls = emulator.calls()
+    assert len(logged_calls) == 48 and len({call["seq"] for call in logged_calls}) == 48
+    assert {call["outcome"] for call in logged_calls} == {"ok"}
