@@ -33,7 +33,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            converging_interval: Duration::from_secs(10),
+            converging_interval: Duration::from_secs(5),
             ready_interval: Duration::from_secs(300),
             misconfigured_interval: Duration::from_secs(300),
             backoff_base: Duration::from_secs(2),

@@ -49,7 +49,7 @@ struct RunArgs {
     #[arg(long, env = "PILOT_LIGHT_READY_INTERVAL", default_value_t = 300)]
     ready_interval: u64,
     /// Seconds between checks while resources are being created or changed.
-    #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 10)]
+    #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 5)]
     converging_interval: u64,
     /// Longest retry delay after AWS errors, in seconds.
     #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]

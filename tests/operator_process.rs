@@ -40,6 +40,18 @@ fn operator(port: u16, namespace: &str) -> Command {
     cmd
 }
 
+/// Kills the operator process if the test ends early, so a failing test leaves nothing behind.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn get(url: &str) -> Option<(u16, String)> {
     let response = reqwest::get(url).await.ok()?;
     let status = response.status().as_u16();
@@ -86,7 +98,8 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     ensure_crds(&client).await;
     let ns = TestNamespace::new(&client, "process").await;
     let port = free_port();
-    let mut child = operator(port, &ns.name).spawn().unwrap();
+    let mut guard = KillOnDrop(Some(operator(port, &ns.name).spawn().unwrap()));
+    let pid = guard.0.as_ref().unwrap().id();
     let base = format!("http://127.0.0.1:{port}");
     let ready = eventually(Duration::from_secs(30), || async {
         let (status, _) = get(&format!("{base}/readyz")).await?;
@@ -94,6 +107,7 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     })
     .await;
     if ready.is_none() {
+        let mut child = guard.0.take().unwrap();
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         panic!(
@@ -141,11 +155,11 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     // SIGTERM: exits 0 within a few seconds.
     let stopped = Instant::now();
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = guard.0.take().unwrap().wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

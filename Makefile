@@ -1,0 +1,38 @@
+# The two commands that matter: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+TESTENV := ./testenv/testenv
+
+.PHONY: demo test lint unit-test integration-test emulator-test crds up down build
+
+## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
+## the database replicates. Leaves everything running; `make down` stops it.
+demo:
+	./scripts/demo
+
+## Every check CI runs: formatting, clippy, unit tests, and the integration tests against a
+## test environment this target starts and stops itself.
+test: lint
+	@if [ -f .testenv/pids ]; then echo "make test: a test environment is already up; stopping it first"; $(TESTENV) down; fi
+	$(TESTENV) up
+	trap '$(TESTENV) down' EXIT; \
+	  . .testenv/env && \
+	  cargo test --all-targets && \
+	  ./testenv/emulator/run-tests
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+
+## Regenerate crds/ from the Rust types (a test fails when they are stale).
+crds:
+	cargo run --quiet -- crd --dir crds
+
+build:
+	cargo build
+
+up:
+	$(TESTENV) up
+
+down:
+	$(TESTENV) down
