@@ -54,12 +54,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(
-        client: kube::Client,
-        aws: AwsClients,
-        metrics: Arc<Metrics>,
-        settings: Settings,
-    ) -> Self {
+    pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
@@ -84,18 +79,13 @@ impl Context {
     }
 
     pub fn reset_backoff(&self, key: &str) {
-        self.failures
-            .lock()
-            .expect("backoff lock poisoned")
-            .remove(key);
+        self.failures.lock().expect("backoff lock poisoned").remove(key);
     }
 }
 
 /// `failures` >= 1; `random` in [0, 1).
 fn backoff_delay(settings: &Settings, failures: u32, random: f64) -> Duration {
-    let exp = settings
-        .backoff_base
-        .saturating_mul(1u32 << (failures - 1).min(20));
+    let exp = settings.backoff_base.saturating_mul(1u32 << (failures - 1).min(20));
     let capped = exp.min(settings.backoff_max);
     capped.mul_f64(0.5 + random / 2.0)
 }

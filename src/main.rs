@@ -7,11 +7,7 @@ use pilot_light::{
 };
 
 #[derive(Parser)]
-#[command(
-    name = "pilot-light",
-    version,
-    about = "AWS pilot-light disaster recovery operator"
-)]
+#[command(name = "pilot-light", version, about = "AWS pilot-light disaster recovery operator")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,12 +34,7 @@ struct RunArgs {
     #[arg(long, env = "PILOT_LIGHT_NAMESPACE")]
     namespace: Option<String>,
     /// Log format.
-    #[arg(
-        long,
-        env = "PILOT_LIGHT_LOG_FORMAT",
-        value_enum,
-        default_value = "json"
-    )]
+    #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
     /// Seconds between checks of a Ready PilotLight (drives steady-state AWS cost).
     #[arg(long, env = "PILOT_LIGHT_READY_INTERVAL", default_value_t = 300)]

@@ -33,10 +33,7 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> 
         }
     }
     let (pl, fr): (Api<PilotLight>, Api<FailoverRequest>) = match namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     probe(pl, "pilotlights.pilotlight.dev").await?;

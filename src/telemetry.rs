@@ -26,8 +26,8 @@ pub enum LogFormat {
 
 /// Installs the global tracing subscriber; `RUST_LOG` overrides the default filter.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,kube=warn,aws=warn,hyper=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn,aws=warn,hyper=warn"));
     let registry = tracing_subscriber::registry().with(filter);
     match format {
         LogFormat::Json => registry
@@ -79,18 +79,13 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("pilot_light");
         let reconciliations = Family::<ControllerLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let reconcile_duration =
-            Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
-            });
+        let reconcile_duration = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
         let ready = Family::<ObjectLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
-        registry.register(
-            "reconciliations",
-            "Reconciliations run",
-            reconciliations.clone(),
-        );
+        registry.register("reconciliations", "Reconciliations run", reconciliations.clone());
         registry.register(
             "reconcile_errors",
             "Reconciliations that failed, by error kind",
@@ -101,11 +96,7 @@ impl Default for Metrics {
             "Reconciliation duration",
             reconcile_duration.clone(),
         );
-        registry.register(
-            "pilotlight_ready",
-            "1 when the PilotLight is Ready",
-            ready.clone(),
-        );
+        registry.register("pilotlight_ready", "1 when the PilotLight is Ready", ready.clone());
         registry.register(
             "replication_lag_seconds",
             "Latest Aurora global database replication lag",
@@ -154,9 +145,7 @@ impl Metrics {
     pub fn set_readiness(&self, object: ObjectLabels, ready: bool, lag: Option<Duration>) {
         match lag {
             Some(lag) => {
-                self.replication_lag
-                    .get_or_create(&object)
-                    .set(lag.as_secs_f64());
+                self.replication_lag.get_or_create(&object).set(lag.as_secs_f64());
             }
             None => {
                 self.replication_lag.remove(&object);
@@ -206,9 +195,7 @@ pub async fn serve_admin(
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "admin server listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {

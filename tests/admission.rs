@@ -38,9 +38,7 @@ fn load(path: &Path) -> (Option<String>, Vec<Value>) {
             d.lines()
                 .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
         })
-        .map(|d| {
-            serde_yaml::from_str::<Value>(d).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        })
+        .map(|d| serde_yaml::from_str::<Value>(d).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .collect();
     (expect, docs)
 }
@@ -62,6 +60,18 @@ fn api_for(client: &Client, namespace: &str, doc: &Value) -> Api<DynamicObject> 
 
 fn object(doc: &Value) -> DynamicObject {
     serde_json::from_value(doc.clone()).unwrap()
+}
+
+/// Replaces `current` with the object in `doc` (an update, as `kubectl replace` does).
+async fn replace_with(
+    api: &Api<DynamicObject>,
+    current: &DynamicObject,
+    doc: &Value,
+) -> Result<DynamicObject, kube::Error> {
+    let mut next = object(doc);
+    next.metadata.resource_version = current.metadata.resource_version.clone();
+    api.replace(current.metadata.name.as_deref().unwrap(), &PostParams::default(), &next)
+        .await
 }
 
 /// The API server's message for a rejected request.
@@ -98,10 +108,7 @@ async fn invalid_manifests_are_rejected_with_a_message_a_person_understands() {
         let expect = expect.unwrap_or_else(|| panic!("{} has no '# expect:' line", path.display()));
         assert_eq!(docs.len(), 1, "{}: one manifest per file", path.display());
         let api = api_for(&client, &ns.name, &docs[0]);
-        let message = rejection(
-            api.create(&PostParams::default(), &object(&docs[0])).await,
-            path,
-        );
+        let message = rejection(api.create(&PostParams::default(), &object(&docs[0])).await, path);
         if !message.contains(&expect) {
             failures.push(format!(
                 "{}:\n  expected: {expect}\n  got:      {message}",
@@ -109,11 +116,7 @@ async fn invalid_manifests_are_rejected_with_a_message_a_person_understands() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "messages differ:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "messages differ:\n{}", failures.join("\n"));
 }
 
 #[tokio::test]
@@ -129,17 +132,8 @@ async fn forbidden_updates_are_rejected_and_legal_ones_accepted() {
             panic!("{}: two documents", path.display())
         };
         let api = api_for(&client, &ns.name, original);
-        let created = api
-            .create(&PostParams::default(), &object(original))
-            .await
-            .unwrap();
-        let mut next = object(updated);
-        next.metadata.resource_version = created.metadata.resource_version.clone();
-        let name = created.metadata.name.clone().unwrap();
-        let message = rejection(
-            api.replace(&name, &PostParams::default(), &next).await,
-            &path,
-        );
+        let created = api.create(&PostParams::default(), &object(original)).await.unwrap();
+        let message = rejection(replace_with(&api, &created, updated).await, &path);
         if !message.contains(&expect) {
             failures.push(format!(
                 "{}:\n  expected: {expect}\n  got:      {message}",
@@ -147,25 +141,14 @@ async fn forbidden_updates_are_rejected_and_legal_ones_accepted() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "messages differ:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "messages differ:\n{}", failures.join("\n"));
 
     for path in fixtures("tests/fixtures/valid-updates") {
         let (_, docs) = load(&path);
         let api = api_for(&client, &ns.name, &docs[0]);
-        let mut current = api
-            .create(&PostParams::default(), &object(&docs[0]))
-            .await
-            .unwrap();
+        let mut current = api.create(&PostParams::default(), &object(&docs[0])).await.unwrap();
         for doc in &docs[1..] {
-            let mut next = object(doc);
-            next.metadata.resource_version = current.metadata.resource_version.clone();
-            let name = current.metadata.name.clone().unwrap();
-            current = api
-                .replace(&name, &PostParams::default(), &next)
+            current = replace_with(&api, &current, doc)
                 .await
                 .unwrap_or_else(|e| panic!("{}: legal update rejected: {e}", path.display()));
         }

@@ -8,24 +8,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use common::*;
 use kube::{Api, api::DeleteParams};
-use pilot_light::api::PilotLight;
-
-const CONVERGE: Duration = Duration::from_secs(60);
-
-struct Names {
-    global: String,
-    primary: String,
-    standby: String,
-}
-
-fn names() -> Names {
-    let s = unique_suffix();
-    Names {
-        global: format!("g-{s}"),
-        primary: format!("p-{s}"),
-        standby: format!("s-{s}"),
-    }
-}
+use pilot_light::api::{Phase, PilotLight};
 
 async fn global_members(global: &str) -> Vec<(String, bool)> {
     let out = rds("us-west-2")
@@ -35,66 +18,61 @@ async fn global_members(global: &str) -> Vec<(String, bool)> {
         .send()
         .await
         .unwrap();
-    let g = &out.global_clusters()[0];
-    g.global_cluster_members()
+    out.global_clusters()[0]
+        .global_cluster_members()
         .iter()
-        .map(|m| {
-            (
-                m.db_cluster_arn().unwrap().to_owned(),
-                m.is_writer().unwrap(),
-            )
+        .map(|m| (m.db_cluster_arn().unwrap().to_owned(), m.is_writer().unwrap()))
+        .collect()
+}
+
+fn mutating(calls: &[Call]) -> Vec<&Call> {
+    calls
+        .iter()
+        .filter(|c| {
+            ["Create", "Modify", "Delete", "Remove", "Failover", "Switchover"]
+                .iter()
+                .any(|p| c.action.starts_with(p))
         })
         .collect()
 }
 
 #[tokio::test]
 async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-create").await;
-    let n = names();
-    let primary_arn = create_primary_cluster("us-east-1", &n.primary).await;
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-
-    apply_pilotlight(
-        &client,
-        &ns.name,
-        aurora_pilotlight("app", &n.primary, &n.standby, &n.global),
-    )
-    .await;
-    let pl = wait_condition(&client, &ns.name, "app", "Ready", "True", None, CONVERGE).await;
+    let mut s = Scenario::new("aurora-create").await;
+    let primary_arn = create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let pl = s.wait_ready().await;
 
     // AWS holds what the seed's CLI commands create.
-    let members = global_members(&n.global).await;
-    let standby_arn = format!("arn:aws:rds:us-west-2:123456789012:cluster:{}", n.standby);
+    let members = global_members(&s.names.global).await;
+    let standby_arn = format!("arn:aws:rds:us-west-2:123456789012:cluster:{}", s.names.standby);
     assert!(
-        members.contains(&(primary_arn.clone(), true)),
+        members.contains(&(primary_arn, true)),
         "primary is the writer: {members:?}"
     );
     assert!(
         members.contains(&(standby_arn.clone(), false)),
         "standby is a secondary: {members:?}"
     );
-    let instance = rds("us-west-2")
+    let instances = rds("us-west-2")
         .await
         .describe_db_instances()
-        .db_instance_identifier(format!("{}-1", n.standby))
+        .db_instance_identifier(format!("{}-1", s.names.standby))
         .send()
         .await
         .unwrap();
-    let instance = &instance.db_instances()[0];
+    let instance = &instances.db_instances()[0];
     assert_eq!(instance.db_instance_class(), Some("db.r5.large"));
-    assert_eq!(instance.db_cluster_identifier(), Some(n.standby.as_str()));
+    assert_eq!(instance.db_cluster_identifier(), Some(s.names.standby.as_str()));
 
     // Status tells the same story.
     let status = pl.status.unwrap();
     let db = status.database.unwrap();
     assert_eq!(status.active_region.as_deref(), Some("us-east-1"));
+    assert_eq!(status.phase, Some(Phase::Ready));
     assert_eq!(db.writer_region.as_deref(), Some("us-east-1"));
-    assert_eq!(
-        db.standby_cluster_arn.as_deref(),
-        Some(standby_arn.as_str())
-    );
+    assert_eq!(db.standby_cluster_arn.as_deref(), Some(standby_arn.as_str()));
     assert_eq!(db.members.len(), 2);
     assert_eq!(status.observed_generation, Some(1));
     for c in &status.conditions {
@@ -107,7 +85,7 @@ async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready(
         .unwrap();
     assert_eq!(replicating.status, "True");
 
-    let reasons = event_reasons(&client, &ns.name, "app").await;
+    let reasons = s.event_reasons().await;
     for expected in [
         "CreatingGlobalCluster",
         "CreatingStandbyCluster",
@@ -119,15 +97,24 @@ async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready(
             "missing Event {expected}: {reasons:?}"
         );
     }
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    let changes: Vec<_> = mutating(&calls)
+        .iter()
+        .filter(|c| c.outcome == "ok")
+        .map(|c| c.action.as_str())
+        .collect();
+    assert_eq!(
+        changes,
+        ["CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance"],
+        "each created once"
+    );
     operator.stop().await;
 }
 
 #[tokio::test]
 async fn adopts_an_existing_global_database_without_creating_anything() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-adopt").await;
-    let n = names();
+    let mut s = Scenario::new("aurora-adopt").await;
+    let n = &s.names;
     let primary_arn = create_primary_cluster("us-east-1", &n.primary).await;
     let east = rds("us-east-1").await;
     let west = rds("us-west-2").await;
@@ -154,206 +141,137 @@ async fn adopts_an_existing_global_database_without_creating_anything() {
         .await
         .unwrap();
 
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    let operator_app = operator.app.clone();
-    apply_pilotlight(
-        &client,
-        &ns.name,
-        aurora_pilotlight("app", &n.primary, &n.standby, &n.global),
-    )
-    .await;
-    wait_condition(&client, &ns.name, "app", "Ready", "True", None, CONVERGE).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    let calls = Emulator::new().calls_by(&operator.app).await;
     operator.stop().await;
-
-    let calls = Emulator::new().calls_by(&operator_app).await;
-    assert!(!calls.is_empty(), "the operator's calls are in the log");
-    let creates: Vec<_> = calls
-        .into_iter()
-        .filter(|c| {
-            c.action.starts_with("Create")
-                || c.action.starts_with("Modify")
-                || c.action.starts_with("Delete")
-        })
-        .collect();
     assert!(
-        creates.is_empty(),
-        "adoption must not create, modify or delete anything: {creates:?}"
+        calls.iter().any(|c| c.action == "DescribeGlobalClusters"),
+        "the operator's calls are in the log"
+    );
+    assert!(
+        mutating(&calls).is_empty(),
+        "adoption changes nothing in AWS: {:?}",
+        mutating(&calls)
     );
 }
 
 #[tokio::test]
 async fn missing_primary_cluster_is_reported_without_a_hot_loop() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-missing").await;
-    let n = names();
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    apply_pilotlight(
-        &client,
-        &ns.name,
-        aurora_pilotlight("app", &n.primary, &n.standby, &n.global),
-    )
-    .await;
-
-    let pl = wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "DatabaseReplicating",
-        "False",
-        Some("PrimaryClusterNotFound"),
-        CONVERGE,
-    )
-    .await;
-    let condition = pl
-        .status
-        .as_ref()
-        .unwrap()
+    let mut s = Scenario::new("aurora-missing").await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let pl = s
+        .wait(
+            "DatabaseReplicating",
+            "False",
+            Some("PrimaryClusterNotFound"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let status = pl.status.unwrap();
+    let condition = status
         .conditions
         .iter()
         .find(|c| c.type_ == "DatabaseReplicating")
         .unwrap();
+    let expected = format!("primary cluster {} does not exist in us-east-1", s.names.primary);
     assert!(
-        condition.message.contains(&format!(
-            "primary cluster {} does not exist in us-east-1",
-            n.primary
-        )),
+        condition.message.contains(&expected),
         "message tells what to fix: {}",
         condition.message
     );
-    assert_eq!(
-        pl.status.as_ref().unwrap().phase,
-        Some(pilot_light::api::Phase::Error)
-    );
-    assert!(
-        event_reasons(&client, &ns.name, "app")
-            .await
-            .iter()
-            .any(|r| r == "PrimaryClusterNotFound")
-    );
+    assert_eq!(status.phase, Some(Phase::Error));
+    assert!(s.event_reasons().await.iter().any(|r| r == "PrimaryClusterNotFound"));
 
-    // Converging requeues every 500 ms here; a configuration error must not: over 5 s the
-    // operator reconciles at most twice and calls AWS only for those reconciles.
+    // Converging requeues every 500 ms here; a configuration error must not: over 5 s there is
+    // at most one more reconcile, and AWS is called only for it.
+    let emulator = Emulator::new();
     let reconciles_before = operator.metrics.reconciliations("pilotlight");
-    let calls_before = Emulator::new().calls_by(&operator.app).await.len();
+    let calls_before = emulator.calls_by(&operator.app).await.len();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let reconciles = operator.metrics.reconciliations("pilotlight") - reconciles_before;
-    let calls = Emulator::new().calls_by(&operator.app).await;
+    let calls = emulator.calls_by(&operator.app).await;
+    operator.stop().await;
     assert!(
         reconciles <= 1,
         "{reconciles} reconciles in 5 s for a configuration error"
     );
+    let new_calls = calls.len() - calls_before;
+    assert!(new_calls <= 2, "{new_calls} AWS calls in 5 s for a configuration error");
     assert!(
-        calls.len() - calls_before <= 2,
-        "{} AWS calls in 5 s for a configuration error",
-        calls.len() - calls_before
+        mutating(&calls).is_empty(),
+        "nothing is created without a primary cluster: {:?}",
+        mutating(&calls)
     );
-    let creates: Vec<_> = calls
-        .iter()
-        .filter(|c| c.action.starts_with("Create"))
-        .collect();
-    assert!(
-        creates.is_empty(),
-        "nothing is created without a primary cluster: {creates:?}"
-    );
-    operator.stop().await;
 }
 
 #[tokio::test]
 async fn reports_replication_lag_and_degrades_above_the_threshold() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-lag").await;
-    let n = names();
-    create_primary_cluster("us-east-1", &n.primary).await;
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    let mut manifest = aurora_pilotlight("app", &n.primary, &n.standby, &n.global);
-    apply_pilotlight(&client, &ns.name, manifest.clone()).await;
-    wait_condition(&client, &ns.name, "app", "Ready", "True", None, CONVERGE).await;
+    let mut s = Scenario::new("aurora-lag").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
 
     // Aurora publishes the lag in the secondary's region, per secondary cluster.
-    let put_lag = |ms: f64| {
-        let standby = n.standby.clone();
-        async move {
-            cloudwatch("us-west-2")
-                .await
-                .put_metric_data()
-                .namespace("AWS/RDS")
-                .metric_data(
-                    MetricDatum::builder()
-                        .metric_name("AuroraGlobalDBReplicationLag")
-                        .dimensions(
-                            Dimension::builder()
-                                .name("DBClusterIdentifier")
-                                .value(standby)
-                                .build(),
-                        )
-                        .value(ms)
-                        .unit(StandardUnit::Milliseconds)
-                        .timestamp(aws_smithy_types::DateTime::from(
-                            std::time::SystemTime::now(),
-                        ))
+    cloudwatch("us-west-2")
+        .await
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("AuroraGlobalDBReplicationLag")
+                .dimensions(
+                    Dimension::builder()
+                        .name("DBClusterIdentifier")
+                        .value(&s.names.standby)
                         .build(),
                 )
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    put_lag(9000.0).await;
-    // A spec change triggers a reconcile at once (the metric alone waits for the next requeue).
-    manifest["spec"]["database"]["aurora"]["maxReplicationLag"] = "2s".into();
-    apply_pilotlight(&client, &ns.name, manifest).await;
-    let pl = wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "DatabaseReplicating",
-        "False",
-        Some("ReplicationLagHigh"),
-        CONVERGE,
-    )
-    .await;
+                .value(9000.0)
+                .unit(StandardUnit::Milliseconds)
+                .timestamp(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s.apply(|m| m["spec"]["database"]["aurora"]["maxReplicationLag"] = "2s".into())
+        .await;
+    let pl = s
+        .wait(
+            "DatabaseReplicating",
+            "False",
+            Some("ReplicationLagHigh"),
+            Duration::from_secs(60),
+        )
+        .await;
     let status = pl.status.unwrap();
     assert_eq!(
         status.database.as_ref().unwrap().replication_lag.as_deref(),
         Some("9.0s")
     );
     assert_eq!(status.observed_generation, Some(2));
-    let ready = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
-    assert_eq!(ready.status, "False");
-    assert_eq!(ready.observed_generation, Some(2));
-    assert!(
-        ready.message.contains("maxReplicationLag 2s"),
-        "{}",
-        ready.message
+    assert_eq!(status.phase, Some(Phase::Degraded));
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert_eq!((ready.status.as_str(), ready.observed_generation), ("False", Some(2)));
+    assert!(ready.message.contains("maxReplicationLag 2s"), "{}", ready.message);
+    let gauge = format!(
+        "pilot_light_replication_lag_seconds{{namespace=\"{}\",name=\"app\"}} 9.0",
+        s.ns.name
     );
-    let metrics = operator.metrics.render();
-    assert!(
-        metrics.contains(&format!(
-            "pilot_light_replication_lag_seconds{{namespace=\"{}\",name=\"app\"}} 9.0",
-            ns.name
-        )),
-        "lag gauge exported"
-    );
+    assert!(operator.metrics.render().contains(&gauge), "lag gauge exported");
     operator.stop().await;
 }
 
 #[tokio::test]
 async fn condition_transition_time_changes_only_on_transitions() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-ltt").await;
-    let n = names();
-    create_primary_cluster("us-east-1", &n.primary).await;
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    let mut manifest = aurora_pilotlight("app", &n.primary, &n.standby, &n.global);
-    apply_pilotlight(&client, &ns.name, manifest.clone()).await;
-    let before = wait_condition(&client, &ns.name, "app", "Ready", "True", None, CONVERGE).await;
+    let mut s = Scenario::new("aurora-ltt").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let before = s.wait_ready().await;
     let ready_before = before
         .status
         .unwrap()
@@ -364,10 +282,10 @@ async fn condition_transition_time_changes_only_on_transitions() {
 
     // A spec change that keeps everything Ready bumps observedGeneration but not the time.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    manifest["spec"]["database"]["aurora"]["maxReplicationLag"] = "10s".into();
-    apply_pilotlight(&client, &ns.name, manifest).await;
-    let api: Api<PilotLight> = Api::namespaced(client.clone(), &ns.name);
-    let after = eventually(CONVERGE, || async {
+    s.apply(|m| m["spec"]["database"]["aurora"]["maxReplicationLag"] = "10s".into())
+        .await;
+    let api: Api<PilotLight> = Api::namespaced(s.client.clone(), &s.ns.name);
+    let after = eventually(Duration::from_secs(60), || async {
         let pl = api.get("app").await.ok()?;
         (pl.status.as_ref()?.observed_generation == Some(2)).then_some(pl)
     })
@@ -380,33 +298,23 @@ async fn condition_transition_time_changes_only_on_transitions() {
         .into_iter()
         .find(|c| c.type_ == "Ready")
         .unwrap();
-    assert_eq!(ready_after.status, "True");
-    assert_eq!(ready_after.observed_generation, Some(2));
     assert_eq!(
-        ready_after.last_transition_time,
-        ready_before.last_transition_time
+        (ready_after.status.as_str(), ready_after.observed_generation),
+        ("True", Some(2))
     );
+    assert_eq!(ready_after.last_transition_time, ready_before.last_transition_time);
     operator.stop().await;
 }
 
 #[tokio::test]
 async fn deleting_the_pilotlight_retains_every_aws_resource() {
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "aurora-retain").await;
-    let n = names();
-    create_primary_cluster("us-east-1", &n.primary).await;
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    let operator_app = operator.app.clone();
-    apply_pilotlight(
-        &client,
-        &ns.name,
-        aurora_pilotlight("app", &n.primary, &n.standby, &n.global),
-    )
-    .await;
-    wait_condition(&client, &ns.name, "app", "Ready", "True", None, CONVERGE).await;
+    let mut s = Scenario::new("aurora-retain").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
 
-    let api: Api<PilotLight> = Api::namespaced(client.clone(), &ns.name);
+    let api: Api<PilotLight> = Api::namespaced(s.client.clone(), &s.ns.name);
     api.delete("app", &DeleteParams::default()).await.unwrap();
     eventually(Duration::from_secs(20), || async {
         api.get_opt("app").await.ok()?.is_none().then_some(())
@@ -414,34 +322,30 @@ async fn deleting_the_pilotlight_retains_every_aws_resource() {
     .await
     .expect("PilotLight deleted");
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let calls = Emulator::new().calls_by(&operator.app).await;
     operator.stop().await;
 
-    let deletes: Vec<_> = Emulator::new()
-        .calls_by(&operator_app)
-        .await
-        .into_iter()
+    let deletes: Vec<_> = calls
+        .iter()
         .filter(|c| c.action.starts_with("Delete") || c.action.starts_with("Remove"))
         .collect();
-    assert!(
-        deletes.is_empty(),
-        "deletionPolicy Retain must not delete: {deletes:?}"
-    );
+    assert!(deletes.is_empty(), "deletionPolicy Retain must not delete: {deletes:?}");
     assert_eq!(
-        global_members(&n.global).await.len(),
+        global_members(&s.names.global).await.len(),
         2,
         "global cluster and both members remain"
     );
     let west = rds("us-west-2").await;
     assert!(
         west.describe_db_clusters()
-            .db_cluster_identifier(&n.standby)
+            .db_cluster_identifier(&s.names.standby)
             .send()
             .await
             .is_ok()
     );
     assert!(
         west.describe_db_instances()
-            .db_instance_identifier(format!("{}-1", n.standby))
+            .db_instance_identifier(format!("{}-1", s.names.standby))
             .send()
             .await
             .is_ok()

@@ -34,45 +34,23 @@ impl Drop for Faults {
 #[tokio::test]
 async fn converges_while_rds_throttles_half_the_calls() {
     let _serial = SERIAL.lock().await;
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "fault-throttle").await;
-    let s = unique_suffix();
-    let (global, primary, standby) = (format!("g-{s}"), format!("p-{s}"), format!("s-{s}"));
-    create_primary_cluster("us-east-1", &primary).await;
-
+    let mut s = Scenario::new("fault-throttle").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
     let emulator = Emulator::new();
     let _faults = Faults(vec![
         emulator
-            .add_fault(
-                json!({"region": "*", "service": "rds", "kind": "throttle", "probability": 0.5}),
-            )
+            .add_fault(json!({"region": "*", "service": "rds", "kind": "throttle", "probability": 0.5}))
             .await,
         emulator
-            .add_fault(
-                json!({"region": "*", "service": "rds", "kind": "error5xx", "probability": 0.1}),
-            )
+            .add_fault(json!({"region": "*", "service": "rds", "kind": "error5xx", "probability": 0.1}))
             .await,
     ]);
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    apply_pilotlight(
-        &client,
-        &ns.name,
-        aurora_pilotlight("app", &primary, &standby, &global),
-    )
-    .await;
-    wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "Ready",
-        "True",
-        None,
-        Duration::from_secs(120),
-    )
-    .await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait("Ready", "True", None, Duration::from_secs(120)).await;
 
     let calls = emulator.calls_by(&operator.app).await;
+    operator.stop().await;
     let throttled = calls.iter().filter(|c| c.outcome == "throttled").count();
     assert!(throttled > 0, "throttling was injected: {calls:?}");
     let creates: Vec<_> = calls
@@ -83,33 +61,18 @@ async fn converges_while_rds_throttles_half_the_calls() {
     assert_eq!(
         creates,
         ["CreateGlobalCluster", "CreateDBCluster", "CreateDBInstance"],
-        "each resource created exactly once despite retries"
+        "each resource created exactly once"
     );
-    operator.stop().await;
 }
 
 #[tokio::test]
 async fn standby_region_outage_is_reported_and_recovers_by_itself() {
     let _serial = SERIAL.lock().await;
-    let client = client().await;
-    ensure_crds(&client).await;
-    let ns = TestNamespace::new(&client, "fault-outage").await;
-    let s = unique_suffix();
-    let (global, primary, standby) = (format!("g-{s}"), format!("p-{s}"), format!("s-{s}"));
-    create_primary_cluster("us-east-1", &primary).await;
-    let operator = Operator::start(&client, fast_settings(&ns.name)).await;
-    let mut manifest = aurora_pilotlight("app", &primary, &standby, &global);
-    apply_pilotlight(&client, &ns.name, manifest.clone()).await;
-    wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "Ready",
-        "True",
-        None,
-        Duration::from_secs(60),
-    )
-    .await;
+    let mut s = Scenario::new("fault-outage").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
 
     let emulator = Emulator::new();
     let outage = Faults(vec![
@@ -118,18 +81,16 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
             .await,
     ]);
     // A spec change makes the operator look now rather than at its next Ready requeue.
-    manifest["spec"]["database"]["aurora"]["maxReplicationLag"] = "4s".into();
-    apply_pilotlight(&client, &ns.name, manifest).await;
-    let pl = wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "DatabaseReplicating",
-        "Unknown",
-        Some("RegionUnreachable"),
-        Duration::from_secs(90),
-    )
-    .await;
+    s.apply(|m| m["spec"]["database"]["aurora"]["maxReplicationLag"] = "4s".into())
+        .await;
+    let pl = s
+        .wait(
+            "DatabaseReplicating",
+            "Unknown",
+            Some("RegionUnreachable"),
+            Duration::from_secs(90),
+        )
+        .await;
     let status = pl.status.unwrap();
     let condition = status
         .conditions
@@ -142,31 +103,17 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
         condition.message
     );
     assert_eq!(status.phase, Some(pilot_light::api::Phase::Degraded));
-    assert!(
-        event_reasons(&client, &ns.name, "app")
-            .await
-            .iter()
-            .any(|r| r == "RegionUnreachable")
-    );
+    assert!(s.event_reasons().await.iter().any(|r| r == "RegionUnreachable"));
 
     drop(outage);
     // Retries back off (capped at 3 s here) and succeed once the region is back.
-    wait_condition(
-        &client,
-        &ns.name,
-        "app",
-        "Ready",
-        "True",
-        None,
-        Duration::from_secs(60),
-    )
-    .await;
+    s.wait_ready().await;
     let outage_calls = emulator
         .calls_by(&operator.app)
         .await
         .into_iter()
         .filter(|c| c.outcome == "outage")
         .count();
-    assert!(outage_calls > 0, "the operator's calls hit the outage");
     operator.stop().await;
+    assert!(outage_calls > 0, "the operator's calls hit the outage");
 }

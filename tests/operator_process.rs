@@ -64,10 +64,7 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
 
     // Without CRDs: a clear message and a non-zero exit, promptly.
-    for name in [
-        "pilotlights.pilotlight.dev",
-        "failoverrequests.pilotlight.dev",
-    ] {
+    for name in ["pilotlights.pilotlight.dev", "failoverrequests.pilotlight.dev"] {
         let _ = crds.delete(name, &DeleteParams::default()).await;
         eventually(Duration::from_secs(60), || async {
             crds.get_opt(name).await.ok()?.is_none().then_some(())
@@ -78,11 +75,7 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let started = Instant::now();
     let output = operator(free_port(), "default").output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "exit code 2; stderr: {stderr}"
-    );
+    assert_eq!(output.status.code(), Some(2), "exit code 2; stderr: {stderr}");
     assert!(
         stderr.contains("CustomResourceDefinition is not installed")
             && stderr.contains("pilot-light crd | kubectl apply -f -"),
@@ -115,19 +108,11 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(
-        get(&format!("{base}/healthz")).await.map(|(s, _)| s),
-        Some(200)
-    );
+    assert_eq!(get(&format!("{base}/healthz")).await.map(|(s, _)| s), Some(200));
 
     // One reconcile (of a PilotLight whose primary cluster does not exist) fills the metrics.
     let s = unique_suffix();
-    let manifest = aurora_pilotlight(
-        "app",
-        &format!("p-{s}"),
-        &format!("s-{s}"),
-        &format!("g-{s}"),
-    );
+    let manifest = aurora_pilotlight("app", &format!("p-{s}"), &format!("s-{s}"), &format!("g-{s}"));
     apply_pilotlight(&client, &ns.name, manifest).await;
     wait_condition(
         &client,
@@ -154,25 +139,15 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
 
     // SIGTERM: exits 0 within a few seconds.
     let stopped = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(kill.success());
     let out = guard.0.take().unwrap().wait_with_output().unwrap();
     let logs = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "clean exit on SIGTERM: {:?}\n{logs}",
-        out.status
-    );
+    assert!(out.status.success(), "clean exit on SIGTERM: {:?}\n{logs}", out.status);
     assert!(
         stopped.elapsed() < Duration::from_secs(10),
         "stopped in {:?}",
         stopped.elapsed()
     );
-    assert!(
-        logs.contains("SIGTERM received"),
-        "logs the shutdown: {logs}"
-    );
+    assert!(logs.contains("SIGTERM received"), "logs the shutdown: {logs}");
 }

@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{
-    AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn,
-    RdsIdentifier, SecurityGroupId, SubnetId, TargetGroupArn,
+    AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn, RdsIdentifier,
+    SecurityGroupId, SubnetId, TargetGroupArn,
 };
 
 /// A multi-region pilot-light disaster-recovery setup for one application: data replicated into
@@ -46,17 +46,8 @@ use super::schema::{
         json_path = ".status.database.replicationLag",
         description = "Aurora global database replication lag"
     ),
-    printcolumn(
-        name = "Phase",
-        type_ = "string",
-        json_path = ".status.phase",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct PilotLightSpec {

@@ -20,10 +20,7 @@ const LOOKBACK: Duration = Duration::from_secs(10 * 60);
 
 /// Latest `AuroraGlobalDBReplicationLag` of `cluster_identifier` (published in its own region),
 /// or `None` when CloudWatch has no recent datapoint.
-pub async fn replication_lag(
-    aws: &RegionalClients,
-    cluster_identifier: &str,
-) -> Result<Option<LagSample>, AwsError> {
+pub async fn replication_lag(aws: &RegionalClients, cluster_identifier: &str) -> Result<Option<LagSample>, AwsError> {
     let now = SystemTime::now();
     let metric = Metric::builder()
         .namespace("AWS/RDS")
@@ -37,13 +34,7 @@ pub async fn replication_lag(
         .build();
     let query = MetricDataQuery::builder()
         .id("lag")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .period(60)
-                .stat("Maximum")
-                .build(),
-        )
+        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
         .return_data(true)
         .build();
     let out = aws

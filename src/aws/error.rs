@@ -32,11 +32,7 @@ pub struct AwsError {
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} in {} failed",
-            self.service, self.operation, self.region
-        )?;
+        write!(f, "{} {} in {} failed", self.service, self.operation, self.region)?;
         if let Some(code) = &self.code {
             write!(f, " ({code})")?;
         }
@@ -81,12 +77,9 @@ impl AwsError {
                     {
                         AwsErrorKind::NotFound
                     }
-                    Some(
-                        "InternalFailure"
-                        | "InternalError"
-                        | "ServiceUnavailable"
-                        | "InternalServerError",
-                    ) => AwsErrorKind::Unavailable,
+                    Some("InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError") => {
+                        AwsErrorKind::Unavailable
+                    }
                     _ if is_server_error(&err) => AwsErrorKind::Unavailable,
                     _ => AwsErrorKind::Rejected,
                 };
@@ -112,16 +105,12 @@ impl AwsError {
 
     /// Worth retrying soon with backoff (as opposed to waiting for a person).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            AwsErrorKind::Throttled | AwsErrorKind::Unavailable
-        )
+        matches!(self.kind, AwsErrorKind::Throttled | AwsErrorKind::Unavailable)
     }
 }
 
 fn is_server_error<E>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.raw_response()
-        .is_some_and(|r| r.status().is_server_error())
+    err.raw_response().is_some_and(|r| r.status().is_server_error())
 }
 
 fn error_chain(err: &dyn std::error::Error) -> String {

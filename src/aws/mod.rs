@@ -128,8 +128,7 @@ impl Intercept for CallCounter {
             Some(_) => "server_error",
             None => "unreachable",
         };
-        self.metrics
-            .aws_call(&service, &operation, &self.region, outcome);
+        self.metrics.aws_call(&service, &operation, &self.region, outcome);
         Ok(())
     }
 }

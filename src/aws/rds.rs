@@ -74,10 +74,7 @@ fn tags(owner: &str) -> Vec<types::Tag> {
             .key("pilotlight.dev/managed-by")
             .value("pilot-light")
             .build(),
-        types::Tag::builder()
-            .key("pilotlight.dev/owner")
-            .value(owner)
-            .build(),
+        types::Tag::builder().key("pilotlight.dev/owner").value(owner).build(),
     ]
 }
 
@@ -122,10 +119,7 @@ fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
     }
 }
 
-pub async fn describe_cluster(
-    aws: &RegionalClients,
-    identifier: &str,
-) -> Result<Option<DbCluster>, AwsError> {
+pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result<Option<DbCluster>, AwsError> {
     let result = aws
         .rds
         .describe_db_clusters()
@@ -146,10 +140,7 @@ pub async fn describe_cluster(
     Ok(not_found_as_none(result)?.flatten())
 }
 
-pub async fn describe_instance(
-    aws: &RegionalClients,
-    identifier: &str,
-) -> Result<Option<DbInstance>, AwsError> {
+pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
     let result = aws
         .rds
         .describe_db_instances()
@@ -237,10 +228,7 @@ mod tests {
             parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:cluster:dr-cluster"),
             Some(("us-west-2", "dr-cluster"))
         );
-        assert_eq!(
-            parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"),
-            None
-        );
+        assert_eq!(parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"), None);
         assert_eq!(parse_cluster_arn("not-an-arn"), None);
     }
 }

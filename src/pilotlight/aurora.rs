@@ -13,9 +13,7 @@ use crate::{
     aws::{
         AwsClients, AwsError,
         cloudwatch::{self, LagSample},
-        rds::{
-            self, DbCluster, DbInstance, GlobalCluster, StandbyClusterRequest, parse_cluster_arn,
-        },
+        rds::{self, DbCluster, DbInstance, GlobalCluster, StandbyClusterRequest, parse_cluster_arn},
     },
 };
 
@@ -87,9 +85,7 @@ impl Change {
                 identifier,
                 source_cluster_arn,
             } => {
-                format!(
-                    "Creating Aurora global cluster {identifier} from {source_cluster_arn} in {region}"
-                )
+                format!("Creating Aurora global cluster {identifier} from {source_cluster_arn} in {region}")
             }
             Self::CreateStandbyCluster { region, request } => format!(
                 "Creating standby cluster {} in {region} as a secondary of global cluster {}",
@@ -122,17 +118,12 @@ pub struct Decision {
 }
 
 fn standby_instance_identifier(spec: &AuroraSpec) -> String {
-    spec.standby_instance_identifier.as_ref().map_or_else(
-        || format!("{}-1", spec.standby_cluster_identifier),
-        |i| i.0.clone(),
-    )
+    spec.standby_instance_identifier
+        .as_ref()
+        .map_or_else(|| format!("{}-1", spec.standby_cluster_identifier), |i| i.0.clone())
 }
 
-fn find_member<'a>(
-    global: &'a GlobalCluster,
-    region: &str,
-    identifier: &str,
-) -> Option<&'a rds::GlobalClusterMember> {
+fn find_member<'a>(global: &'a GlobalCluster, region: &str, identifier: &str) -> Option<&'a rds::GlobalClusterMember> {
     global
         .members
         .iter()
@@ -141,40 +132,24 @@ fn find_member<'a>(
 
 /// The member (region, identifier) that replicates from the writer: the one of our two clusters
 /// that is a member and not the writer.
-fn secondary<'a>(
-    global: &GlobalCluster,
-    regions: &'a Regions,
-    spec: &'a AuroraSpec,
-) -> Option<(&'a str, &'a str)> {
+fn secondary<'a>(global: &GlobalCluster, regions: &'a Regions, spec: &'a AuroraSpec) -> Option<(&'a str, &'a str)> {
     [
-        (
-            regions.primary.as_str(),
-            spec.primary_cluster_identifier.as_str(),
-        ),
-        (
-            regions.standby.as_str(),
-            spec.standby_cluster_identifier.as_str(),
-        ),
+        (regions.primary.as_str(), spec.primary_cluster_identifier.as_str()),
+        (regions.standby.as_str(), spec.standby_cluster_identifier.as_str()),
     ]
     .into_iter()
     .find(|(region, id)| find_member(global, region, id).is_some_and(|m| !m.is_writer))
 }
 
 /// Reads the database's state. Every call is a describe; nothing changes.
-pub async fn observe(
-    aws: &AwsClients,
-    regions: &Regions,
-    spec: &AuroraSpec,
-) -> Result<Observation, AwsError> {
+pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> Result<Observation, AwsError> {
     let primary_region = aws.region(regions.primary.as_str());
     let standby_region = aws.region(regions.standby.as_str());
     let global_id = spec.global_cluster_identifier.as_str();
     // Global clusters are visible from every region: ask the standby region when the primary
     // region's API is down, which is exactly when a failover needs the answer.
     let global = match rds::describe_global_cluster(&primary_region, global_id).await {
-        Err(e) if e.is_retryable() => {
-            rds::describe_global_cluster(&standby_region, global_id).await?
-        }
+        Err(e) if e.is_retryable() => rds::describe_global_cluster(&standby_region, global_id).await?,
         other => other?,
     };
     let primary = match &global {
@@ -190,9 +165,7 @@ pub async fn observe(
     let standby = if standby_is_member {
         Seen::NotChecked
     } else if global.is_some() {
-        rds::describe_cluster(&standby_region, standby_id)
-            .await?
-            .into()
+        rds::describe_cluster(&standby_region, standby_id).await?.into()
     } else {
         Seen::NotChecked
     };
@@ -222,10 +195,7 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
     let primary_id = spec.primary_cluster_identifier.as_str();
     let standby_id = spec.standby_cluster_identifier.as_str();
     let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
-    let max_lag = spec
-        .max_replication_lag
-        .to_duration()
-        .unwrap_or(Duration::from_secs(5));
+    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
 
     let mut status = DatabaseStatus::default();
     let mut changes = Vec::new();
@@ -235,9 +205,7 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
     if let Some(sample) = obs.lag {
         status.replication_lag_ms = Some(sample.milliseconds);
         status.replication_lag = Some(format_lag(sample.milliseconds));
-        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds)
-            .ok()
-            .map(Time);
+        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
     }
     let mut writer_region = None;
 
@@ -265,9 +233,7 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
                     });
                     ComponentReport::converging(
                         "CreatingGlobalCluster",
-                        format!(
-                            "creating global cluster {global_id} from primary cluster {primary_id}"
-                        ),
+                        format!("creating global cluster {global_id} from primary cluster {primary_id}"),
                     )
                 }
             },
@@ -292,11 +258,7 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
                     is_writer: m.is_writer,
                 })
                 .collect();
-            writer_region = status
-                .members
-                .iter()
-                .find(|m| m.is_writer)
-                .map(|m| m.region.clone());
+            writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
             status.writer_region = writer_region.clone();
             let primary_member = find_member(global, primary_region, primary_id);
             let standby_member = find_member(global, standby_region, standby_id);
@@ -358,9 +320,7 @@ fn decide_members(
     }
     if !standby_is_member {
         return match &obs.standby {
-            Seen::Found(standby)
-                if standby.global_cluster_identifier.as_deref() == Some(global_id) =>
-            {
+            Seen::Found(standby) if standby.global_cluster_identifier.as_deref() == Some(global_id) => {
                 ComponentReport::converging(
                     "StandbyClusterJoining",
                     format!(
@@ -392,11 +352,7 @@ fn decide_members(
                             engine: engine.clone(),
                             engine_version: global.engine_version.clone(),
                             db_subnet_group_name: spec.db_subnet_group_name.clone(),
-                            vpc_security_group_ids: spec
-                                .vpc_security_group_ids
-                                .iter()
-                                .map(|g| g.0.clone())
-                                .collect(),
+                            vpc_security_group_ids: spec.vpc_security_group_ids.iter().map(|g| g.0.clone()).collect(),
                             kms_key_id: spec.kms_key_id.clone(),
                         },
                     });
@@ -407,9 +363,7 @@ fn decide_members(
                 }
                 None => ComponentReport::misconfigured(
                     "GlobalClusterHasNoEngine",
-                    format!(
-                        "global cluster {global_id} reports no engine, so the standby cluster cannot be created"
-                    ),
+                    format!("global cluster {global_id} reports no engine, so the standby cluster cannot be created"),
                 ),
             },
         };
@@ -420,9 +374,7 @@ fn decide_members(
             let Some(engine) = global.engine.clone() else {
                 return ComponentReport::misconfigured(
                     "GlobalClusterHasNoEngine",
-                    format!(
-                        "global cluster {global_id} reports no engine, so the standby instance cannot be created"
-                    ),
+                    format!("global cluster {global_id} reports no engine, so the standby instance cannot be created"),
                 );
             };
             changes.push(Change::CreateStandbyInstance {
@@ -468,10 +420,7 @@ fn decide_members(
         .find(|m| m.is_writer)
         .and_then(|m| parse_cluster_arn(&m.cluster_arn));
     let Some((writer_region, _)) = writer else {
-        return ComponentReport::degraded(
-            "NoWriter",
-            format!("global cluster {global_id} has no writer member"),
-        );
+        return ComponentReport::degraded("NoWriter", format!("global cluster {global_id} has no writer member"));
     };
     let secondary_region = if writer_region == primary_region {
         standby_region
@@ -496,9 +445,7 @@ fn decide_members(
         ),
         None => ComponentReport::healthy(
             "Replicating",
-            format!(
-                "replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"
-            ),
+            format!("replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"),
         ),
     }
 }

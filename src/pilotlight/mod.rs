@@ -58,11 +58,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 }
 
 async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = pl
-        .namespace()
-        .ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
-    let span =
-        info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
+    let namespace = pl.namespace().ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
+    let span = info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
     let started = Instant::now();
     let result = converge(&pl, &ctx, &namespace).instrument(span).await;
     ctx.metrics.reconciled(CONTROLLER, started.elapsed());
@@ -70,8 +67,7 @@ async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 fn error_policy(pl: Arc<PilotLight>, error: &Error, ctx: Arc<Context>) -> Action {
-    ctx.metrics
-        .reconcile_failed(CONTROLLER, error.metric_label());
+    ctx.metrics.reconcile_failed(CONTROLLER, error.metric_label());
     let delay = ctx.next_backoff(&object_key(&pl));
     warn!(name = %pl.name_any(), error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
@@ -100,14 +96,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
                 }
                 let mut report = decision.report.clone();
                 for change in &decision.changes {
-                    publish(
-                        ctx,
-                        pl,
-                        EventType::Normal,
-                        change.reason(),
-                        change.describe(),
-                    )
-                    .await;
+                    publish(ctx, pl, EventType::Normal, change.reason(), change.describe()).await;
                     info!(change = ?change, "applying");
                     if let Err(e) = aurora::apply(&ctx.aws, change, &owner).await {
                         report = ComponentReport::from_aws_error(&e);
@@ -199,24 +188,16 @@ async fn announce_transitions(
     for (type_, report) in reports {
         let is_bad = matches!(
             report.health,
-            ComponentHealth::Degraded
-                | ComponentHealth::Misconfigured
-                | ComponentHealth::Unreachable
+            ComponentHealth::Degraded | ComponentHealth::Misconfigured | ComponentHealth::Unreachable
         );
         if is_bad && previous_reason(*type_).as_deref() != Some(report.reason) {
-            publish(
-                ctx,
-                pl,
-                EventType::Warning,
-                report.reason,
-                report.message.clone(),
-            )
-            .await;
+            publish(ctx, pl, EventType::Warning, report.reason, report.message.clone()).await;
         }
     }
-    let was_ready = previous.conditions.iter().any(|c| {
-        c.type_ == ConditionType::Ready.as_str() && c.status == ConditionStatus::True.as_str()
-    });
+    let was_ready = previous
+        .conditions
+        .iter()
+        .any(|c| c.type_ == ConditionType::Ready.as_str() && c.status == ConditionStatus::True.as_str());
     if ready.health == ComponentHealth::Healthy && !was_ready {
         publish(ctx, pl, EventType::Normal, "Ready", ready.message.clone()).await;
     }
@@ -236,12 +217,7 @@ async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str,
 }
 
 /// Writes the whole status with server-side apply under the operator's field manager.
-async fn write_status(
-    ctx: &Context,
-    pl: &PilotLight,
-    namespace: &str,
-    status: &PilotLightStatus,
-) -> Result<()> {
+async fn write_status(ctx: &Context, pl: &PilotLight, namespace: &str, status: &PilotLightStatus) -> Result<()> {
     let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({
         "apiVersion": PilotLight::api_version(&()),

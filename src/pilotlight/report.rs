@@ -68,11 +68,7 @@ impl ComponentReport {
                 "RegionUnreachable",
                 "retrying with backoff",
             ),
-            AwsErrorKind::Throttled => (
-                ComponentHealth::Unreachable,
-                "Throttled",
-                "retrying with backoff",
-            ),
+            AwsErrorKind::Throttled => (ComponentHealth::Unreachable, "Throttled", "retrying with backoff"),
             AwsErrorKind::NotFound => (
                 ComponentHealth::Misconfigured,
                 "AwsResourceNotFound",
@@ -103,9 +99,9 @@ impl ComponentReport {
     pub fn requeue(&self, settings: &Settings) -> std::time::Duration {
         match self.health {
             ComponentHealth::Healthy => settings.ready_interval,
-            ComponentHealth::Converging
-            | ComponentHealth::Degraded
-            | ComponentHealth::Unreachable => settings.converging_interval,
+            ComponentHealth::Converging | ComponentHealth::Degraded | ComponentHealth::Unreachable => {
+                settings.converging_interval
+            }
             ComponentHealth::Misconfigured => settings.misconfigured_interval,
         }
     }
@@ -150,10 +146,7 @@ mod tests {
     fn ready_takes_the_worst_component() {
         let reports = [
             ("A", ComponentReport::healthy("Ok", "fine".into())),
-            (
-                "B",
-                ComponentReport::converging("Creating", "creating x".into()),
-            ),
+            ("B", ComponentReport::converging("Creating", "creating x".into())),
         ];
         let ready = ComponentReport::ready(&reports);
         assert_eq!(ready.health, ComponentHealth::Converging);

@@ -40,9 +40,7 @@ pub fn require_testenv() {
 
 pub async fn client() -> Client {
     require_testenv();
-    Client::try_default()
-        .await
-        .expect("kube client from KUBECONFIG")
+    Client::try_default().await.expect("kube client from KUBECONFIG")
 }
 
 /// Applies both CRDs (server-side, idempotent) and waits until they are established.
@@ -81,9 +79,7 @@ impl TestNamespace {
         let name = format!("{prefix}-{}", unique_suffix());
         let api: Api<Namespace> = Api::all(client.clone());
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-        api.create(&PostParams::default(), &ns)
-            .await
-            .expect("create namespace");
+        api.create(&PostParams::default(), &ns).await.expect("create namespace");
         Self {
             name,
             client: client.clone(),
@@ -376,6 +372,70 @@ pub async fn create_primary_cluster(region: &str, identifier: &str) -> String {
         .and_then(|c| c.db_cluster_arn())
         .expect("cluster ARN")
         .to_owned()
+}
+
+/// Per-test AWS identifiers, so tests share the emulator without colliding.
+pub struct AuroraNames {
+    pub global: String,
+    pub primary: String,
+    pub standby: String,
+}
+
+impl AuroraNames {
+    pub fn unique() -> Self {
+        let s = unique_suffix();
+        Self {
+            global: format!("g-{s}"),
+            primary: format!("p-{s}"),
+            standby: format!("s-{s}"),
+        }
+    }
+}
+
+/// One test's world: its namespace, its AWS names and the manifest of its PilotLight `app`.
+pub struct Scenario {
+    pub client: Client,
+    pub ns: TestNamespace,
+    pub names: AuroraNames,
+    pub manifest: Value,
+}
+
+impl Scenario {
+    pub async fn new(prefix: &str) -> Self {
+        let client = client().await;
+        ensure_crds(&client).await;
+        let ns = TestNamespace::new(&client, prefix).await;
+        let names = AuroraNames::unique();
+        let manifest = aurora_pilotlight("app", &names.primary, &names.standby, &names.global);
+        Self {
+            client,
+            ns,
+            names,
+            manifest,
+        }
+    }
+
+    pub async fn start_operator(&self) -> Operator {
+        Operator::start(&self.client, fast_settings(&self.ns.name)).await
+    }
+
+    /// Applies the manifest after `edit` (a spec change makes the operator look at once).
+    pub async fn apply(&mut self, edit: impl FnOnce(&mut Value)) -> PilotLight {
+        edit(&mut self.manifest);
+        apply_pilotlight(&self.client, &self.ns.name, self.manifest.clone()).await
+    }
+
+    pub async fn wait(&self, type_: &str, status: &str, reason: Option<&str>, timeout: Duration) -> PilotLight {
+        wait_condition(&self.client, &self.ns.name, "app", type_, status, reason, timeout).await
+    }
+
+    pub async fn wait_ready(&self) -> PilotLight {
+        self.wait("Ready", "True", None, Duration::from_secs(60)).await
+    }
+
+    pub async fn event_reasons(&self) -> Vec<String> {
+        event_reasons(&self.client, &self.ns.name, "app").await
+    }
 }
 
 /// A PilotLight manifest for an Aurora-only setup with per-test identifiers.

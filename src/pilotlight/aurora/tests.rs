@@ -74,10 +74,7 @@ fn obs(global: Option<GlobalCluster>) -> Observation {
 fn replicating() -> Observation {
     Observation {
         standby_instance: Seen::Found(instance("available")),
-        ..obs(Some(global(
-            "available",
-            &[(PRIMARY_ARN, true), (STANDBY_ARN, false)],
-        )))
+        ..obs(Some(global("available", &[(PRIMARY_ARN, true), (STANDBY_ARN, false)])))
     }
 }
 
@@ -110,9 +107,7 @@ fn missing_primary_is_a_configuration_error_with_no_change() {
     assert_eq!(d.report.health, ComponentHealth::Misconfigured);
     assert_eq!(d.report.reason, "PrimaryClusterNotFound");
     assert!(
-        d.report
-            .message
-            .contains("primary-cluster does not exist in us-east-1"),
+        d.report.message.contains("primary-cluster does not exist in us-east-1"),
         "{}",
         d.report.message
     );
@@ -149,10 +144,7 @@ fn creates_the_standby_cluster_with_the_global_engine() {
     assert_eq!(request.identifier, "dr-cluster");
     assert_eq!(request.engine, "aurora-postgresql");
     assert_eq!(request.engine_version.as_deref(), Some("15.4"));
-    assert_eq!(
-        request.db_subnet_group_name.as_deref(),
-        Some("app-db-subnets")
-    );
+    assert_eq!(request.db_subnet_group_name.as_deref(), Some("app-db-subnets"));
     assert_eq!(d.writer_region.as_deref(), Some("us-east-1"));
 }
 
@@ -171,11 +163,7 @@ fn an_existing_standalone_standby_cluster_is_never_adopted() {
 #[test]
 fn a_foreign_global_cluster_is_a_conflict() {
     let other = "arn:aws:rds:eu-west-1:123456789012:cluster:someone-else";
-    let d = decide(
-        &regions(),
-        &spec(),
-        &obs(Some(global("available", &[(other, true)]))),
-    );
+    let d = decide(&regions(), &spec(), &obs(Some(global("available", &[(other, true)]))));
     assert!(d.changes.is_empty());
     assert_eq!(d.report.reason, "GlobalClusterConflict");
 }
@@ -184,10 +172,7 @@ fn a_foreign_global_cluster_is_a_conflict() {
 fn creates_the_standby_instance_once_the_cluster_is_a_member() {
     let o = Observation {
         standby_instance: Seen::Missing,
-        ..obs(Some(global(
-            "available",
-            &[(PRIMARY_ARN, true), (STANDBY_ARN, false)],
-        )))
+        ..obs(Some(global("available", &[(PRIMARY_ARN, true), (STANDBY_ARN, false)])))
     };
     let mut s = spec();
     s.standby_instance_class = "db.r6g.large".into();
@@ -213,10 +198,7 @@ fn waits_for_the_instance() {
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty());
     assert_eq!(d.report.reason, "StandbyInstanceNotAvailable");
-    assert_eq!(
-        d.status.standby_instance_status.as_deref(),
-        Some("creating")
-    );
+    assert_eq!(d.status.standby_instance_status.as_deref(), Some("creating"));
 }
 
 #[test]
@@ -231,10 +213,7 @@ fn replicating_within_threshold_is_healthy() {
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty());
     assert_eq!(d.report.health, ComponentHealth::Healthy);
-    assert_eq!(
-        d.report.message,
-        "replicating from us-east-1 to us-west-2, lag 250ms"
-    );
+    assert_eq!(d.report.message, "replicating from us-east-1 to us-west-2, lag 250ms");
     assert_eq!(d.status.replication_lag.as_deref(), Some("250ms"));
     assert_eq!(d.status.members.len(), 2);
     assert_eq!(d.lag, Some(Duration::from_millis(250)));
@@ -269,10 +248,7 @@ fn no_lag_datapoint_is_still_healthy_and_says_so() {
 fn after_a_failover_the_standby_is_the_writer() {
     let o = Observation {
         standby_instance: Seen::Found(instance("available")),
-        ..obs(Some(global(
-            "available",
-            &[(PRIMARY_ARN, false), (STANDBY_ARN, true)],
-        )))
+        ..obs(Some(global("available", &[(PRIMARY_ARN, false), (STANDBY_ARN, true)])))
     };
     let d = decide(&regions(), &spec(), &o);
     assert_eq!(d.writer_region.as_deref(), Some("us-west-2"));
@@ -295,10 +271,7 @@ fn switchover_in_progress_is_converging() {
     };
     let d = decide(&regions(), &spec(), &o);
     assert_eq!(d.report.health, ComponentHealth::Converging);
-    assert_eq!(
-        d.status.global_cluster_status.as_deref(),
-        Some("switching-over")
-    );
+    assert_eq!(d.status.global_cluster_status.as_deref(), Some("switching-over"));
 }
 
 #[test]
