@@ -18,6 +18,9 @@ pub const MANAGER: &str = "pilot-light";
 pub struct Settings {
     /// Requeue while resources are being created or changed.
     pub converging_interval: Duration,
+    /// Requeue when converged but outside a threshold (lag high, stale): long enough not to burn
+    /// AWS calls on a metric published once a minute, short enough to notice recovery.
+    pub degraded_interval: Duration,
     /// Requeue when everything is Ready: steady-state AWS cost is driven by this.
     pub ready_interval: Duration,
     /// Requeue when a person must fix the spec or AWS (spec edits trigger a reconcile anyway).
@@ -34,6 +37,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             converging_interval: Duration::from_secs(5),
+            degraded_interval: Duration::from_secs(60),
             ready_interval: Duration::from_secs(300),
             misconfigured_interval: Duration::from_secs(300),
             backoff_base: Duration::from_secs(2),

@@ -17,6 +17,12 @@ pub enum Error {
 
     #[error("{0} has no namespace")]
     MissingNamespace(String),
+
+    #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {source}")]
+    AdminBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -28,10 +34,12 @@ impl Error {
                 AwsErrorKind::Throttled => "aws_throttled",
                 AwsErrorKind::Unavailable => "aws_unavailable",
                 AwsErrorKind::NotFound => "aws_not_found",
+                AwsErrorKind::Conflict => "aws_conflict",
                 AwsErrorKind::Rejected => "aws_rejected",
             },
             Self::CrdNotInstalled(_) => "crd_not_installed",
             Self::MissingNamespace(_) => "missing_namespace",
+            Self::AdminBind { .. } => "admin_bind",
         }
     }
 }

@@ -52,6 +52,13 @@ async fn termination_signal() {
 
 /// Runs the operator until SIGTERM/SIGINT.
 pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
+    // Fail at once, not at shutdown, when the admin port is taken.
+    let listener = tokio::net::TcpListener::bind(admin_addr)
+        .await
+        .map_err(|source| Error::AdminBind {
+            addr: admin_addr,
+            source,
+        })?;
     let client = Client::try_default().await?;
     check_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
@@ -72,16 +79,15 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
 
     let ready = Arc::new(AtomicBool::new(false));
     let admin = tokio::spawn(serve_admin(
-        admin_addr,
+        listener,
         AdminState {
             metrics,
             ready: ready.clone(),
         },
         stopped(),
     ));
-    ready.store(true, std::sync::atomic::Ordering::Relaxed);
-    info!("controllers started");
-    pilotlight::run(ctx, stopped()).await;
+    info!("controllers starting");
+    pilotlight::run(ctx, stopped(), ready).await;
     match admin.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "admin server failed"),

@@ -1,7 +1,6 @@
 //! Logs, Prometheus metrics (one registry) and the health endpoints.
 
 use std::{
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -181,10 +180,10 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
 }
 
-/// Serves `/healthz` (the process is alive), `/readyz` (the controllers run) and `/metrics`
-/// until `shutdown` completes.
+/// Serves `/healthz` (the process is alive), `/readyz` (the controllers have synced their
+/// caches) and `/metrics` on `listener` until `shutdown` completes.
 pub async fn serve_admin(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state: AdminState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -193,8 +192,9 @@ pub async fn serve_admin(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "admin server listening");
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "admin server listening");
+    }
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

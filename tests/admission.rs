@@ -125,7 +125,13 @@ async fn forbidden_updates_are_rejected_and_legal_ones_accepted() {
     ensure_crds(&client).await;
     let ns = TestNamespace::new(&client, "admission-updates").await;
     let mut failures = Vec::new();
-    for path in fixtures("tests/fixtures/invalid-updates") {
+    let invalid_updates = fixtures("tests/fixtures/invalid-updates");
+    assert!(
+        invalid_updates.len() >= 7,
+        "forbidden updates: {}",
+        invalid_updates.len()
+    );
+    for path in invalid_updates {
         let (expect, docs) = load(&path);
         let expect = expect.unwrap_or_else(|| panic!("{} has no '# expect:' line", path.display()));
         let [original, updated] = docs.as_slice() else {
@@ -143,7 +149,9 @@ async fn forbidden_updates_are_rejected_and_legal_ones_accepted() {
     }
     assert!(failures.is_empty(), "messages differ:\n{}", failures.join("\n"));
 
-    for path in fixtures("tests/fixtures/valid-updates") {
+    let valid_updates = fixtures("tests/fixtures/valid-updates");
+    assert!(!valid_updates.is_empty(), "legal updates are tested too");
+    for path in valid_updates {
         let (_, docs) = load(&path);
         let api = api_for(&client, &ns.name, &docs[0]);
         let mut current = api.create(&PostParams::default(), &object(&docs[0])).await.unwrap();

@@ -11,23 +11,33 @@ use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
 
-/// Removes the fault rules it holds when dropped, even if the test panics.
+/// Undoes what a test changed in the emulator (fault rules, durations) when dropped, even if the
+/// test panics. Never panics itself, so a failing test reports its own failure.
 struct Faults(Vec<String>);
 
 impl Drop for Faults {
     fn drop(&mut self) {
         let ids = std::mem::take(&mut self.0);
-        let emulator = Emulator::new();
-        // Drop cannot await; a blocking thread with its own runtime removes the rules.
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let base = std::env::var("PILOT_LIGHT_EMULATOR_URL").unwrap_or_default();
+        // Drop cannot await; a thread with its own runtime undoes the changes.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let http = reqwest::Client::new();
                 for id in ids {
-                    emulator.remove_fault(&id).await;
+                    let _ = http.delete(format!("{base}/_emulator/faults/{id}")).send().await;
                 }
+                http.put(format!("{base}/_emulator/durations"))
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .ok()
             })
         })
-        .join()
-        .unwrap();
+        .join();
     }
 }
 
@@ -116,4 +126,69 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
         .count();
     operator.stop().await;
     assert!(outage_calls > 0, "the operator's calls hit the outage");
+}
+
+#[tokio::test]
+async fn slow_aws_operations_pass_through_their_creating_states() {
+    let _serial = SERIAL.lock().await;
+    let mut s = Scenario::new("fault-slow").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let emulator = Emulator::new();
+    let _restore = Faults(Vec::new());
+    emulator
+        .set_durations(json!({"rds:CreateDBCluster": 1.5, "rds:CreateDBInstance": 3.0}))
+        .await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let waiting = s
+        .wait(
+            "DatabaseReplicating",
+            "False",
+            Some("StandbyInstanceNotAvailable"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let status = waiting.status.unwrap();
+    assert_eq!(
+        status.database.unwrap().standby_instance_status.as_deref(),
+        Some("creating")
+    );
+    assert_eq!(status.phase, Some(pilot_light::api::Phase::Converging));
+    s.wait_ready().await;
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_create_whose_response_is_lost_takes_effect_once() {
+    let _serial = SERIAL.lock().await;
+    let mut s = Scenario::new("fault-lost").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let emulator = Emulator::new();
+    let rule = json!({"region": "us-west-2", "service": "rds", "action": "CreateDBCluster", "kind": "responseLost", "remaining": 1});
+    let _faults = Faults(vec![emulator.add_fault(rule).await]);
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    let calls = emulator.calls_by(&operator.app).await;
+    operator.stop().await;
+
+    let creates: Vec<_> = calls
+        .iter()
+        .filter(|c| c.action == "CreateDBCluster")
+        .map(|c| c.outcome.as_str())
+        .collect();
+    assert_eq!(
+        creates.first(),
+        Some(&"responseLost"),
+        "the first create took effect, its answer was lost: {creates:?}"
+    );
+    assert!(
+        !creates[1..].contains(&"ok"),
+        "no second cluster was created: {creates:?}"
+    );
+    let reasons = s.event_reasons().await;
+    assert!(
+        !reasons.iter().any(|r| r == "AwsRequestRejected"),
+        "a lost answer is not a configuration error: {reasons:?}"
+    );
 }

@@ -23,6 +23,8 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `pilot-light run` with its output captured by `.output()`, or sent to `log` when spawned (a
+/// pipe nobody reads would fill up and block the operator).
 fn operator(port: u16, namespace: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pilot-light"));
     cmd.args([
@@ -91,7 +93,11 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     ensure_crds(&client).await;
     let ns = TestNamespace::new(&client, "process").await;
     let port = free_port();
-    let mut guard = KillOnDrop(Some(operator(port, &ns.name).spawn().unwrap()));
+    let log_path = std::env::temp_dir().join(format!("pilot-light-{}.log", ns.name));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = operator(port, &ns.name);
+    command.stdout(log.try_clone().unwrap()).stderr(log);
+    let mut guard = KillOnDrop(Some(command.spawn().unwrap()));
     let pid = guard.0.as_ref().unwrap().id();
     let base = format!("http://127.0.0.1:{port}");
     let ready = eventually(Duration::from_secs(30), || async {
@@ -102,10 +108,10 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     if ready.is_none() {
         let mut child = guard.0.take().unwrap();
         let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
+        let _ = child.wait();
         panic!(
-            "/readyz never returned 200; stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "/readyz never returned 200; log: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
         );
     }
     assert_eq!(get(&format!("{base}/healthz")).await.map(|(s, _)| s), Some(200));
@@ -142,7 +148,8 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(kill.success());
     let out = guard.0.take().unwrap().wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stdout);
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
     assert!(out.status.success(), "clean exit on SIGTERM: {:?}\n{logs}", out.status);
     assert!(
         stopped.elapsed() < Duration::from_secs(10),

@@ -50,6 +50,9 @@ use super::schema::{
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(oldSelf.database) || !has(oldSelf.database.aurora) || (has(self.database) && has(self.database.aurora) && self.database.aurora.globalClusterIdentifier == oldSelf.database.aurora.globalClusterIdentifier && self.database.aurora.primaryClusterIdentifier == oldSelf.database.aurora.primaryClusterIdentifier && self.database.aurora.standbyClusterIdentifier == oldSelf.database.aurora.standbyClusterIdentifier)"
+).message("spec.database.aurora cannot be removed, nor its cluster identifiers changed, once set: the operator would build a second global database next to the first; create a new PilotLight instead"))]
 pub struct PilotLightSpec {
     /// The two regions. They must differ.
     pub regions: Regions,
@@ -98,7 +101,6 @@ pub struct DatabaseSpec {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self.primaryClusterIdentifier != self.standbyClusterIdentifier").message("spec.database.aurora.standbyClusterIdentifier must differ from primaryClusterIdentifier"))]
-#[x_kube(validation = kube::core::Rule::new("self.globalClusterIdentifier == oldSelf.globalClusterIdentifier && self.primaryClusterIdentifier == oldSelf.primaryClusterIdentifier && self.standbyClusterIdentifier == oldSelf.standbyClusterIdentifier").message("the cluster identifiers in spec.database.aurora cannot change: the operator would build a second global database next to the first; create a new PilotLight instead"))]
 pub struct AuroraSpec {
     /// Global cluster to adopt; created from the primary cluster if it does not exist.
     pub global_cluster_identifier: RdsIdentifier,
@@ -443,7 +445,7 @@ pub struct PilotLightStatus {
     /// Region currently serving (the Aurora writer's region when a database is configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_region: Option<String>,
-    /// One-word summary: Pending, Converging, Ready, Degraded or Error.
+    /// One-word summary: Converging, Ready, Degraded or Error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// Ready and one condition per component.
@@ -463,8 +465,6 @@ pub struct PilotLightStatus {
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// Nothing observed yet.
-    Pending,
     /// Resources are being created or changed.
     Converging,
     /// Everything converged and within thresholds.

@@ -14,13 +14,17 @@ pub enum AwsErrorKind {
     Unavailable,
     /// The named resource does not exist.
     NotFound,
+    /// The resource already exists or is in another state than the call expected (e.g. a create
+    /// that took effect although its response was lost, or a cluster still being modified):
+    /// look again soon.
+    Conflict,
     /// AWS refused the request as invalid (bad reference, wrong state, access denied): a
     /// person has to change something; retrying soon will not help.
     Rejected,
 }
 
 /// A failed AWS call, with enough context for a status message.
-#[derive(Clone, Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub struct AwsError {
     pub service: &'static str,
     pub operation: &'static str,
@@ -68,21 +72,7 @@ impl AwsError {
                 let e = service_err.err();
                 let code = e.code().map(str::to_owned);
                 let message = e.message().unwrap_or("no message").to_owned();
-                let kind = match code.as_deref() {
-                    Some(c) if THROTTLING_CODES.contains(&c) => AwsErrorKind::Throttled,
-                    Some(c)
-                        if c.ends_with("NotFound")
-                            || c.ends_with("NotFoundFault")
-                            || c.ends_with("NotFoundException") =>
-                    {
-                        AwsErrorKind::NotFound
-                    }
-                    Some("InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError") => {
-                        AwsErrorKind::Unavailable
-                    }
-                    _ if is_server_error(&err) => AwsErrorKind::Unavailable,
-                    _ => AwsErrorKind::Rejected,
-                };
+                let kind = kind_of(code.as_deref(), is_server_error(&err));
                 (kind, code, message)
             }
             SdkError::TimeoutError(_) => (AwsErrorKind::Unavailable, None, "timed out".to_owned()),
@@ -109,6 +99,24 @@ impl AwsError {
     }
 }
 
+/// The kind of a service error, from its code and whether the HTTP status was 5xx.
+fn kind_of(code: Option<&str>, server_error: bool) -> AwsErrorKind {
+    match code {
+        Some(c) if THROTTLING_CODES.contains(&c) => AwsErrorKind::Throttled,
+        Some(c) if c.ends_with("NotFound") || c.ends_with("NotFoundFault") || c.ends_with("NotFoundException") => {
+            AwsErrorKind::NotFound
+        }
+        Some(c) if c.contains("AlreadyExists") || (c.starts_with("Invalid") && c.ends_with("StateFault")) => {
+            AwsErrorKind::Conflict
+        }
+        Some("InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError") => {
+            AwsErrorKind::Unavailable
+        }
+        _ if server_error => AwsErrorKind::Unavailable,
+        _ => AwsErrorKind::Rejected,
+    }
+}
+
 fn is_server_error<E>(err: &SdkError<E, HttpResponse>) -> bool {
     err.raw_response().is_some_and(|r| r.status().is_server_error())
 }
@@ -122,4 +130,40 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_service_error_codes() {
+        assert_eq!(kind_of(Some("Throttling"), false), AwsErrorKind::Throttled);
+        assert_eq!(kind_of(Some("SlowDown"), true), AwsErrorKind::Throttled);
+        assert_eq!(kind_of(Some("DBClusterNotFoundFault"), false), AwsErrorKind::NotFound);
+        assert_eq!(
+            kind_of(Some("GlobalClusterNotFoundFault"), false),
+            AwsErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_of(Some("DBClusterAlreadyExistsFault"), false),
+            AwsErrorKind::Conflict
+        );
+        assert_eq!(
+            kind_of(Some("InvalidDBClusterStateFault"), false),
+            AwsErrorKind::Conflict
+        );
+        assert_eq!(
+            kind_of(Some("InvalidGlobalClusterStateFault"), false),
+            AwsErrorKind::Conflict
+        );
+        assert_eq!(kind_of(Some("InternalFailure"), true), AwsErrorKind::Unavailable);
+        assert_eq!(kind_of(Some("SomethingNew"), true), AwsErrorKind::Unavailable);
+        assert_eq!(
+            kind_of(Some("InvalidParameterCombination"), false),
+            AwsErrorKind::Rejected
+        );
+        assert_eq!(kind_of(Some("AccessDenied"), false), AwsErrorKind::Rejected);
+        assert_eq!(kind_of(None, false), AwsErrorKind::Rejected);
+    }
 }

@@ -44,6 +44,11 @@ pub struct Observation {
     pub standby_instance: Seen<DbInstance>,
     /// Lag of whichever member is currently the secondary.
     pub lag: Option<LagSample>,
+    /// Set when the primary region's RDS API could not be reached and the global cluster was
+    /// read from the standby region instead.
+    pub primary_region_error: Option<AwsError>,
+    /// When the observation was made (seconds since the Unix epoch), to judge the lag's age.
+    pub observed_at: i64,
 }
 
 /// Something to create.
@@ -106,6 +111,10 @@ impl Change {
     }
 }
 
+/// A lag datapoint older than this means Aurora stopped reporting: replication may have stopped.
+/// (Aurora publishes `AuroraGlobalDBReplicationLag` every minute.)
+const LAG_STALE_AFTER: Duration = Duration::from_secs(180);
+
 /// The outcome of [`decide`]: what to create and how to describe the database now.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
@@ -148,176 +157,180 @@ pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> 
     let global_id = spec.global_cluster_identifier.as_str();
     // Global clusters are visible from every region: ask the standby region when the primary
     // region's API is down, which is exactly when a failover needs the answer.
-    let global = match rds::describe_global_cluster(&primary_region, global_id).await {
-        Err(e) if e.is_retryable() => rds::describe_global_cluster(&standby_region, global_id).await?,
-        other => other?,
+    let (global, primary_region_error) = match rds::describe_global_cluster(&primary_region, global_id).await {
+        Err(e) if e.is_retryable() => (rds::describe_global_cluster(&standby_region, global_id).await?, Some(e)),
+        other => (other?, None),
     };
-    let primary = match &global {
-        None => rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str())
+    let mut obs = Observation {
+        global,
+        primary: Seen::NotChecked,
+        standby: Seen::NotChecked,
+        standby_instance: Seen::NotChecked,
+        lag: None,
+        primary_region_error,
+        observed_at: k8s_openapi::jiff::Timestamp::now().as_second(),
+    };
+    let Some(global) = &obs.global else {
+        obs.primary = rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str())
             .await?
-            .into(),
-        Some(_) => Seen::NotChecked,
+            .into();
+        return Ok(obs);
     };
     let standby_id = spec.standby_cluster_identifier.as_str();
-    let standby_is_member = global
-        .as_ref()
-        .is_some_and(|g| find_member(g, regions.standby.as_str(), standby_id).is_some());
-    let standby = if standby_is_member {
-        Seen::NotChecked
-    } else if global.is_some() {
-        rds::describe_cluster(&standby_region, standby_id).await?.into()
-    } else {
-        Seen::NotChecked
-    };
-    let standby_instance = if standby_is_member || matches!(standby, Seen::Found(_)) {
-        rds::describe_instance(&standby_region, &standby_instance_identifier(spec))
-            .await?
-            .into()
-    } else {
-        Seen::NotChecked
-    };
-    let lag = match global.as_ref().and_then(|g| secondary(g, regions, spec)) {
-        Some((region, id)) => cloudwatch::replication_lag(&aws.region(region), id).await?,
-        None => None,
-    };
-    Ok(Observation {
-        global,
-        primary,
-        standby,
-        standby_instance,
-        lag,
-    })
+    if find_member(global, regions.standby.as_str(), standby_id).is_none() {
+        obs.standby = rds::describe_cluster(&standby_region, standby_id).await?.into();
+        return Ok(obs);
+    }
+    obs.standby_instance = rds::describe_instance(&standby_region, &standby_instance_identifier(spec))
+        .await?
+        .into();
+    if let Some((region, id)) = secondary(global, regions, spec) {
+        obs.lag = cloudwatch::replication_lag(&aws.region(region), id).await?;
+    }
+    Ok(obs)
+}
+
+/// The spec's names, resolved once for the decision functions.
+struct Names<'a> {
+    global: &'a str,
+    primary: &'a str,
+    standby: &'a str,
+    primary_region: &'a str,
+    standby_region: &'a str,
 }
 
 /// Decides what to create and how healthy the database is. Pure: no I/O.
 pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decision {
-    let global_id = spec.global_cluster_identifier.as_str();
-    let primary_id = spec.primary_cluster_identifier.as_str();
-    let standby_id = spec.standby_cluster_identifier.as_str();
-    let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
-    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
-
-    let mut status = DatabaseStatus::default();
-    let mut changes = Vec::new();
-    let lag = obs
-        .lag
-        .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0));
+    let names = Names {
+        global: spec.global_cluster_identifier.as_str(),
+        primary: spec.primary_cluster_identifier.as_str(),
+        standby: spec.standby_cluster_identifier.as_str(),
+        primary_region: regions.primary.as_str(),
+        standby_region: regions.standby.as_str(),
+    };
+    let mut decision = Decision {
+        changes: Vec::new(),
+        report: ComponentReport::converging("Observing", String::new()),
+        status: DatabaseStatus::default(),
+        writer_region: None,
+        lag: obs
+            .lag
+            .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0)),
+    };
     if let Some(sample) = obs.lag {
-        status.replication_lag_ms = Some(sample.milliseconds);
-        status.replication_lag = Some(format_lag(sample.milliseconds));
-        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
+        decision.status.replication_lag_ms = Some(sample.milliseconds);
+        decision.status.replication_lag = Some(format_lag(sample.milliseconds));
+        decision.status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
     }
-    let mut writer_region = None;
-
-    let report = match &obs.global {
-        None => match &obs.primary {
-            Seen::Found(primary) => match &primary.global_cluster_identifier {
-                Some(other) if other != global_id => ComponentReport::misconfigured(
-                    "PrimaryClusterInOtherGlobalCluster",
-                    format!(
-                        "primary cluster {primary_id} in {primary_region} already belongs to global cluster {other}; set database.aurora.globalClusterIdentifier to {other} to adopt it"
-                    ),
-                ),
-                _ if primary.status != "available" => ComponentReport::converging(
-                    "PrimaryClusterNotAvailable",
-                    format!(
-                        "waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})",
-                        primary.status
-                    ),
-                ),
-                _ => {
-                    changes.push(Change::CreateGlobalCluster {
-                        region: primary_region.to_owned(),
-                        identifier: global_id.to_owned(),
-                        source_cluster_arn: primary.arn.clone(),
-                    });
-                    ComponentReport::converging(
-                        "CreatingGlobalCluster",
-                        format!("creating global cluster {global_id} from primary cluster {primary_id}"),
-                    )
-                }
-            },
-            _ => ComponentReport::misconfigured(
-                "PrimaryClusterNotFound",
-                format!(
-                    "primary cluster {primary_id} does not exist in {primary_region}; database.aurora.primaryClusterIdentifier must name an existing Aurora cluster (the operator never creates it)"
-                ),
-            ),
-        },
+    decision.report = match &obs.global {
+        None => decide_global_cluster(&names, obs, &mut decision.changes),
         Some(global) => {
-            status.global_cluster_arn = Some(global.arn.clone());
-            status.global_cluster_status = Some(global.status.clone());
-            status.members = global
-                .members
-                .iter()
-                .map(|m| GlobalClusterMemberStatus {
-                    cluster_arn: m.cluster_arn.clone(),
-                    region: parse_cluster_arn(&m.cluster_arn)
-                        .map(|(r, _)| r.to_owned())
-                        .unwrap_or_default(),
-                    is_writer: m.is_writer,
-                })
-                .collect();
-            writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
-            status.writer_region = writer_region.clone();
-            let primary_member = find_member(global, primary_region, primary_id);
-            let standby_member = find_member(global, standby_region, standby_id);
-            if let Some(m) = standby_member {
-                status.standby_cluster_arn = Some(m.cluster_arn.clone());
-            }
-            if let Seen::Found(instance) = &obs.standby_instance {
-                status.standby_instance_status = Some(instance.status.clone());
-            }
-            if let Seen::Found(standby) = &obs.standby {
-                status.standby_cluster_status = Some(standby.status.clone());
-            }
-            decide_members(
-                regions,
-                spec,
-                global,
-                primary_member.is_some(),
-                standby_member.is_some(),
-                obs,
-                lag,
-                max_lag,
-                &mut changes,
-            )
+            describe_members(&names, global, obs, &mut decision);
+            decide_members(&names, spec, global, obs, &mut decision.changes)
         }
     };
-    Decision {
-        changes,
-        report,
-        status,
-        writer_region,
-        lag,
+    decision
+}
+
+/// Without a global cluster: create it from the primary cluster, if that can be done safely.
+fn decide_global_cluster(n: &Names, obs: &Observation, changes: &mut Vec<Change>) -> ComponentReport {
+    let (global_id, primary_id, primary_region) = (n.global, n.primary, n.primary_region);
+    match &obs.primary {
+        Seen::Missing => ComponentReport::misconfigured(
+            "PrimaryClusterNotFound",
+            format!(
+                "primary cluster {primary_id} does not exist in {primary_region}; spec.database.aurora.primaryClusterIdentifier must name an existing Aurora cluster (the operator never creates it)"
+            ),
+        ),
+        Seen::NotChecked => {
+            ComponentReport::converging("Observing", "waiting for the primary cluster to be described".into())
+        }
+        Seen::Found(primary) => match &primary.global_cluster_identifier {
+            Some(other) if other != global_id => ComponentReport::misconfigured(
+                "PrimaryClusterInOtherGlobalCluster",
+                format!(
+                    "primary cluster {primary_id} in {primary_region} already belongs to global cluster {other}; to adopt it, create a PilotLight with globalClusterIdentifier {other}"
+                ),
+            ),
+            _ if primary.status != "available" => ComponentReport::converging(
+                "PrimaryClusterNotAvailable",
+                format!(
+                    "waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})",
+                    primary.status
+                ),
+            ),
+            _ => {
+                changes.push(Change::CreateGlobalCluster {
+                    region: primary_region.to_owned(),
+                    identifier: global_id.to_owned(),
+                    source_cluster_arn: primary.arn.clone(),
+                });
+                ComponentReport::converging(
+                    "CreatingGlobalCluster",
+                    format!("creating global cluster {global_id} from primary cluster {primary_id}"),
+                )
+            }
+        },
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Fills the status with what the global cluster says about its members.
+fn describe_members(n: &Names, global: &GlobalCluster, obs: &Observation, decision: &mut Decision) {
+    let status = &mut decision.status;
+    status.global_cluster_arn = Some(global.arn.clone());
+    status.global_cluster_status = Some(global.status.clone());
+    status.members = global
+        .members
+        .iter()
+        .map(|m| GlobalClusterMemberStatus {
+            cluster_arn: m.cluster_arn.clone(),
+            region: parse_cluster_arn(&m.cluster_arn)
+                .map(|(r, _)| r.to_owned())
+                .unwrap_or_default(),
+            is_writer: m.is_writer,
+        })
+        .collect();
+    status.writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
+    decision.writer_region = status.writer_region.clone();
+    status.standby_cluster_arn = find_member(global, n.standby_region, n.standby).map(|m| m.cluster_arn.clone());
+    if let Seen::Found(standby) = &obs.standby {
+        status.standby_cluster_status = Some(standby.status.clone());
+    }
+    if let Seen::Found(instance) = &obs.standby_instance {
+        status.standby_instance_status = Some(instance.status.clone());
+    }
+}
+
+/// With a global cluster: make the standby a member with an instance, then judge replication.
 fn decide_members(
-    regions: &Regions,
+    n: &Names,
     spec: &AuroraSpec,
     global: &GlobalCluster,
-    primary_is_member: bool,
-    standby_is_member: bool,
     obs: &Observation,
-    lag: Option<Duration>,
-    max_lag: Duration,
     changes: &mut Vec<Change>,
 ) -> ComponentReport {
-    let global_id = global.identifier.as_str();
-    let primary_id = spec.primary_cluster_identifier.as_str();
-    let standby_id = spec.standby_cluster_identifier.as_str();
-    let (primary_region, standby_region) = (regions.primary.as_str(), regions.standby.as_str());
+    let (global_id, primary_id, standby_id) = (n.global, n.primary, n.standby);
+    let (primary_region, standby_region) = (n.primary_region, n.standby_region);
+    let primary_is_member = find_member(global, primary_region, primary_id).is_some();
+    let standby_is_member = find_member(global, standby_region, standby_id).is_some();
+    let new_pilotlight = "create a new PilotLight with another globalClusterIdentifier";
 
     if !primary_is_member && !standby_is_member {
         return ComponentReport::misconfigured(
             "GlobalClusterConflict",
             format!(
-                "global cluster {global_id} exists but neither {primary_id} ({primary_region}) nor {standby_id} ({standby_region}) is a member; it belongs to another database: choose another database.aurora.globalClusterIdentifier"
+                "global cluster {global_id} exists but neither {primary_id} ({primary_region}) nor {standby_id} ({standby_region}) is a member: it belongs to another database; {new_pilotlight}"
             ),
         );
     }
+    let Some(engine) = global.engine.clone() else {
+        return ComponentReport::misconfigured(
+            "GlobalClusterHasNoEngine",
+            format!(
+                "global cluster {global_id} reports no engine, so no standby cluster or instance can be created for it"
+            ),
+        );
+    };
     if !standby_is_member {
         return match &obs.standby {
             Seen::Found(standby) if standby.global_cluster_identifier.as_deref() == Some(global_id) => {
@@ -332,51 +345,42 @@ fn decide_members(
             Seen::Found(_) => ComponentReport::misconfigured(
                 "StandbyClusterExists",
                 format!(
-                    "cluster {standby_id} already exists in {standby_region} outside global cluster {global_id}; the operator never attaches or deletes a cluster that may hold data: delete it yourself or choose another database.aurora.standbyClusterIdentifier"
+                    "cluster {standby_id} already exists in {standby_region} outside global cluster {global_id}; the operator never attaches or deletes a cluster that may hold data: delete it yourself, or create a new PilotLight with another standbyClusterIdentifier"
                 ),
             ),
-            _ if global.status != "available" => ComponentReport::converging(
+            Seen::NotChecked => {
+                ComponentReport::converging("Observing", "waiting for the standby cluster to be described".into())
+            }
+            Seen::Missing if global.status != "available" => ComponentReport::converging(
                 "GlobalClusterNotAvailable",
                 format!(
                     "waiting for global cluster {global_id} to be available (it is {})",
                     global.status
                 ),
             ),
-            _ => match &global.engine {
-                Some(engine) => {
-                    changes.push(Change::CreateStandbyCluster {
-                        region: standby_region.to_owned(),
-                        request: StandbyClusterRequest {
-                            identifier: standby_id.to_owned(),
-                            global_cluster_identifier: global_id.to_owned(),
-                            engine: engine.clone(),
-                            engine_version: global.engine_version.clone(),
-                            db_subnet_group_name: spec.db_subnet_group_name.clone(),
-                            vpc_security_group_ids: spec.vpc_security_group_ids.iter().map(|g| g.0.clone()).collect(),
-                            kms_key_id: spec.kms_key_id.clone(),
-                        },
-                    });
-                    ComponentReport::converging(
-                        "CreatingStandbyCluster",
-                        format!("creating standby cluster {standby_id} in {standby_region}"),
-                    )
-                }
-                None => ComponentReport::misconfigured(
-                    "GlobalClusterHasNoEngine",
-                    format!("global cluster {global_id} reports no engine, so the standby cluster cannot be created"),
-                ),
-            },
+            Seen::Missing => {
+                changes.push(Change::CreateStandbyCluster {
+                    region: standby_region.to_owned(),
+                    request: StandbyClusterRequest {
+                        identifier: standby_id.to_owned(),
+                        global_cluster_identifier: global_id.to_owned(),
+                        engine,
+                        engine_version: global.engine_version.clone(),
+                        db_subnet_group_name: spec.db_subnet_group_name.clone(),
+                        vpc_security_group_ids: spec.vpc_security_group_ids.iter().map(|g| g.0.clone()).collect(),
+                        kms_key_id: spec.kms_key_id.clone(),
+                    },
+                });
+                ComponentReport::converging(
+                    "CreatingStandbyCluster",
+                    format!("creating standby cluster {standby_id} in {standby_region}"),
+                )
+            }
         };
     }
     let instance_id = standby_instance_identifier(spec);
     match &obs.standby_instance {
         Seen::Missing => {
-            let Some(engine) = global.engine.clone() else {
-                return ComponentReport::misconfigured(
-                    "GlobalClusterHasNoEngine",
-                    format!("global cluster {global_id} reports no engine, so the standby instance cannot be created"),
-                );
-            };
             changes.push(Change::CreateStandbyInstance {
                 region: standby_region.to_owned(),
                 identifier: instance_id.clone(),
@@ -389,6 +393,9 @@ fn decide_members(
                 format!("creating standby instance {instance_id} in {standby_region}"),
             );
         }
+        Seen::NotChecked => {
+            return ComponentReport::converging("Observing", "waiting for the standby instance to be described".into());
+        }
         Seen::Found(instance) if instance.status != "available" => {
             return ComponentReport::converging(
                 "StandbyInstanceNotAvailable",
@@ -398,7 +405,7 @@ fn decide_members(
                 ),
             );
         }
-        _ => {}
+        Seen::Found(_) => {}
     }
     if global.status != "available" {
         return ComponentReport::converging(
@@ -414,12 +421,12 @@ fn decide_members(
             ),
         );
     }
-    let writer = global
+    let Some((writer_region, _)) = global
         .members
         .iter()
         .find(|m| m.is_writer)
-        .and_then(|m| parse_cluster_arn(&m.cluster_arn));
-    let Some((writer_region, _)) = writer else {
+        .and_then(|m| parse_cluster_arn(&m.cluster_arn))
+    else {
         return ComponentReport::degraded("NoWriter", format!("global cluster {global_id} has no writer member"));
     };
     let secondary_region = if writer_region == primary_region {
@@ -427,26 +434,48 @@ fn decide_members(
     } else {
         primary_region
     };
-    match lag {
-        Some(lag) if lag > max_lag => ComponentReport::degraded(
-            "ReplicationLagHigh",
+    if let Some(e) = &obs.primary_region_error {
+        return ComponentReport::degraded(
+            "PrimaryRegionUnreachable",
             format!(
-                "replication lag from {writer_region} to {secondary_region} is {} (maxReplicationLag {})",
-                format_lag(lag.as_secs_f64() * 1000.0),
-                spec.max_replication_lag
+                "the RDS API in {primary_region} is unreachable ({}); replication into {standby_region} cannot be confirmed",
+                e.message
             ),
-        ),
-        Some(lag) => ComponentReport::healthy(
-            "Replicating",
-            format!(
-                "replicating from {writer_region} to {secondary_region}, lag {}",
-                format_lag(lag.as_secs_f64() * 1000.0)
-            ),
-        ),
-        None => ComponentReport::healthy(
+        );
+    }
+    judge_lag(spec, obs, writer_region, secondary_region)
+}
+
+fn judge_lag(spec: &AuroraSpec, obs: &Observation, writer_region: &str, secondary_region: &str) -> ComponentReport {
+    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
+    let Some(sample) = obs.lag else {
+        return ComponentReport::healthy(
             "Replicating",
             format!("replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"),
-        ),
+        );
+    };
+    let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
+    let lag = format_lag(sample.milliseconds);
+    if age > LAG_STALE_AFTER.as_secs() as i64 {
+        ComponentReport::degraded(
+            "ReplicationLagStale",
+            format!(
+                "the last replication lag datapoint ({lag}) is {age}s old: Aurora stopped reporting AuroraGlobalDBReplicationLag for {secondary_region}, so replication may have stopped"
+            ),
+        )
+    } else if sample.milliseconds > max_lag.as_secs_f64() * 1000.0 {
+        ComponentReport::degraded(
+            "ReplicationLagHigh",
+            format!(
+                "replication lag from {writer_region} to {secondary_region} is {lag} (maxReplicationLag {})",
+                spec.max_replication_lag
+            ),
+        )
+    } else {
+        ComponentReport::healthy(
+            "Replicating",
+            format!("replicating from {writer_region} to {secondary_region}, lag {lag}"),
+        )
     }
 }
 
@@ -462,7 +491,7 @@ fn format_lag(ms: f64) -> String {
     }
 }
 
-/// Carries out `changes`, stopping at the first failure.
+/// Carries out one change.
 pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
     match change {
         Change::CreateGlobalCluster {

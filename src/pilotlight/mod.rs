@@ -3,7 +3,13 @@
 pub mod aurora;
 mod report;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
@@ -32,8 +38,13 @@ use crate::{
 
 const CONTROLLER: &str = "pilotlight";
 
-/// Runs the PilotLight controller until `shutdown` completes.
-pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+/// Runs the PilotLight controller until `shutdown` completes; sets `ready` once its cache has
+/// synced with the API server.
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ready: Arc<AtomicBool>,
+) {
     let api: Api<PilotLight> = match &ctx.settings.namespace {
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
@@ -41,6 +52,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // Reconcile on spec changes (generation), not on our own status writes: every reconcile
     // costs AWS calls, and the periodic requeue already re-checks AWS.
     let (reader, writer) = reflector::store();
+    let synced = reader.clone();
+    tokio::spawn(async move {
+        if synced.wait_until_ready().await.is_ok() {
+            ready.store(true, Ordering::Relaxed);
+            info!("PilotLight cache synced");
+        }
+    });
     let changes = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -80,7 +98,7 @@ fn object_key(pl: &PilotLight) -> String {
 async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Action> {
     let spec = &pl.spec;
     let owner = object_key(pl);
-    let previous = pl.status.clone().unwrap_or_default();
+    let previous = owned_status(&pl.status.clone().unwrap_or_default());
     let mut status = previous.clone();
     let mut reports = Vec::new();
     let mut retry_error = None;
@@ -133,7 +151,14 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
             now,
         );
     }
-    let ready = ComponentReport::ready(&reports);
+    let mut ready = ComponentReport::ready(&reports);
+    let unmanaged = not_yet_managed(spec);
+    if !unmanaged.is_empty() {
+        ready.message.push_str(&format!(
+            "; not yet converged by this operator version: {}",
+            unmanaged.join(", ")
+        ));
+    }
     set_condition(
         &mut status.conditions,
         ConditionType::Ready,
@@ -145,7 +170,8 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     );
     status.phase = Some(ComponentReport::phase(&reports));
     status.observed_generation = generation;
-    if status.active_region.is_none() {
+    if spec.database.is_none() {
+        // Without a database nothing moves traffic yet: the primary region serves.
         status.active_region = Some(spec.regions.primary.to_string());
     }
 
@@ -167,6 +193,39 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     ctx.reset_backoff(&owner);
     let next = reports.iter().map(|(_, r)| r.requeue(&ctx.settings)).min();
     Ok(Action::requeue(next.unwrap_or(ctx.settings.ready_interval)))
+}
+
+/// The status fields this controller computes and applies. Everything else (`lastFailover`,
+/// `lastDrill`, conditions of other types) is left to whoever owns it: server-side apply only
+/// touches the fields in the patch, and a stale cached copy must not overwrite newer values.
+fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
+    const OWNED: [ConditionType; 2] = [ConditionType::Ready, ConditionType::DatabaseReplicating];
+    PilotLightStatus {
+        observed_generation: status.observed_generation,
+        active_region: status.active_region.clone(),
+        phase: status.phase,
+        conditions: status
+            .conditions
+            .iter()
+            .filter(|c| OWNED.iter().any(|t| t.as_str() == c.type_))
+            .cloned()
+            .collect(),
+        database: status.database.clone(),
+        last_failover: None,
+        last_drill: None,
+    }
+}
+
+/// Sections of the spec that are validated but not converged yet (issue 3), named in `Ready`.
+fn not_yet_managed(spec: &crate::api::PilotLightSpec) -> Vec<&'static str> {
+    [
+        ("storage", spec.storage.is_some()),
+        ("compute", spec.compute.is_some()),
+        ("traffic", spec.traffic.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect()
 }
 
 /// Warning Events when a component turns bad (once per new reason, not every reconcile), and a

@@ -69,6 +69,7 @@ impl ComponentReport {
                 "retrying with backoff",
             ),
             AwsErrorKind::Throttled => (ComponentHealth::Unreachable, "Throttled", "retrying with backoff"),
+            AwsErrorKind::Conflict => (ComponentHealth::Converging, "AwsStateConflict", "looking again shortly"),
             AwsErrorKind::NotFound => (
                 ComponentHealth::Misconfigured,
                 "AwsResourceNotFound",
@@ -99,9 +100,8 @@ impl ComponentReport {
     pub fn requeue(&self, settings: &Settings) -> std::time::Duration {
         match self.health {
             ComponentHealth::Healthy => settings.ready_interval,
-            ComponentHealth::Converging | ComponentHealth::Degraded | ComponentHealth::Unreachable => {
-                settings.converging_interval
-            }
+            ComponentHealth::Converging | ComponentHealth::Unreachable => settings.converging_interval,
+            ComponentHealth::Degraded => settings.degraded_interval,
             ComponentHealth::Misconfigured => settings.misconfigured_interval,
         }
     }

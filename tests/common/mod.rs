@@ -89,14 +89,20 @@ impl TestNamespace {
 
 impl Drop for TestNamespace {
     fn drop(&mut self) {
-        let api: Api<Namespace> = Api::all(self.client.clone());
         let name = self.name.clone();
-        // Best effort; the testenv's etcd is temporary anyway.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let _ = api.delete(&name, &DeleteParams::background()).await;
-            });
-        }
+        // Drop cannot await and the test's runtime is shutting down: delete from a thread with
+        // its own runtime. Best effort; the testenv's etcd is temporary anyway.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let api: Api<Namespace> = Api::all(Client::try_default().await.ok()?);
+                api.delete(&name, &DeleteParams::background()).await.ok()
+            })
+        })
+        .join();
     }
 }
 
@@ -128,6 +134,7 @@ where
 pub fn fast_settings(namespace: &str) -> Settings {
     Settings {
         converging_interval: Duration::from_millis(500),
+        degraded_interval: Duration::from_secs(2),
         ready_interval: Duration::from_secs(20),
         misconfigured_interval: Duration::from_secs(300),
         backoff_base: Duration::from_millis(300),
@@ -152,9 +159,14 @@ impl Operator {
         let aws = AwsClients::from_env(metrics.clone(), &app).await;
         let ctx = Arc::new(Context::new(client.clone(), aws, metrics.clone(), settings));
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(pilot_light::pilotlight::run(ctx, async move {
-            let _ = stopped.await;
-        }));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let task = tokio::spawn(pilot_light::pilotlight::run(
+            ctx,
+            async move {
+                let _ = stopped.await;
+            },
+            ready,
+        ));
         Self {
             metrics,
             app,
@@ -317,6 +329,18 @@ impl Emulator {
             .expect("remove fault")
             .error_for_status()
             .expect("fault removed");
+    }
+
+    /// Replaces the emulated operation durations (`{"rds:CreateDBInstance": 2.0}`; `{}` = instant).
+    pub async fn set_durations(&self, durations: Value) {
+        self.http
+            .put(format!("{}/_emulator/durations", self.base))
+            .json(&durations)
+            .send()
+            .await
+            .expect("set durations")
+            .error_for_status()
+            .expect("durations accepted");
     }
 
     pub async fn clear_faults(&self) {

@@ -22,6 +22,7 @@ fn spec() -> AuroraSpec {
     .unwrap()
 }
 
+const NOW: i64 = 1_700_000_030;
 const PRIMARY_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:primary-cluster";
 const STANDBY_ARN: &str = "arn:aws:rds:us-west-2:123456789012:cluster:dr-cluster";
 
@@ -68,6 +69,8 @@ fn obs(global: Option<GlobalCluster>) -> Observation {
         standby: Seen::NotChecked,
         standby_instance: Seen::NotChecked,
         lag: None,
+        primary_region_error: None,
+        observed_at: NOW,
     }
 }
 
@@ -216,6 +219,7 @@ fn replicating_within_threshold_is_healthy() {
     assert_eq!(d.report.message, "replicating from us-east-1 to us-west-2, lag 250ms");
     assert_eq!(d.status.replication_lag.as_deref(), Some("250ms"));
     assert_eq!(d.status.members.len(), 2);
+    assert_eq!(d.status.standby_cluster_arn.as_deref(), Some(STANDBY_ARN));
     assert_eq!(d.lag, Some(Duration::from_millis(250)));
 }
 
@@ -287,4 +291,53 @@ fn formats_lag_for_people() {
     assert_eq!(format_lag(12.4), "12ms");
     assert_eq!(format_lag(3250.0), "3.2s");
     assert_eq!(format_lag(125_000.0), "2m5s");
+}
+
+#[test]
+fn a_stale_lag_datapoint_degrades() {
+    let o = Observation {
+        lag: Some(LagSample {
+            milliseconds: 100.0,
+            at_epoch_seconds: NOW - 600,
+        }),
+        ..replicating()
+    };
+    let d = decide(&regions(), &spec(), &o);
+    assert_eq!(d.report.health, ComponentHealth::Degraded);
+    assert_eq!(d.report.reason, "ReplicationLagStale");
+    assert!(d.report.message.contains("600s old"), "{}", d.report.message);
+}
+
+#[test]
+fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
+    let o = Observation {
+        primary_region_error: Some(crate::aws::AwsError {
+            service: "rds",
+            operation: "DescribeGlobalClusters",
+            region: "us-east-1".into(),
+            kind: crate::aws::AwsErrorKind::Unavailable,
+            code: None,
+            message: "endpoint unreachable".into(),
+        }),
+        ..replicating()
+    };
+    let d = decide(&regions(), &spec(), &o);
+    assert_eq!(d.report.health, ComponentHealth::Degraded);
+    assert_eq!(d.report.reason, "PrimaryRegionUnreachable");
+    assert!(
+        d.report.message.contains("us-east-1 is unreachable"),
+        "{}",
+        d.report.message
+    );
+    assert_eq!(d.writer_region.as_deref(), Some("us-east-1"));
+}
+
+#[test]
+fn unchecked_lookups_never_count_as_missing() {
+    let d = decide(&regions(), &spec(), &obs(None));
+    assert!(d.changes.is_empty());
+    assert_eq!(d.report.health, ComponentHealth::Converging);
+    let o = obs(Some(global("available", &[(PRIMARY_ARN, true)])));
+    let d = decide(&regions(), &spec(), &o);
+    assert!(d.changes.is_empty(), "no standby is created before it was looked up");
 }

@@ -2,7 +2,7 @@
 
 import threading
 
-OUTCOMES = ("ok", "error", "throttled", "fault5xx", "outage")
+OUTCOMES = ("ok", "error", "throttled", "fault5xx", "outage", "responseLost")
 
 
 class CallLog:

@@ -10,7 +10,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("outage", "throttle", "error5xx", "latency")
+KINDS = ("outage", "throttle", "error5xx", "latency", "responseLost")
 FIELDS = {"region", "service", "action", "kind", "probability", "remaining", "latencyMs"}
 
 

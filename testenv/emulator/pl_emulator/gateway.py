@@ -49,6 +49,12 @@ class Gateway:
             if decision.kind == "outage":
                 self._log(request, started, clock, "outage", None, None)
                 _drop_connection(environ)
+            if decision.kind == "responseLost":
+                # The request takes effect, then the connection breaks before the answer: what a
+                # client must survive without repeating a create or a failover.
+                status, _, _ = self._forward(environ, request, body)
+                self._log(request, started, clock, "responseLost", status, None)
+                _drop_connection(environ)
             if decision.kind is not None:
                 status, headers, answer = protocols.error_response(request, decision.kind)
                 outcome = OUTCOME_OF_FAULT[decision.kind]

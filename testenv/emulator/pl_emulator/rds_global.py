@@ -310,6 +310,10 @@ def _promote(self: RDSResponse, switchover: bool) -> ActionResult:
 
 def create_db_cluster(self: RDSResponse) -> ActionResult:
     params = self.params
+    # moto answers a duplicate with DBClusterSnapshotAlreadyExistsFault (from its automatic
+    # snapshot); RDS answers DBClusterAlreadyExistsFault, which clients rely on.
+    if params.get("DBClusterIdentifier") in self.backend.clusters:
+        raise RDSClientError("DBClusterAlreadyExistsFault", "DB Cluster already exists")
     identifier = params.get("GlobalClusterIdentifier")
     database = None
     if identifier:

@@ -30,6 +30,17 @@ def test_outage_drops_the_connection_in_that_region_only(emulator):
     assert emulator.control("GET", "health") == (200, {"ok": True})
 
 
+def test_response_lost_applies_the_request_then_drops_the_connection(emulator):
+    emulator.add_fault(region=PRIMARY, service="rds", action="CreateGlobalCluster", kind="responseLost")
+    rds = emulator.client("rds", PRIMARY)
+    with pytest.raises(CONNECTION_ERRORS):
+        rds.create_global_cluster(GlobalClusterIdentifier="lost-answer", Engine="aurora-postgresql")
+    clusters = rds.describe_global_clusters(GlobalClusterIdentifier="lost-answer")["GlobalClusters"]
+    assert [c["GlobalClusterIdentifier"] for c in clusters] == ["lost-answer"]
+    outcomes = [(call["action"], call["outcome"], call["status"]) for call in emulator.calls()]
+    assert outcomes == [("CreateGlobalCluster", "responseLost", 200), ("DescribeGlobalClusters", "ok", 200)]
+
+
 @pytest.mark.parametrize(
     ("service", "call", "code", "status"),
     [

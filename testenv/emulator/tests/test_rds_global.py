@@ -207,3 +207,14 @@ def test_remove_secondary_then_delete(rds, global_db):
     with pytest.raises(ClientError) as raised:
         rds[PRIMARY].delete_global_cluster(GlobalClusterIdentifier=GLOBAL_ID)
     assert error_code(raised) == "GlobalClusterNotFoundFault"
+
+
+def test_a_duplicate_cluster_is_refused_with_the_rds_error_code(emulator):
+    rds = emulator.client("rds", PRIMARY)
+    create = dict(
+        DBClusterIdentifier="twice", Engine="aurora-postgresql", MasterUsername="app", MasterUserPassword="password1"
+    )
+    rds.create_db_cluster(**create)
+    with pytest.raises(ClientError) as error:
+        rds.create_db_cluster(**create)
+    assert error.value.response["Error"]["Code"] == "DBClusterAlreadyExistsFault"
