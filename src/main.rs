@@ -42,6 +42,9 @@ struct RunArgs {
     /// Seconds between checks while resources are being created or changed.
     #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 5)]
     converging_interval: u64,
+    /// Seconds between checks while converged but outside a threshold (lag high or stale).
+    #[arg(long, env = "PILOT_LIGHT_DEGRADED_INTERVAL", default_value_t = 60)]
+    degraded_interval: u64,
     /// Longest retry delay after AWS errors, in seconds.
     #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]
     max_backoff: u64,
@@ -70,6 +73,7 @@ async fn main() -> ExitCode {
             let settings = Settings {
                 ready_interval: Duration::from_secs(args.ready_interval),
                 converging_interval: Duration::from_secs(args.converging_interval),
+                degraded_interval: Duration::from_secs(args.degraded_interval),
                 backoff_max: Duration::from_secs(args.max_backoff),
                 namespace: args.namespace,
                 ..Settings::default()

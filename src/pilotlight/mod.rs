@@ -11,7 +11,7 @@ use std::{
     time::Instant,
 };
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
@@ -52,16 +52,14 @@ pub async fn run(
     // Reconcile on spec changes (generation), not on our own status writes: every reconcile
     // costs AWS calls, and the periodic requeue already re-checks AWS.
     let (reader, writer) = reflector::store();
-    let synced = reader.clone();
-    tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
-            ready.store(true, Ordering::Relaxed);
-            info!("PilotLight cache synced");
-        }
-    });
     let changes = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) && !ready.swap(true, Ordering::Relaxed) {
+                info!("PilotLight cache synced");
+            }
+        })
         .applied_objects()
         .predicate_filter(predicates::generation, PredicateConfig::default());
     Controller::for_stream(changes, reader)
