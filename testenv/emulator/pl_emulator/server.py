@@ -17,7 +17,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import cloudwatch_periods, rds_global
+from . import cloudwatch_periods, dynamodb_replicas, rds_global
 from .calls import CallLog
 from .control import ControlApi
 from .durations import Durations
@@ -37,6 +37,7 @@ def build_app() -> Gateway:
     """The WSGI application: gateway + control API + patched moto."""
     calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
     rds_global.install(durations)
+    dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
     control = ControlApi(calls, fault_rules, durations, reset_moto=moto_api_backend.reset)
     return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)

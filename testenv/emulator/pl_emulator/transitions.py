@@ -2,7 +2,7 @@
 
 Instead of timers, a resource remembers when its transition ends and what to
 do then, and settle_due() applies every ending that is due. It runs at the
-start of each request of the service (see rds_global), so a whole response
+start of each request of the service (see rds_global, dynamodb_replicas), so a whole response
 sees one consistent state, no background thread is needed, and the duration
 is the one in effect when the operation was issued.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Guards transitions and the state of the service that uses them (see rds_global).
+#: Guards transitions and the state of the services that use them (RDS, DynamoDB).
 LOCK = threading.RLock()
 
 _ATTRIBUTE = "_pl_transition"

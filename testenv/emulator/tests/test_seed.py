@@ -23,6 +23,10 @@ def seed(emulator, out) -> dict:
 
 def test_seed_twice(emulator, tmp_path):
     first = seed(emulator, tmp_path / "first.json")
+    # the operator replicates app-sessions to the standby region; seeding again is still a no-op
+    emulator.client("dynamodb", PRIMARY).update_table(
+        TableName="app-sessions", ReplicaUpdates=[{"Create": {"RegionName": STANDBY}}]
+    )
     second = seed(emulator, tmp_path / "second.json")
     assert first == second
 
@@ -75,6 +79,9 @@ def test_seed_twice(emulator, tmp_path):
     [image] = emulator.client("ec2", PRIMARY).describe_images(Owners=["self"])["Images"]
     assert (image["ImageId"], image["Name"]) == (first["amiId"], "app-server")
     assert emulator.client("dynamodb", PRIMARY).list_tables()["TableNames"] == ["app-sessions"]
+    table = emulator.client("dynamodb", STANDBY).describe_table(TableName="app-sessions")["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert [replica["RegionName"] for replica in table["Replicas"]] == [PRIMARY]
     zones = emulator.client("route53").list_hosted_zones()["HostedZones"]
     assert [(zone["Id"].split("/")[-1], zone["Name"]) for zone in zones] == [(first["hostedZoneId"], "example.com.")]
     s3 = emulator.client("s3", STANDBY)
