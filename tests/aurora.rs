@@ -68,7 +68,7 @@ async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready(
 
     // Status tells the same story.
     let status = pl.status.unwrap();
-    let db = status.database.unwrap();
+    let db = status.database.clone().unwrap();
     assert_eq!(status.active_region.as_deref(), Some("us-east-1"));
     assert_eq!(status.phase, Some(Phase::Ready));
     assert_eq!(db.writer_region.as_deref(), Some("us-east-1"));
@@ -78,11 +78,7 @@ async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready(
     for c in &status.conditions {
         assert_eq!(c.observed_generation, Some(1), "{c:?}");
     }
-    let replicating = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "DatabaseReplicating")
-        .unwrap();
+    let replicating = condition(&status, "DatabaseReplicating");
     assert_eq!(replicating.status, "True");
 
     let reasons = s.event_reasons().await;
@@ -171,11 +167,7 @@ async fn missing_primary_cluster_is_reported_without_a_hot_loop() {
         )
         .await;
     let status = pl.status.unwrap();
-    let condition = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "DatabaseReplicating")
-        .unwrap();
+    let condition = condition(&status, "DatabaseReplicating");
     let expected = format!("primary cluster {} does not exist in us-east-1", s.names.primary);
     assert!(
         condition.message.contains(&expected),
@@ -254,7 +246,7 @@ async fn reports_replication_lag_and_degrades_above_the_threshold() {
     );
     assert_eq!(status.observed_generation, Some(2));
     assert_eq!(status.phase, Some(Phase::Degraded));
-    let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    let ready = condition(&status, "Ready");
     assert_eq!((ready.status.as_str(), ready.observed_generation), ("False", Some(2)));
     assert!(ready.message.contains("maxReplicationLag 2s"), "{}", ready.message);
     let gauge = format!(
@@ -272,13 +264,7 @@ async fn condition_transition_time_changes_only_on_transitions() {
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     let before = s.wait_ready().await;
-    let ready_before = before
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready_before = condition(&before.status.unwrap(), "Ready").clone();
 
     // A spec change that keeps everything Ready bumps observedGeneration but not the time.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -291,13 +277,7 @@ async fn condition_transition_time_changes_only_on_transitions() {
     })
     .await
     .expect("observedGeneration 2");
-    let ready_after = after
-        .status
-        .unwrap()
-        .conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .unwrap();
+    let ready_after = condition(&after.status.unwrap(), "Ready").clone();
     assert_eq!(
         (ready_after.status.as_str(), ready_after.observed_generation),
         ("True", Some(2))

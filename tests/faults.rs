@@ -19,25 +19,17 @@ impl Drop for Faults {
     fn drop(&mut self) {
         let ids = std::mem::take(&mut self.0);
         let base = std::env::var("PILOT_LIGHT_EMULATOR_URL").unwrap_or_default();
-        // Drop cannot await; a thread with its own runtime undoes the changes.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let http = reqwest::Client::new();
-                for id in ids {
-                    let _ = http.delete(format!("{base}/_emulator/faults/{id}")).send().await;
-                }
-                http.put(format!("{base}/_emulator/durations"))
-                    .json(&json!({}))
-                    .send()
-                    .await
-                    .ok()
-            })
-        })
-        .join();
+        run_to_completion_in_drop(async move {
+            let http = reqwest::Client::new();
+            for id in ids {
+                let _ = http.delete(format!("{base}/_emulator/faults/{id}")).send().await;
+            }
+            let _ = http
+                .put(format!("{base}/_emulator/durations"))
+                .json(&json!({}))
+                .send()
+                .await;
+        });
     }
 }
 
@@ -102,11 +94,7 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
         )
         .await;
     let status = pl.status.unwrap();
-    let condition = status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "DatabaseReplicating")
-        .unwrap();
+    let condition = condition(&status, "DatabaseReplicating");
     assert!(
         condition.message.contains("us-west-2"),
         "names the region: {}",
