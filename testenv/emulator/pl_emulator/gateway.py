@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import cloudwatch_cbor, faults, protocols, wsgi
+from . import cloudwatch_cbor, faults, protocols, s3_roots, wsgi
 from .calls import CallLog
 
 OUTCOME_OF_FAULT = {"throttle": "throttled", "error5xx": "fault5xx"}
@@ -77,7 +77,11 @@ class Gateway:
     def _forward(self, environ: dict, request: protocols.AwsRequest, body: bytes) -> tuple[int, list, bytes]:
         if request.protocol == "rpc-v2-cbor" and request.service == "monitoring":
             return cloudwatch_cbor.handle(self._moto, environ, body, request.action)
-        return wsgi.call(self._moto, environ)
+        status, headers, answer = wsgi.call(self._moto, environ)
+        if request.service == "s3" and status < 300:
+            answer = s3_roots.fix_root(request.action, answer)
+            headers = [(k, str(len(answer)) if k.lower() == "content-length" else v) for k, v in headers]
+        return status, headers, answer
 
     def _log(self, request, started: float, clock: float, outcome: str, status, code) -> None:
         self._calls.record(

@@ -17,7 +17,7 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import cloudwatch_periods, dynamodb_replicas, rds_global
+from . import cloudwatch_periods, dynamodb_replicas, rds_global, s3_replication
 from .calls import CallLog
 from .control import ControlApi
 from .durations import Durations
@@ -39,6 +39,7 @@ def build_app() -> Gateway:
     rds_global.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
+    s3_replication.install()
     control = ControlApi(calls, fault_rules, durations, reset_moto=moto_api_backend.reset)
     return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)
 

@@ -51,6 +51,16 @@ class Emulator:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
+    def raw_s3_get(self, path: str, region: str = PRIMARY) -> bytes:
+        """The body of an S3 GET as sent on the wire (moto does not check signatures)."""
+        scope = f"AKIDEXAMPLE/20260101/{region}/s3/aws4_request"
+        request = urllib.request.Request(
+            f"{self.endpoint}{path}",
+            headers={"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"},
+        )
+        with urllib.request.urlopen(request) as response:
+            return response.read()
+
     def calls(self, since: int = 0) -> list[dict]:
         return self.control("GET", f"calls?since={since}")[1]["calls"]
 

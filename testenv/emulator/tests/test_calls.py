@@ -221,3 +221,43 @@ def test_concurrent_requests_are_all_logged(emulator):
     logged_calls = emulator.calls()
     assert len(logged_calls) == 48 and len({call["seq"] for call in logged_calls}) == 48
     assert {call["outcome"] for call in logged_calls} == {"ok"}
+
+
+def test_s3_answers_carry_s3s_root_elements(emulator):
+    """The Rust SDK rejects moto's <GetBucketVersioningResponse> root; S3 says <VersioningConfiguration>."""
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="roots")
+    for query, root in [("versioning", b"<VersioningConfiguration"), ("replication", b"<ReplicationConfiguration")]:
+        if query == "replication":
+            s3.put_bucket_versioning(Bucket="roots", VersioningConfiguration={"Status": "Enabled"})
+            s3.put_bucket_replication(
+                Bucket="roots",
+                ReplicationConfiguration={
+                    "Role": "arn:aws:iam::123456789012:role/r",
+                    "Rules": [{"ID": "a", "Status": "Enabled", "Priority": 1, "Filter": {},
+                               "Destination": {"Bucket": "arn:aws:s3:::elsewhere"},
+                               "DeleteMarkerReplication": {"Status": "Enabled"}}],
+                },
+            )
+        answer = emulator.raw_s3_get(f"/roots?{query}")
+        assert root in answer[:200], answer[:200]
+
+
+def test_s3_replication_rules_come_back_as_they_were_put(emulator):
+    """moto forces DeleteMarkerReplication Disabled and an empty Filter on every rule."""
+    s3 = emulator.client("s3")
+    s3.create_bucket(Bucket="faithful")
+    s3.put_bucket_versioning(Bucket="faithful", VersioningConfiguration={"Status": "Enabled"})
+    rule = {
+        "ID": "logs",
+        "Priority": 2,
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Destination": {"Bucket": "arn:aws:s3:::elsewhere", "StorageClass": "STANDARD_IA"},
+        "DeleteMarkerReplication": {"Status": "Enabled"},
+    }
+    s3.put_bucket_replication(
+        Bucket="faithful", ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r", "Rules": [rule]}
+    )
+    [got] = s3.get_bucket_replication(Bucket="faithful")["ReplicationConfiguration"]["Rules"]
+    assert got == rule
