@@ -12,6 +12,8 @@ pub enum ConditionType {
     Ready,
     /// The Aurora global database replicates into the standby region within `maxReplicationLag`.
     DatabaseReplicating,
+    /// Every S3 bucket pair is versioned and replicates with the rule the spec describes.
+    StorageReplicating,
 }
 
 impl ConditionType {
@@ -19,6 +21,7 @@ impl ConditionType {
         match self {
             Self::Ready => "Ready",
             Self::DatabaseReplicating => "DatabaseReplicating",
+            Self::StorageReplicating => "StorageReplicating",
         }
     }
 }

@@ -212,6 +212,7 @@ fn default_true() -> bool {
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// Storage class of replicas; the names are S3's own.
 pub enum S3StorageClass {
     #[default]
     Standard,
@@ -422,6 +423,20 @@ pub struct ApprovalPolicy {
     pub required: bool,
 }
 
+impl S3StorageClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::StandardIa => "STANDARD_IA",
+            Self::OnezoneIa => "ONEZONE_IA",
+            Self::IntelligentTiering => "INTELLIGENT_TIERING",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::Glacier => "GLACIER",
+            Self::DeepArchive => "DEEP_ARCHIVE",
+        }
+    }
+}
+
 impl Default for ApprovalPolicy {
     fn default() -> Self {
         Self { required: true }
@@ -455,6 +470,9 @@ pub struct PilotLightStatus {
     /// Aurora global database state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseStatus>,
+    /// S3 replication state, one entry per bucket pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageStatus>,
     /// Outcome of the last failover, switchover or failback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverOutcome>,
@@ -506,6 +524,26 @@ pub struct DatabaseStatus {
     /// Timestamp of the lag datapoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_lag_observed_at: Option<Time>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct StorageStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub s3: Vec<S3ReplicationStatus>,
+}
+
+/// One replicated bucket pair as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct S3ReplicationStatus {
+    pub source_bucket: String,
+    pub destination_bucket: String,
+    /// Versioning of the source bucket: Enabled, Suspended, Never or Missing (no bucket).
+    pub source_versioning: String,
+    /// Versioning of the destination bucket.
+    pub destination_versioning: String,
+    /// The operator's replication rule on the source bucket: Enabled, Disabled, Drifted or Missing.
+    pub rule: String,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

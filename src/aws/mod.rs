@@ -3,6 +3,7 @@
 pub mod cloudwatch;
 mod error;
 pub mod rds;
+pub mod s3;
 
 use std::{
     collections::HashMap,
@@ -31,6 +32,7 @@ pub struct RegionalClients {
     pub region: String,
     pub rds: aws_sdk_rds::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
@@ -91,13 +93,25 @@ impl AwsClients {
                     ),
                     cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                         aws_sdk_cloudwatch::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    s3: aws_sdk_s3::Client::from_conf(
+                        aws_sdk_s3::config::Builder::from(&config)
                             .interceptor(counter)
+                            // A custom endpoint (the emulator, a VPC endpoint by IP) has no
+                            // per-bucket host names.
+                            .force_path_style(custom_endpoint())
                             .build(),
                     ),
                 })
             })
             .clone()
     }
+}
+
+fn custom_endpoint() -> bool {
+    std::env::var_os("AWS_ENDPOINT_URL").is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
 }
 
 /// Counts every HTTP attempt to AWS by service, operation, region and outcome.

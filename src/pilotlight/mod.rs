@@ -2,6 +2,7 @@
 
 pub mod aurora;
 mod report;
+pub mod s3;
 
 use std::{
     sync::{
@@ -30,7 +31,8 @@ use tracing::{Instrument, info, info_span, warn};
 pub use report::{ComponentHealth, ComponentReport};
 
 use crate::{
-    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, set_condition},
+    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, StorageStatus, set_condition},
+    aws::{AwsClients, AwsError},
     context::{Context, MANAGER},
     error::{Error, Result},
     telemetry::ObjectLabels,
@@ -110,30 +112,27 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
                 if let Some(region) = &decision.writer_region {
                     status.active_region = Some(region.clone());
                 }
-                let mut report = decision.report.clone();
-                for change in &decision.changes {
-                    publish(ctx, pl, EventType::Normal, change.reason(), change.describe()).await;
-                    info!(change = ?change, "applying");
-                    if let Err(e) = aurora::apply(&ctx.aws, change, &owner).await {
-                        report = ComponentReport::from_aws_error(&e);
-                        if e.is_retryable() {
-                            retry_error = Some(e);
-                        }
-                        break;
-                    }
-                }
                 lag = decision.lag;
-                report
+                apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
             }
-            Err(e) => {
-                let report = ComponentReport::from_aws_error(&e);
-                if e.is_retryable() {
-                    retry_error = Some(e);
-                }
-                report
-            }
+            Err(e) => failed(&e, &mut retry_error),
         };
         reports.push((ConditionType::DatabaseReplicating, report));
+    }
+
+    let s3_pairs = spec.storage.as_ref().map(|s| s.s3.as_slice()).unwrap_or_default();
+    if !s3_pairs.is_empty() {
+        let report = match s3::observe(&ctx.aws, &spec.regions, s3_pairs).await {
+            Ok(observations) => {
+                let decision = s3::decide(&spec.regions, s3_pairs, &observations);
+                status.storage = Some(StorageStatus {
+                    s3: decision.status.clone(),
+                });
+                apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
+            }
+            Err(e) => failed(&e, &mut retry_error),
+        };
+        reports.push((ConditionType::StorageReplicating, report));
     }
 
     let now = Timestamp::now();
@@ -193,11 +192,74 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     Ok(Action::requeue(next.unwrap_or(ctx.settings.ready_interval)))
 }
 
+/// A change a component decided on: how people see it in Events, and how it is carried out.
+pub trait PlannedChange: std::fmt::Debug + Sync {
+    fn event(&self) -> (EventType, &'static str, String);
+    /// `owner` (`namespace/name`) tags what the change creates.
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send;
+}
+
+impl PlannedChange for aurora::Change {
+    fn event(&self) -> (EventType, &'static str, String) {
+        (EventType::Normal, self.reason(), self.describe())
+    }
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
+        aurora::apply(aws, self, owner)
+    }
+}
+
+impl PlannedChange for s3::Change {
+    fn event(&self) -> (EventType, &'static str, String) {
+        let type_ = if self.is_repair() {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        (type_, self.reason(), self.describe())
+    }
+    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
+        s3::apply(aws, self)
+    }
+}
+
+/// Announces and applies `changes` in order and stops at the first failure. Returns `planned`,
+/// or the failure's report; a failure worth retrying soon is left in `retry_error`.
+async fn apply_changes<C: PlannedChange>(
+    ctx: &Context,
+    pl: &PilotLight,
+    owner: &str,
+    changes: &[C],
+    planned: ComponentReport,
+    retry_error: &mut Option<AwsError>,
+) -> ComponentReport {
+    for change in changes {
+        let (type_, reason, note) = change.event();
+        publish(ctx, pl, type_, reason, note).await;
+        info!(change = ?change, "applying");
+        if let Err(e) = change.apply(&ctx.aws, owner).await {
+            return failed(&e, retry_error);
+        }
+    }
+    planned
+}
+
+/// The report for a failed AWS call; keeps the error for backoff when it is worth retrying.
+fn failed(error: &AwsError, retry_error: &mut Option<AwsError>) -> ComponentReport {
+    if error.is_retryable() {
+        *retry_error = Some(error.clone());
+    }
+    ComponentReport::from_aws_error(error)
+}
+
 /// The status fields this controller computes and applies. Everything else (`lastFailover`,
 /// `lastDrill`, conditions of other types) is left to whoever owns it: server-side apply only
 /// touches the fields in the patch, and a stale cached copy must not overwrite newer values.
 fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
-    const OWNED: [ConditionType; 2] = [ConditionType::Ready, ConditionType::DatabaseReplicating];
+    const OWNED: [ConditionType; 3] = [
+        ConditionType::Ready,
+        ConditionType::DatabaseReplicating,
+        ConditionType::StorageReplicating,
+    ];
     PilotLightStatus {
         observed_generation: status.observed_generation,
         active_region: status.active_region.clone(),
@@ -209,6 +271,7 @@ fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
             .cloned()
             .collect(),
         database: status.database.clone(),
+        storage: status.storage.clone(),
         last_failover: None,
         last_drill: None,
     }
@@ -217,7 +280,10 @@ fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
 /// Sections of the spec that are validated but not converged yet (issue 3), named in `Ready`.
 fn not_yet_managed(spec: &crate::api::PilotLightSpec) -> Vec<&'static str> {
     [
-        ("storage", spec.storage.is_some()),
+        (
+            "storage.dynamodb",
+            spec.storage.as_ref().is_some_and(|s| !s.dynamodb.is_empty()),
+        ),
         ("compute", spec.compute.is_some()),
         ("traffic", spec.traffic.is_some()),
     ]

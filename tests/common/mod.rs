@@ -11,6 +11,7 @@ use std::{
 use k8s_openapi::{
     api::core::v1::{Event, Namespace},
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    apimachinery::pkg::apis::meta::v1::Condition,
 };
 use kube::{
     Api, Client, CustomResourceExt, ResourceExt,
@@ -90,20 +91,26 @@ impl TestNamespace {
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // Drop cannot await and the test's runtime is shutting down: delete from a thread with
-        // its own runtime. Best effort; the testenv's etcd is temporary anyway.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let api: Api<Namespace> = Api::all(Client::try_default().await.ok()?);
-                api.delete(&name, &DeleteParams::background()).await.ok()
-            })
-        })
-        .join();
+        // Best effort; the testenv's etcd is temporary anyway.
+        run_to_completion_in_drop(async move {
+            if let Ok(client) = Client::try_default().await {
+                let _ = Api::<Namespace>::all(client)
+                    .delete(&name, &DeleteParams::background())
+                    .await;
+            }
+        });
     }
+}
+
+/// Runs `work` to completion on its own thread and runtime, and never panics: for `Drop`, which
+/// cannot await and may run while the test's runtime shuts down or the test panics.
+pub fn run_to_completion_in_drop(work: impl Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            runtime.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// Short random lowercase suffix that keeps AWS and Kubernetes names unique per test run.
@@ -238,6 +245,15 @@ pub async fn wait_condition(
     }
 }
 
+/// The condition `type_` of a PilotLight status; panics with the status when it is missing.
+pub fn condition<'a>(status: &'a pilot_light::api::PilotLightStatus, type_: &str) -> &'a Condition {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", status.conditions))
+}
+
 /// Reasons of the Events recorded for an object.
 pub async fn event_reasons(client: &Client, namespace: &str, name: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);
@@ -369,6 +385,35 @@ pub async fn cloudwatch(region: &str) -> aws_sdk_cloudwatch::Client {
         .load()
         .await;
     aws_sdk_cloudwatch::Client::new(&config)
+}
+
+pub async fn s3(region: &str) -> aws_sdk_s3::Client {
+    require_testenv();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Creates an empty, unversioned bucket in `region`, as a user's existing bucket.
+pub async fn create_bucket(region: &str, bucket: &str) {
+    let mut request = s3(region).await.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
 }
 
 /// Creates an Aurora PostgreSQL cluster with one writer instance, as a user's existing primary.

@@ -1,0 +1,462 @@
+//! S3 cross-region replication: versioning on both buckets and the operator's replication rule
+//! on the source bucket, repaired when someone changes them. Buckets are never created or
+//! deleted; other replication rules on the bucket are kept as they are.
+
+use crate::{
+    api::{Regions, S3ReplicationSpec, S3ReplicationStatus},
+    aws::{
+        AwsClients, AwsError,
+        s3::{self, ManagedRule, Replication, Versioning},
+    },
+};
+
+use super::ComponentReport;
+
+/// What AWS says about one bucket pair. `None` versioning means the bucket does not exist.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairObservation {
+    pub source_versioning: Option<Versioning>,
+    pub destination_versioning: Option<Versioning>,
+    pub replication: Option<Replication>,
+}
+
+/// Something to change on a bucket.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    EnableVersioning {
+        region: String,
+        bucket: String,
+        was_suspended: bool,
+    },
+    PutReplication {
+        region: String,
+        bucket: String,
+        role: String,
+        rule: ManagedRule,
+        other_rules: Vec<aws_sdk_s3::types::ReplicationRule>,
+        repair: Option<String>,
+    },
+}
+
+impl Change {
+    /// Event reason; each kind of repair has its own, because Events with the same reason are
+    /// folded into one series that keeps only the first note.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::EnableVersioning {
+                was_suspended: true, ..
+            } => "VersioningRepaired",
+            Self::PutReplication { repair: Some(_), .. } => "ReplicationRuleRepaired",
+            Self::EnableVersioning { .. } => "EnablingVersioning",
+            Self::PutReplication { .. } => "ConfiguringReplication",
+        }
+    }
+
+    /// Repairs of something a person or tool changed are Warnings: someone should know.
+    pub fn is_repair(&self) -> bool {
+        matches!(
+            self,
+            Self::EnableVersioning {
+                was_suspended: true,
+                ..
+            } | Self::PutReplication { repair: Some(_), .. }
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::EnableVersioning {
+                region,
+                bucket,
+                was_suspended: true,
+            } => {
+                format!("Versioning of bucket {bucket} ({region}) was suspended; enabling it again")
+            }
+            Self::EnableVersioning { region, bucket, .. } => {
+                format!("Enabling versioning of bucket {bucket} ({region})")
+            }
+            Self::PutReplication {
+                bucket,
+                rule,
+                repair: Some(what),
+                ..
+            } => format!(
+                "Replication rule {} on bucket {bucket} had drifted ({what}); restoring replication to {}",
+                rule.id, rule.destination_bucket
+            ),
+            Self::PutReplication { bucket, rule, .. } => {
+                format!(
+                    "Configuring replication of bucket {bucket} to {} (rule {})",
+                    rule.destination_bucket, rule.id
+                )
+            }
+        }
+    }
+}
+
+/// The outcome of [`decide`] for all pairs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub changes: Vec<Change>,
+    pub report: ComponentReport,
+    pub status: Vec<S3ReplicationStatus>,
+}
+
+/// Id of the operator's rule: stable, and unique per destination.
+fn rule_id(pair: &S3ReplicationSpec) -> String {
+    format!("pilot-light-{}", pair.destination_bucket)
+}
+
+fn desired_rule(pair: &S3ReplicationSpec) -> ManagedRule {
+    ManagedRule {
+        id: rule_id(pair),
+        enabled: true,
+        destination_bucket: pair.destination_bucket.to_string(),
+        storage_class: pair.storage_class.as_str().to_owned(),
+        delete_marker_replication: pair.delete_marker_replication,
+        replication_time_control: pair.replication_time_control,
+    }
+}
+
+/// Reads every pair: versioning of both buckets and the source's replication configuration.
+pub async fn observe(
+    aws: &AwsClients,
+    regions: &Regions,
+    pairs: &[S3ReplicationSpec],
+) -> Result<Vec<PairObservation>, AwsError> {
+    let (primary, standby) = (
+        aws.region(regions.primary.as_str()),
+        aws.region(regions.standby.as_str()),
+    );
+    let mut observations = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let source_versioning = s3::versioning(&primary, pair.source_bucket.as_str()).await?;
+        let destination_versioning = s3::versioning(&standby, pair.destination_bucket.as_str()).await?;
+        let replication = match source_versioning {
+            Some(_) => s3::replication(&primary, pair.source_bucket.as_str(), &rule_id(pair)).await?,
+            None => None,
+        };
+        observations.push(PairObservation {
+            source_versioning,
+            destination_versioning,
+            replication,
+        });
+    }
+    Ok(observations)
+}
+
+/// Decides what to change for every pair and how healthy replication is. Pure: no I/O.
+pub fn decide(regions: &Regions, pairs: &[S3ReplicationSpec], observations: &[PairObservation]) -> Decision {
+    let mut changes = Vec::new();
+    let mut reports = Vec::new();
+    let mut status = Vec::new();
+    for (pair, obs) in pairs.iter().zip(observations) {
+        let (report, pair_status) = decide_pair(regions, pair, obs, &mut changes);
+        reports.push(report);
+        status.push(pair_status);
+    }
+    let report = match reports.iter().max_by_key(|r| r.health) {
+        Some(worst) if worst.health != super::ComponentHealth::Healthy => worst.clone(),
+        _ => ComponentReport::healthy(
+            "Replicating",
+            format!(
+                "{} bucket pair(s) replicate from {} to {}",
+                pairs.len(),
+                regions.primary,
+                regions.standby
+            ),
+        ),
+    };
+    Decision {
+        changes,
+        report,
+        status,
+    }
+}
+
+fn versioning_name(v: &Option<Versioning>) -> &'static str {
+    match v {
+        Some(Versioning::Enabled) => "Enabled",
+        Some(Versioning::Suspended) => "Suspended",
+        Some(Versioning::Never) => "Never",
+        None => "Missing",
+    }
+}
+
+fn decide_pair(
+    regions: &Regions,
+    pair: &S3ReplicationSpec,
+    obs: &PairObservation,
+    all_changes: &mut Vec<Change>,
+) -> (ComponentReport, S3ReplicationStatus) {
+    let mut changes = Vec::new();
+    let (source, destination) = (pair.source_bucket.as_str(), pair.destination_bucket.as_str());
+    let desired = desired_rule(pair);
+    let current = obs.replication.as_ref().and_then(|r| r.managed.as_ref());
+    let role_matches = obs
+        .replication
+        .as_ref()
+        .is_some_and(|r| r.role == pair.replication_role_arn.as_str());
+    let drift = match current {
+        None => None,
+        Some(rule) if rule == &desired && role_matches => None,
+        Some(rule) => Some(describe_drift(rule, &desired, role_matches)),
+    };
+    let status = S3ReplicationStatus {
+        source_bucket: source.to_owned(),
+        destination_bucket: destination.to_owned(),
+        source_versioning: versioning_name(&obs.source_versioning).to_owned(),
+        destination_versioning: versioning_name(&obs.destination_versioning).to_owned(),
+        rule: match (current, &drift) {
+            (None, _) => "Missing",
+            (Some(_), Some(_)) => "Drifted",
+            (Some(rule), None) if rule.enabled => "Enabled",
+            (Some(_), None) => "Disabled",
+        }
+        .to_owned(),
+    };
+    for (bucket, region, versioning) in [
+        (source, regions.primary.as_str(), &obs.source_versioning),
+        (destination, regions.standby.as_str(), &obs.destination_versioning),
+    ] {
+        if versioning.is_none() {
+            let which = if bucket == source {
+                "sourceBucket"
+            } else {
+                "destinationBucket"
+            };
+            let report = ComponentReport::misconfigured(
+                "BucketNotFound",
+                format!(
+                    "bucket {bucket} does not exist in {region}: create it or fix spec.storage.s3[].{which} (the operator never creates buckets)"
+                ),
+            );
+            return (report, status);
+        }
+    }
+    for (bucket, region, versioning) in [
+        (source, regions.primary.as_str(), &obs.source_versioning),
+        (destination, regions.standby.as_str(), &obs.destination_versioning),
+    ] {
+        if versioning != &Some(Versioning::Enabled) {
+            changes.push(Change::EnableVersioning {
+                region: region.to_owned(),
+                bucket: bucket.to_owned(),
+                was_suspended: versioning == &Some(Versioning::Suspended),
+            });
+        }
+    }
+    if current.is_none() || drift.is_some() {
+        changes.push(Change::PutReplication {
+            region: regions.primary.to_string(),
+            bucket: source.to_owned(),
+            role: pair.replication_role_arn.to_string(),
+            rule: desired,
+            other_rules: obs
+                .replication
+                .as_ref()
+                .map(|r| r.other_rules.clone())
+                .unwrap_or_default(),
+            repair: drift.clone(),
+        });
+    }
+    let report = match (&drift, changes.is_empty()) {
+        (_, true) => ComponentReport::healthy("Replicating", format!("{source} replicates to {destination}")),
+        (Some(what), false) => ComponentReport::converging("RepairingDrift", format!("{source}: {what}; repairing")),
+        (None, false) => ComponentReport::converging(
+            "ConfiguringReplication",
+            format!("configuring versioning and replication from {source} to {destination}"),
+        ),
+    };
+    all_changes.extend(changes);
+    (report, status)
+}
+
+fn describe_drift(current: &ManagedRule, desired: &ManagedRule, role_matches: bool) -> String {
+    let mut differences = Vec::new();
+    if !current.enabled {
+        differences.push("rule disabled".to_owned());
+    }
+    if current.destination_bucket != desired.destination_bucket {
+        differences.push(format!(
+            "destination {} instead of {}",
+            current.destination_bucket, desired.destination_bucket
+        ));
+    }
+    if current.storage_class != desired.storage_class {
+        differences.push(format!(
+            "storage class {} instead of {}",
+            current.storage_class, desired.storage_class
+        ));
+    }
+    if current.delete_marker_replication != desired.delete_marker_replication {
+        differences.push(format!(
+            "delete-marker replication {}",
+            if current.delete_marker_replication { "on" } else { "off" }
+        ));
+    }
+    if current.replication_time_control != desired.replication_time_control {
+        differences.push(format!(
+            "Replication Time Control {}",
+            if current.replication_time_control { "on" } else { "off" }
+        ));
+    }
+    if !role_matches {
+        differences.push("different replication role".to_owned());
+    }
+    differences.join(", ")
+}
+
+/// Carries out one change.
+pub async fn apply(aws: &AwsClients, change: &Change) -> Result<(), AwsError> {
+    match change {
+        Change::EnableVersioning { region, bucket, .. } => s3::enable_versioning(&aws.region(region), bucket).await,
+        Change::PutReplication {
+            region,
+            bucket,
+            role,
+            rule,
+            other_rules,
+            ..
+        } => s3::put_replication(&aws.region(region), bucket, role, rule, other_rules).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pilotlight::ComponentHealth;
+
+    fn regions() -> Regions {
+        Regions {
+            primary: "us-east-1".into(),
+            standby: "us-west-2".into(),
+        }
+    }
+
+    fn pair() -> S3ReplicationSpec {
+        serde_json::from_value(serde_json::json!({
+            "sourceBucket": "app-assets-us-east-1",
+            "destinationBucket": "app-assets-us-west-2",
+            "replicationRoleArn": "arn:aws:iam::123456789012:role/S3ReplicationRole",
+        }))
+        .unwrap()
+    }
+
+    fn converged() -> PairObservation {
+        PairObservation {
+            source_versioning: Some(Versioning::Enabled),
+            destination_versioning: Some(Versioning::Enabled),
+            replication: Some(Replication {
+                role: "arn:aws:iam::123456789012:role/S3ReplicationRole".into(),
+                managed: Some(desired_rule(&pair())),
+                other_rules: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_default_rule_matches_the_seed() {
+        let rule = desired_rule(&pair());
+        assert_eq!(rule.id, "pilot-light-app-assets-us-west-2");
+        assert_eq!(rule.storage_class, "STANDARD");
+        assert!(rule.delete_marker_replication && rule.enabled && !rule.replication_time_control);
+    }
+
+    #[test]
+    fn converged_pair_is_healthy_and_changes_nothing() {
+        let d = decide(&regions(), &[pair()], &[converged()]);
+        assert!(d.changes.is_empty());
+        assert_eq!(d.report.health, ComponentHealth::Healthy);
+        assert_eq!(d.status[0].rule, "Enabled");
+    }
+
+    #[test]
+    fn fresh_buckets_get_versioning_then_the_rule() {
+        let obs = PairObservation {
+            source_versioning: Some(Versioning::Never),
+            destination_versioning: Some(Versioning::Never),
+            replication: None,
+        };
+        let d = decide(&regions(), &[pair()], &[obs]);
+        let reasons: Vec<_> = d.changes.iter().map(Change::reason).collect();
+        assert_eq!(
+            reasons,
+            ["EnablingVersioning", "EnablingVersioning", "ConfiguringReplication"]
+        );
+        assert!(d.changes.iter().all(|c| !c.is_repair()));
+        assert_eq!(d.report.reason, "ConfiguringReplication");
+    }
+
+    #[test]
+    fn suspended_versioning_and_a_disabled_rule_are_repaired_as_drift() {
+        let mut obs = converged();
+        obs.destination_versioning = Some(Versioning::Suspended);
+        obs.replication.as_mut().unwrap().managed.as_mut().unwrap().enabled = false;
+        let d = decide(&regions(), &[pair()], &[obs]);
+        assert_eq!(d.changes.len(), 2);
+        assert!(d.changes.iter().all(Change::is_repair), "{:?}", d.changes);
+        assert_eq!(d.report.reason, "RepairingDrift");
+        assert!(d.report.message.contains("rule disabled"), "{}", d.report.message);
+        assert_eq!(d.status[0].rule, "Drifted");
+    }
+
+    #[test]
+    fn other_rules_are_kept() {
+        let mut obs = converged();
+        let other = aws_sdk_s3::types::ReplicationRule::builder()
+            .id("someone-elses")
+            .status(aws_sdk_s3::types::ReplicationRuleStatus::Enabled)
+            .destination(
+                aws_sdk_s3::types::Destination::builder()
+                    .bucket("arn:aws:s3:::elsewhere")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let replication = obs.replication.as_mut().unwrap();
+        replication.other_rules.push(other.clone());
+        replication.managed.as_mut().unwrap().storage_class = "GLACIER".into();
+        let d = decide(&regions(), &[pair()], &[obs]);
+        let [
+            Change::PutReplication {
+                other_rules,
+                repair: Some(what),
+                ..
+            },
+        ] = d.changes.as_slice()
+        else {
+            panic!("{:?}", d.changes)
+        };
+        assert_eq!(other_rules, &vec![other]);
+        assert!(what.contains("storage class GLACIER instead of STANDARD"), "{what}");
+    }
+
+    #[test]
+    fn a_missing_bucket_is_a_configuration_error_without_changes() {
+        let obs = PairObservation {
+            destination_versioning: None,
+            ..converged()
+        };
+        let d = decide(&regions(), &[pair()], &[obs]);
+        assert!(d.changes.is_empty());
+        assert_eq!(d.report.health, ComponentHealth::Misconfigured);
+        assert!(
+            d.report
+                .message
+                .contains("app-assets-us-west-2 does not exist in us-west-2"),
+            "{}",
+            d.report.message
+        );
+        assert_eq!(d.status[0].destination_versioning, "Missing");
+    }
+
+    #[test]
+    fn a_different_role_is_drift() {
+        let mut obs = converged();
+        obs.replication.as_mut().unwrap().role = "arn:aws:iam::123456789012:role/Other".into();
+        let d = decide(&regions(), &[pair()], &[obs]);
+        assert!(matches!(d.changes.as_slice(), [Change::PutReplication { repair: Some(w), .. }] if w.contains("role")));
+    }
+}

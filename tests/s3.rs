@@ -1,0 +1,289 @@
+//! S3 cross-region replication end to end: versioning and the replication rule configured,
+//! drift repaired and announced, other rules kept, missing buckets reported.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_s3::types::{BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicationRuleStatus};
+use common::*;
+use serde_json::json;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/S3ReplicationRole";
+
+/// A PilotLight with one S3 pair and no database, and unique bucket names.
+async fn scenario(prefix: &str) -> (Scenario, String, String) {
+    let mut s = Scenario::new(prefix).await;
+    let suffix = unique_suffix();
+    let (source, destination) = (format!("src-{suffix}"), format!("dst-{suffix}"));
+    s.manifest["spec"] = json!({
+        "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+        "storage": {"s3": [{"sourceBucket": source, "destinationBucket": destination, "replicationRoleArn": ROLE}]},
+    });
+    (s, source, destination)
+}
+
+async fn versioning(region: &str, bucket: &str) -> Option<BucketVersioningStatus> {
+    s3(region)
+        .await
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .cloned()
+}
+
+fn puts(calls: &[Call]) -> Vec<&str> {
+    calls
+        .iter()
+        .filter(|c| c.action.starts_with("Put") && c.outcome == "ok")
+        .map(|c| c.action.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn configures_versioning_and_the_seed_replication_rule() {
+    let (mut s, source, destination) = scenario("s3-create").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let pl = s.wait_ready().await;
+
+    assert_eq!(
+        versioning("us-east-1", &source).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
+    assert_eq!(
+        versioning("us-west-2", &destination).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
+    let out = s3("us-east-1")
+        .await
+        .get_bucket_replication()
+        .bucket(&source)
+        .send()
+        .await
+        .unwrap();
+    let config = out.replication_configuration().unwrap();
+    assert_eq!(config.role(), ROLE);
+    let [rule] = config.rules() else {
+        panic!("one rule: {:?}", config.rules())
+    };
+    assert_eq!(rule.status(), &ReplicationRuleStatus::Enabled);
+    let destination_config = rule.destination().unwrap();
+    assert_eq!(destination_config.bucket(), format!("arn:aws:s3:::{destination}"));
+    assert_eq!(destination_config.storage_class().map(|c| c.as_str()), Some("STANDARD"));
+    assert_eq!(
+        rule.delete_marker_replication().and_then(|d| d.status()),
+        Some(&DeleteMarkerReplicationStatus::Enabled)
+    );
+
+    let status = pl.status.unwrap();
+    assert_eq!(condition(&status, "StorageReplicating").status, "True");
+    let pair = &status.storage.unwrap().s3[0];
+    assert_eq!(
+        (pair.source_versioning.as_str(), pair.rule.as_str()),
+        ("Enabled", "Enabled")
+    );
+    let reasons = s.event_reasons().await;
+    assert!(reasons.iter().any(|r| r == "ConfiguringReplication"), "{reasons:?}");
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    assert_eq!(
+        puts(&calls),
+        ["PutBucketVersioning", "PutBucketVersioning", "PutBucketReplication"]
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn repairs_drift_and_announces_it() {
+    let (mut s, source, destination) = scenario("s3-drift").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    operator.stop().await;
+
+    // Someone suspends versioning on the destination and disables the rule.
+    let west = s3("us-west-2").await;
+    west.put_bucket_versioning()
+        .bucket(&destination)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let east = s3("us-east-1").await;
+    let config = east
+        .get_bucket_replication()
+        .bucket(&source)
+        .send()
+        .await
+        .unwrap()
+        .replication_configuration
+        .unwrap();
+    let mut disabled = config.clone();
+    disabled.rules = config
+        .rules
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.status = ReplicationRuleStatus::Disabled;
+            r
+        })
+        .collect();
+    east.put_bucket_replication()
+        .bucket(&source)
+        .replication_configuration(disabled)
+        .send()
+        .await
+        .unwrap();
+
+    // A restarted operator reconciles everything at once (the condition is still True from
+    // before, so wait for AWS to be repaired).
+    let operator = s.start_operator().await;
+    eventually(Duration::from_secs(60), || async {
+        (versioning("us-west-2", &destination).await == Some(BucketVersioningStatus::Enabled)).then_some(())
+    })
+    .await
+    .expect("destination versioning enabled again");
+    let pl = s
+        .wait("StorageReplicating", "True", None, Duration::from_secs(60))
+        .await;
+    let config = east
+        .get_bucket_replication()
+        .bucket(&source)
+        .send()
+        .await
+        .unwrap()
+        .replication_configuration
+        .unwrap();
+    assert_eq!(config.rules()[0].status(), &ReplicationRuleStatus::Enabled);
+    assert_eq!(pl.status.unwrap().storage.unwrap().s3[0].rule, "Enabled");
+    let reasons = s.event_reasons().await;
+    assert!(
+        reasons.iter().any(|r| r == "ReplicationRuleRepaired") && reasons.iter().any(|r| r == "VersioningRepaired"),
+        "drift is announced: {reasons:?}"
+    );
+    let warnings = warning_notes(&s).await;
+    assert!(warnings.iter().any(|n| n.contains("rule disabled")), "{warnings:?}");
+    assert!(warnings.iter().any(|n| n.contains("was suspended")), "{warnings:?}");
+    operator.stop().await;
+}
+
+async fn warning_notes(s: &Scenario) -> Vec<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Event> = kube::Api::namespaced(s.client.clone(), &s.ns.name);
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .filter_map(|e| e.message)
+        .collect()
+}
+
+#[tokio::test]
+async fn keeps_replication_rules_it_does_not_own() {
+    let (mut s, source, destination) = scenario("s3-others").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let archive = format!("archive-{}", unique_suffix());
+    create_bucket("us-west-2", &archive).await;
+    let east = s3("us-east-1").await;
+    east.put_bucket_versioning()
+        .bucket(&source)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let rule = aws_sdk_s3::types::ReplicationRule::builder()
+        .id("archive")
+        .priority(1)
+        .status(ReplicationRuleStatus::Enabled)
+        .filter(
+            aws_sdk_s3::types::ReplicationRuleFilter::builder()
+                .prefix("logs/")
+                .build(),
+        )
+        .destination(
+            aws_sdk_s3::types::Destination::builder()
+                .bucket(format!("arn:aws:s3:::{archive}"))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    east.put_bucket_replication()
+        .bucket(&source)
+        .replication_configuration(
+            aws_sdk_s3::types::ReplicationConfiguration::builder()
+                .role(ROLE)
+                .rules(rule)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    operator.stop().await;
+    let config = east
+        .get_bucket_replication()
+        .bucket(&source)
+        .send()
+        .await
+        .unwrap()
+        .replication_configuration
+        .unwrap();
+    let ids: Vec<_> = config.rules().iter().filter_map(|r| r.id()).collect();
+    assert_eq!(
+        ids,
+        ["archive", format!("pilot-light-{destination}").as_str()],
+        "their rule is kept"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_reported_and_nothing_is_written() {
+    let (mut s, source, destination) = scenario("s3-missing").await;
+    create_bucket("us-east-1", &source).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let pl = s
+        .wait(
+            "StorageReplicating",
+            "False",
+            Some("BucketNotFound"),
+            Duration::from_secs(60),
+        )
+        .await;
+    let message = condition(&pl.status.unwrap(), "StorageReplicating").message.clone();
+    assert!(
+        message.contains(&format!("bucket {destination} does not exist in us-west-2")),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    operator.stop().await;
+    assert!(
+        puts(&calls).is_empty(),
+        "nothing written while a bucket is missing: {:?}",
+        puts(&calls)
+    );
+    assert!(calls.len() <= 6, "no hot loop: {} calls", calls.len());
+}
