@@ -530,6 +530,20 @@ pub struct DatabaseStatus {
 pub struct StorageStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub s3: Vec<S3ReplicationStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamodb: Vec<DynamoDbReplicaStatus>,
+}
+
+/// One DynamoDB table and its replica in the standby region.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoDbReplicaStatus {
+    pub table_name: String,
+    /// `TableStatus` in the primary region, or Missing.
+    pub table_status: String,
+    /// `ReplicaStatus` of the standby region's replica; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_status: Option<String>,
 }
 
 /// One replicated bucket pair as observed.

@@ -1,6 +1,7 @@
 //! AWS access: one set of SDK clients per region, built once and shared by every reconcile.
 
 pub mod cloudwatch;
+pub mod dynamodb;
 mod error;
 pub mod rds;
 pub mod s3;
@@ -33,6 +34,7 @@ pub struct RegionalClients {
     pub rds: aws_sdk_rds::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
@@ -93,6 +95,11 @@ impl AwsClients {
                     ),
                     cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                         aws_sdk_cloudwatch::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                        aws_sdk_dynamodb::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

@@ -1,6 +1,7 @@
 //! PilotLight convergence: observe AWS -> decide (pure) -> act -> write status.
 
 pub mod aurora;
+pub mod dynamodb;
 mod report;
 pub mod s3;
 
@@ -31,7 +32,7 @@ use tracing::{Instrument, info, info_span, warn};
 pub use report::{ComponentHealth, ComponentReport};
 
 use crate::{
-    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, StorageStatus, set_condition},
+    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, set_condition},
     aws::{AwsClients, AwsError},
     context::{Context, MANAGER},
     error::{Error, Result},
@@ -120,19 +121,38 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         reports.push((ConditionType::DatabaseReplicating, report));
     }
 
-    let s3_pairs = spec.storage.as_ref().map(|s| s.s3.as_slice()).unwrap_or_default();
-    if !s3_pairs.is_empty() {
-        let report = match s3::observe(&ctx.aws, &spec.regions, s3_pairs).await {
-            Ok(observations) => {
-                let decision = s3::decide(&spec.regions, s3_pairs, &observations);
-                status.storage = Some(StorageStatus {
-                    s3: decision.status.clone(),
-                });
-                apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
-            }
-            Err(e) => failed(&e, &mut retry_error),
-        };
-        reports.push((ConditionType::StorageReplicating, report));
+    if let Some(storage) = spec
+        .storage
+        .as_ref()
+        .filter(|s| !s.s3.is_empty() || !s.dynamodb.is_empty())
+    {
+        // S3 and DynamoDB make up one condition; each keeps its last known status on errors.
+        let mut storage_status = status.storage.clone().unwrap_or_default();
+        let mut parts = Vec::new();
+        if !storage.s3.is_empty() {
+            parts.push(match s3::observe(&ctx.aws, &spec.regions, &storage.s3).await {
+                Ok(observations) => {
+                    let decision = s3::decide(&spec.regions, &storage.s3, &observations);
+                    storage_status.s3 = decision.status.clone();
+                    apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
+                }
+                Err(e) => failed(&e, &mut retry_error),
+            });
+        }
+        if !storage.dynamodb.is_empty() {
+            parts.push(
+                match dynamodb::observe(&ctx.aws, &spec.regions, &storage.dynamodb).await {
+                    Ok(observed) => {
+                        let decision = dynamodb::decide(&spec.regions, &storage.dynamodb, &observed);
+                        storage_status.dynamodb = decision.status.clone();
+                        apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
+                    }
+                    Err(e) => failed(&e, &mut retry_error),
+                },
+            );
+        }
+        status.storage = Some(storage_status);
+        reports.push((ConditionType::StorageReplicating, ComponentReport::combine(parts)));
     }
 
     let now = Timestamp::now();
@@ -205,6 +225,15 @@ impl PlannedChange for aurora::Change {
     }
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
         aurora::apply(aws, self, owner)
+    }
+}
+
+impl PlannedChange for dynamodb::CreateReplica {
+    fn event(&self) -> (EventType, &'static str, String) {
+        (EventType::Normal, self.reason(), self.describe())
+    }
+    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
+        dynamodb::apply(aws, self)
     }
 }
 

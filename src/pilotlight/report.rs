@@ -127,6 +127,20 @@ impl ComponentReport {
         }
     }
 
+    /// One report for several parts of a component: the worst part, or when all are healthy,
+    /// their messages joined.
+    pub fn combine(parts: Vec<ComponentReport>) -> ComponentReport {
+        match parts.iter().max_by_key(|r| r.health) {
+            Some(worst) if worst.health != ComponentHealth::Healthy => worst.clone(),
+            Some(first) => ComponentReport {
+                health: ComponentHealth::Healthy,
+                reason: first.reason,
+                message: parts.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "),
+            },
+            None => ComponentReport::healthy("NothingConfigured", "nothing configured".into()),
+        }
+    }
+
     /// The one-word phase for `kubectl get`.
     pub fn phase<T>(reports: &[(T, ComponentReport)]) -> Phase {
         match reports.iter().map(|(_, r)| r.health).max() {
@@ -153,6 +167,21 @@ mod tests {
         assert_eq!(ready.reason, "Creating");
         assert_eq!(ready.message, "B: creating x");
         assert_eq!(ComponentReport::phase(&reports), Phase::Converging);
+    }
+
+    #[test]
+    fn combining_parts_keeps_the_worst_or_joins_healthy_messages() {
+        let ok = |m: &str| ComponentReport::healthy("Replicating", m.into());
+        let combined = ComponentReport::combine(vec![ok("a"), ok("b")]);
+        assert_eq!(
+            (combined.health, combined.message.as_str()),
+            (ComponentHealth::Healthy, "a; b")
+        );
+        let combined = ComponentReport::combine(vec![ok("a"), ComponentReport::misconfigured("X", "x".into())]);
+        assert_eq!(
+            (combined.health, combined.reason),
+            (ComponentHealth::Misconfigured, "X")
+        );
     }
 
     #[test]

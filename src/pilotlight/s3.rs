@@ -155,18 +155,7 @@ pub fn decide(regions: &Regions, pairs: &[S3ReplicationSpec], observations: &[Pa
         reports.push(report);
         status.push(pair_status);
     }
-    let report = match reports.iter().max_by_key(|r| r.health) {
-        Some(worst) if worst.health != super::ComponentHealth::Healthy => worst.clone(),
-        _ => ComponentReport::healthy(
-            "Replicating",
-            format!(
-                "{} bucket pair(s) replicate from {} to {}",
-                pairs.len(),
-                regions.primary,
-                regions.standby
-            ),
-        ),
-    };
+    let report = ComponentReport::combine(reports);
     Decision {
         changes,
         report,

@@ -1,0 +1,63 @@
+//! DynamoDB global-table replicas (version 2019.11.21) through the DynamoDB API.
+
+use aws_sdk_dynamodb::types::{CreateReplicationGroupMemberAction, ReplicationGroupUpdate};
+
+use super::{AwsError, AwsErrorKind, RegionalClients};
+
+/// A table and its replicas, as seen from its own region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub status: String,
+    /// (region, replica status) of every other region's replica.
+    pub replicas: Vec<(String, String)>,
+}
+
+/// The table, or `None` when it does not exist.
+pub async fn describe_table(aws: &RegionalClients, table: &str) -> Result<Option<Table>, AwsError> {
+    match aws.dynamodb.describe_table().table_name(table).send().await {
+        Ok(out) => Ok(out.table().map(|t| Table {
+            status: t.table_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+            replicas: t
+                .replicas()
+                .iter()
+                .map(|r| {
+                    (
+                        r.region_name().unwrap_or_default().to_owned(),
+                        r.replica_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+                    )
+                })
+                .collect(),
+        })),
+        Err(e) => {
+            let err = AwsError::from_sdk("dynamodb", "DescribeTable", &aws.region, e);
+            if err.kind == AwsErrorKind::NotFound {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Adds a replica of `table` in `replica_region` (the table becomes a global table).
+pub async fn create_replica(aws: &RegionalClients, table: &str, replica_region: &str) -> Result<(), AwsError> {
+    let create = CreateReplicationGroupMemberAction::builder()
+        .region_name(replica_region)
+        .build()
+        .map_err(|e| AwsError {
+            service: "dynamodb",
+            operation: "UpdateTable",
+            region: aws.region.clone(),
+            kind: AwsErrorKind::Rejected,
+            code: None,
+            message: e.to_string(),
+        })?;
+    aws.dynamodb
+        .update_table()
+        .table_name(table)
+        .replica_updates(ReplicationGroupUpdate::builder().create(create).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("dynamodb", "UpdateTable", &aws.region, e))?;
+    Ok(())
+}
