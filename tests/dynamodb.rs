@@ -12,15 +12,6 @@ use aws_sdk_dynamodb::types::{
 use common::*;
 use serde_json::json;
 
-async fn dynamodb(region: &str) -> aws_sdk_dynamodb::Client {
-    require_testenv();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()))
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
 async fn create_table(name: &str) {
     dynamodb("us-east-1")
         .await

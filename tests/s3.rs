@@ -109,17 +109,7 @@ async fn repairs_drift_and_announces_it() {
     operator.stop().await;
 
     // Someone suspends versioning on the destination and disables the rule.
-    let west = s3("us-west-2").await;
-    west.put_bucket_versioning()
-        .bucket(&destination)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Suspended)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning("us-west-2", &destination, BucketVersioningStatus::Suspended).await;
     let east = s3("us-east-1").await;
     let config = east
         .get_bucket_replication()
@@ -197,17 +187,8 @@ async fn keeps_replication_rules_it_does_not_own() {
     create_bucket("us-west-2", &destination).await;
     let archive = format!("archive-{}", unique_suffix());
     create_bucket("us-west-2", &archive).await;
+    set_versioning("us-east-1", &source, BucketVersioningStatus::Enabled).await;
     let east = s3("us-east-1").await;
-    east.put_bucket_versioning()
-        .bucket(&source)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     let rule = aws_sdk_s3::types::ReplicationRule::builder()
         .id("archive")
         .priority(1)

@@ -135,12 +135,7 @@ mod tests {
     use super::*;
     use crate::pilotlight::ComponentHealth;
 
-    fn regions() -> Regions {
-        Regions {
-            primary: "us-east-1".into(),
-            standby: "us-west-2".into(),
-        }
-    }
+    use crate::pilotlight::test_regions as regions;
 
     fn tables() -> Vec<DynamoDbTableSpec> {
         vec![DynamoDbTableSpec {

@@ -41,6 +41,15 @@ use crate::{
 
 const CONTROLLER: &str = "pilotlight";
 
+/// The seed article's regions, for the components' unit tests.
+#[cfg(test)]
+fn test_regions() -> crate::api::Regions {
+    crate::api::Regions {
+        primary: "us-east-1".into(),
+        standby: "us-west-2".into(),
+    }
+}
+
 /// Runs the PilotLight controller until `shutdown` completes; sets `ready` once its cache has
 /// synced with the API server.
 pub async fn run(

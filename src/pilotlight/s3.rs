@@ -316,12 +316,7 @@ mod tests {
     use super::*;
     use crate::pilotlight::ComponentHealth;
 
-    fn regions() -> Regions {
-        Regions {
-            primary: "us-east-1".into(),
-            standby: "us-west-2".into(),
-        }
-    }
+    use crate::pilotlight::test_regions as regions;
 
     fn pair() -> S3ReplicationSpec {
         serde_json::from_value(serde_json::json!({

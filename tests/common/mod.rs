@@ -368,36 +368,51 @@ impl Emulator {
     }
 }
 
-/// SDK clients straight to the emulator, for arranging and asserting AWS state in tests.
-pub async fn rds(region: &str) -> aws_sdk_rds::Client {
+/// The SDK configuration of `region`, straight to the emulator (from the testenv's variables).
+async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     require_testenv();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .load()
-        .await;
-    aws_sdk_rds::Client::new(&config)
+        .await
+}
+
+/// SDK clients straight to the emulator, for arranging and asserting AWS state in tests.
+pub async fn rds(region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&sdk_config(region).await)
 }
 
 pub async fn cloudwatch(region: &str) -> aws_sdk_cloudwatch::Client {
-    require_testenv();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()))
-        .load()
-        .await;
-    aws_sdk_cloudwatch::Client::new(&config)
+    aws_sdk_cloudwatch::Client::new(&sdk_config(region).await)
+}
+
+pub async fn dynamodb(region: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(region).await)
 }
 
 pub async fn s3(region: &str) -> aws_sdk_s3::Client {
-    require_testenv();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()))
-        .load()
-        .await;
+    let config = sdk_config(region).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .build(),
     )
+}
+
+/// Sets a bucket's versioning, as a person with the console would.
+pub async fn set_versioning(region: &str, bucket: &str, status: aws_sdk_s3::types::BucketVersioningStatus) {
+    s3(region)
+        .await
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(status)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put bucket versioning");
 }
 
 /// Creates an empty, unversioned bucket in `region`, as a user's existing bucket.

@@ -5,12 +5,7 @@ use crate::{
     pilotlight::ComponentHealth,
 };
 
-fn regions() -> Regions {
-    Regions {
-        primary: "us-east-1".into(),
-        standby: "us-west-2".into(),
-    }
-}
+use crate::pilotlight::test_regions as regions;
 
 fn spec() -> AuroraSpec {
     serde_json::from_value(serde_json::json!({
