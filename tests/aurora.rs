@@ -81,6 +81,20 @@ async fn creates_global_cluster_standby_cluster_and_instance_then_reports_ready(
     let replicating = condition(&status, "DatabaseReplicating");
     assert_eq!(replicating.status, "True");
 
+    // Applications find the writer in the endpoints ConfigMap.
+    let primary = rds("us-east-1")
+        .await
+        .describe_db_clusters()
+        .db_cluster_identifier(&s.names.primary)
+        .send()
+        .await
+        .unwrap();
+    let primary_endpoint = primary.db_clusters()[0].endpoint().unwrap().to_owned();
+    assert_eq!(db.writer_endpoint.as_deref(), Some(primary_endpoint.as_str()));
+    let data = endpoints(&s).await;
+    assert_eq!(data.get("activeRegion").map(String::as_str), Some("us-east-1"));
+    assert_eq!(data.get("databaseWriterEndpoint"), Some(&primary_endpoint));
+
     let reasons = s.event_reasons().await;
     for expected in [
         "CreatingGlobalCluster",

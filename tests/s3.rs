@@ -90,6 +90,12 @@ async fn configures_versioning_and_the_seed_replication_rule() {
     );
     let reasons = s.event_reasons().await;
     assert!(reasons.iter().any(|r| r == "ConfiguringReplication"), "{reasons:?}");
+    let data = endpoints(&s).await;
+    assert_eq!(
+        data.get(&format!("bucket.{source}")),
+        Some(&source),
+        "the active bucket is the source"
+    );
     let calls = Emulator::new().calls_by(&operator.app).await;
     assert_eq!(
         puts(&calls),

@@ -504,6 +504,13 @@ pub struct DatabaseStatus {
     /// Region of the writer cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_region: Option<String>,
+    /// ARN of the writer cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_cluster_arn: Option<String>,
+    /// Endpoint of the writer cluster: what applications connect to (also in the endpoints
+    /// ConfigMap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_endpoint: Option<String>,
     /// Members of the global cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<GlobalClusterMemberStatus>,

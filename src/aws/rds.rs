@@ -30,6 +30,8 @@ pub struct DbCluster {
     pub engine: Option<String>,
     pub engine_version: Option<String>,
     pub global_cluster_identifier: Option<String>,
+    /// The cluster (writer) endpoint applications connect to.
+    pub endpoint: Option<String>,
 }
 
 /// A DB instance in one region.
@@ -135,6 +137,7 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
                 engine: c.engine().map(str::to_owned),
                 engine_version: c.engine_version().map(str::to_owned),
                 global_cluster_identifier: c.global_cluster_identifier().map(str::to_owned),
+                endpoint: c.endpoint().map(str::to_owned),
             })
         });
     Ok(not_found_as_none(result)?.flatten())

@@ -49,6 +49,8 @@ pub struct Observation {
     pub primary_region_error: Option<AwsError>,
     /// When the observation was made (seconds since the Unix epoch), to judge the lag's age.
     pub observed_at: i64,
+    /// Endpoint of the writer cluster; described only when the writer changed.
+    pub writer_endpoint: Option<String>,
 }
 
 /// Something to create.
@@ -150,8 +152,14 @@ fn secondary<'a>(global: &GlobalCluster, regions: &'a Regions, spec: &'a AuroraS
     .find(|(region, id)| find_member(global, region, id).is_some_and(|m| !m.is_writer))
 }
 
-/// Reads the database's state. Every call is a describe; nothing changes.
-pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> Result<Observation, AwsError> {
+/// Reads the database's state. Every call is a describe; nothing changes. `known` is the last
+/// status: the writer's endpoint is described again only when the writer changed.
+pub async fn observe(
+    aws: &AwsClients,
+    regions: &Regions,
+    spec: &AuroraSpec,
+    known: Option<&DatabaseStatus>,
+) -> Result<Observation, AwsError> {
     let primary_region = aws.region(regions.primary.as_str());
     let standby_region = aws.region(regions.standby.as_str());
     let global_id = spec.global_cluster_identifier.as_str();
@@ -169,6 +177,7 @@ pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> 
         lag: None,
         primary_region_error,
         observed_at: k8s_openapi::jiff::Timestamp::now().as_second(),
+        writer_endpoint: None,
     };
     let Some(global) = &obs.global else {
         obs.primary = rds::describe_cluster(&primary_region, spec.primary_cluster_identifier.as_str())
@@ -184,6 +193,25 @@ pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &AuroraSpec) -> 
     obs.standby_instance = rds::describe_instance(&standby_region, &standby_instance_identifier(spec))
         .await?
         .into();
+    let writer_arn = global
+        .members
+        .iter()
+        .find(|m| m.is_writer)
+        .map(|m| m.cluster_arn.as_str());
+    obs.writer_endpoint = match (writer_arn, known) {
+        (Some(arn), Some(known))
+            if known.writer_cluster_arn.as_deref() == Some(arn) && known.writer_endpoint.is_some() =>
+        {
+            known.writer_endpoint.clone()
+        }
+        (Some(arn), _) => match parse_cluster_arn(arn) {
+            Some((region, id)) => rds::describe_cluster(&aws.region(region), id)
+                .await?
+                .and_then(|c| c.endpoint),
+            None => None,
+        },
+        (None, _) => None,
+    };
     if let Some((region, id)) = secondary(global, regions, spec) {
         obs.lag = cloudwatch::replication_lag(&aws.region(region), id).await?;
     }
@@ -291,6 +319,12 @@ fn describe_members(n: &Names, global: &GlobalCluster, obs: &Observation, decisi
         })
         .collect();
     status.writer_region = status.members.iter().find(|m| m.is_writer).map(|m| m.region.clone());
+    status.writer_cluster_arn = status
+        .members
+        .iter()
+        .find(|m| m.is_writer)
+        .map(|m| m.cluster_arn.clone());
+    status.writer_endpoint = obs.writer_endpoint.clone();
     decision.writer_region = status.writer_region.clone();
     status.standby_cluster_arn = find_member(global, n.standby_region, n.standby).map(|m| m.cluster_arn.clone());
     if let Seen::Found(standby) = &obs.standby {

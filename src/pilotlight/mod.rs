@@ -2,6 +2,7 @@
 
 pub mod aurora;
 pub mod dynamodb;
+pub mod endpoints;
 mod report;
 pub mod s3;
 
@@ -115,7 +116,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     let mut lag = None;
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
-        let report = match aurora::observe(&ctx.aws, &spec.regions, aurora).await {
+        let report = match aurora::observe(&ctx.aws, &spec.regions, aurora, previous.database.as_ref()).await {
             Ok(observation) => {
                 let decision = aurora::decide(&spec.regions, aurora, &observation);
                 status.database = Some(decision.status.clone());
@@ -213,6 +214,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     if status != previous {
         write_status(ctx, pl, namespace, &status).await?;
     }
+    endpoints::apply(&ctx.client, &endpoints::desired(pl, &status)).await?;
     if let Some(e) = retry_error {
         return Err(e.into());
     }

@@ -254,6 +254,16 @@ pub fn condition<'a>(status: &'a pilot_light::api::PilotLightStatus, type_: &str
         .unwrap_or_else(|| panic!("no {type_} condition in {:?}", status.conditions))
 }
 
+/// The data of the PilotLight `app`'s endpoints ConfigMap.
+pub async fn endpoints(s: &Scenario) -> std::collections::BTreeMap<String, String> {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(s.client.clone(), &s.ns.name);
+    api.get("app-endpoints")
+        .await
+        .expect("app-endpoints ConfigMap")
+        .data
+        .unwrap_or_default()
+}
+
 /// Reasons of the Events recorded for an object.
 pub async fn event_reasons(client: &Client, namespace: &str, name: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);

@@ -29,6 +29,7 @@ fn cluster(id: &str, arn: &str, status: &str, global: Option<&str>) -> DbCluster
         engine: Some("aurora-postgresql".into()),
         engine_version: Some("15.4".into()),
         global_cluster_identifier: global.map(Into::into),
+        endpoint: None,
     }
 }
 
@@ -66,6 +67,7 @@ fn obs(global: Option<GlobalCluster>) -> Observation {
         lag: None,
         primary_region_error: None,
         observed_at: NOW,
+        writer_endpoint: None,
     }
 }
 
