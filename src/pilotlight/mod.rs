@@ -116,53 +116,16 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     let mut lag = None;
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
-        let report = match aurora::observe(&ctx.aws, &spec.regions, aurora, previous.database.as_ref()).await {
-            Ok(observation) => {
-                let decision = aurora::decide(&spec.regions, aurora, &observation);
-                status.database = Some(decision.status.clone());
-                if let Some(region) = &decision.writer_region {
-                    status.active_region = Some(region.clone());
-                }
-                lag = decision.lag;
-                apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
-            }
-            Err(e) => failed(&e, &mut retry_error),
-        };
+        let report = converge_database(ctx, pl, &owner, aurora, &mut status, &mut lag, &mut retry_error).await;
         reports.push((ConditionType::DatabaseReplicating, report));
     }
-
     if let Some(storage) = spec
         .storage
         .as_ref()
         .filter(|s| !s.s3.is_empty() || !s.dynamodb.is_empty())
     {
-        // S3 and DynamoDB make up one condition; each keeps its last known status on errors.
-        let mut storage_status = status.storage.clone().unwrap_or_default();
-        let mut parts = Vec::new();
-        if !storage.s3.is_empty() {
-            parts.push(match s3::observe(&ctx.aws, &spec.regions, &storage.s3).await {
-                Ok(observations) => {
-                    let decision = s3::decide(&spec.regions, &storage.s3, &observations);
-                    storage_status.s3 = decision.status.clone();
-                    apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
-                }
-                Err(e) => failed(&e, &mut retry_error),
-            });
-        }
-        if !storage.dynamodb.is_empty() {
-            parts.push(
-                match dynamodb::observe(&ctx.aws, &spec.regions, &storage.dynamodb).await {
-                    Ok(observed) => {
-                        let decision = dynamodb::decide(&spec.regions, &storage.dynamodb, &observed);
-                        storage_status.dynamodb = decision.status.clone();
-                        apply_changes(ctx, pl, &owner, &decision.changes, decision.report, &mut retry_error).await
-                    }
-                    Err(e) => failed(&e, &mut retry_error),
-                },
-            );
-        }
-        status.storage = Some(storage_status);
-        reports.push((ConditionType::StorageReplicating, ComponentReport::combine(parts)));
+        let report = converge_storage(ctx, pl, &owner, storage, &mut status, &mut retry_error).await;
+        reports.push((ConditionType::StorageReplicating, report));
     }
 
     let now = Timestamp::now();
@@ -289,6 +252,68 @@ fn failed(error: &AwsError, retry_error: &mut Option<AwsError>) -> ComponentRepo
         *retry_error = Some(error.clone());
     }
     ComponentReport::from_aws_error(error)
+}
+
+/// The Aurora global database; fills `status.database`, `status.activeRegion` and `lag`.
+async fn converge_database(
+    ctx: &Context,
+    pl: &PilotLight,
+    owner: &str,
+    aurora: &crate::api::AuroraSpec,
+    status: &mut PilotLightStatus,
+    lag: &mut Option<std::time::Duration>,
+    retry_error: &mut Option<AwsError>,
+) -> ComponentReport {
+    let regions = &pl.spec.regions;
+    match aurora::observe(&ctx.aws, regions, aurora, status.database.as_ref()).await {
+        Ok(observation) => {
+            let decision = aurora::decide(regions, aurora, &observation);
+            status.database = Some(decision.status.clone());
+            if let Some(region) = &decision.writer_region {
+                status.active_region = Some(region.clone());
+            }
+            *lag = decision.lag;
+            apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
+        }
+        Err(e) => failed(&e, retry_error),
+    }
+}
+
+/// S3 replication and DynamoDB replicas, one condition; each part keeps its last known status
+/// when AWS cannot be read.
+async fn converge_storage(
+    ctx: &Context,
+    pl: &PilotLight,
+    owner: &str,
+    storage: &crate::api::StorageSpec,
+    status: &mut PilotLightStatus,
+    retry_error: &mut Option<AwsError>,
+) -> ComponentReport {
+    let regions = &pl.spec.regions;
+    let mut storage_status = status.storage.clone().unwrap_or_default();
+    let mut parts = Vec::new();
+    if !storage.s3.is_empty() {
+        parts.push(match s3::observe(&ctx.aws, regions, &storage.s3).await {
+            Ok(observations) => {
+                let decision = s3::decide(regions, &storage.s3, &observations);
+                storage_status.s3 = decision.status.clone();
+                apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
+            }
+            Err(e) => failed(&e, retry_error),
+        });
+    }
+    if !storage.dynamodb.is_empty() {
+        parts.push(match dynamodb::observe(&ctx.aws, regions, &storage.dynamodb).await {
+            Ok(observed) => {
+                let decision = dynamodb::decide(regions, &storage.dynamodb, &observed);
+                storage_status.dynamodb = decision.status.clone();
+                apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
+            }
+            Err(e) => failed(&e, retry_error),
+        });
+    }
+    status.storage = Some(storage_status);
+    ComponentReport::combine(parts)
 }
 
 /// The status fields this controller computes and applies. Everything else (`lastFailover`,
