@@ -18,6 +18,9 @@ pub enum Error {
     #[error("{0} has no namespace")]
     MissingNamespace(String),
 
+    #[error("finalizer {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+
     #[error("cannot listen on {addr} for /healthz, /readyz and /metrics: {source}")]
     AdminBind {
         addr: std::net::SocketAddr,
@@ -40,6 +43,7 @@ impl Error {
             Self::CrdNotInstalled(_) => "crd_not_installed",
             Self::MissingNamespace(_) => "missing_namespace",
             Self::AdminBind { .. } => "admin_bind",
+            Self::Finalizer(_) => "finalizer",
         }
     }
 }

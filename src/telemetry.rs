@@ -153,6 +153,12 @@ impl Metrics {
         self.ready.get_or_create(&object).set(i64::from(ready));
     }
 
+    /// Drops the per-object series of a deleted PilotLight.
+    pub fn forget(&self, object: &ObjectLabels) {
+        self.ready.remove(object);
+        self.replication_lag.remove(object);
+    }
+
     pub fn aws_call(&self, service: &str, operation: &str, region: &str, outcome: &'static str) {
         self.aws_calls
             .get_or_create(&AwsCallLabels {

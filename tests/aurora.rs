@@ -317,7 +317,13 @@ async fn deleting_the_pilotlight_retains_every_aws_resource() {
     .expect("PilotLight deleted");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = Emulator::new().calls_by(&operator.app).await;
+    let metrics = operator.metrics.render();
     operator.stop().await;
+    let series = format!("namespace=\"{}\",name=\"app\"", s.ns.name);
+    assert!(
+        !metrics.contains(&series),
+        "the deleted PilotLight's series are dropped:\n{metrics}"
+    );
 
     let deletes: Vec<_> = calls
         .iter()

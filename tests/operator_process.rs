@@ -13,7 +13,7 @@ use std::{
 
 use common::*;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::{Api, api::DeleteParams};
+use kube::{Api, ResourceExt, api::DeleteParams};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -64,6 +64,21 @@ async fn get(url: &str) -> Option<(u16, String)> {
 async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let client = client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+
+    // Other tests leave PilotLights whose operator is gone; their finalizers would keep the CRD
+    // from being deleted.
+    let all: Api<pilot_light::api::PilotLight> = Api::all(client.clone());
+    for pl in all.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+        let api: Api<pilot_light::api::PilotLight> = Api::namespaced(client.clone(), &pl.namespace().unwrap());
+        let unblock = serde_json::json!({"metadata": {"finalizers": null}});
+        let _ = api
+            .patch(
+                &pl.name_any(),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&unblock),
+            )
+            .await;
+    }
 
     // Without CRDs: a clear message and a non-zero exit, promptly.
     for name in ["pilotlights.pilotlight.dev", "failoverrequests.pilotlight.dev"] {

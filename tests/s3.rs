@@ -274,3 +274,42 @@ async fn a_missing_bucket_is_reported_and_nothing_is_written() {
     );
     assert!(calls.len() <= 6, "no hot loop: {} calls", calls.len());
 }
+
+#[tokio::test]
+async fn deletion_policy_delete_removes_only_the_operators_rule() {
+    let (mut s, source, destination) = scenario("s3-delete").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let operator = s.start_operator().await;
+    s.apply(|m| m["spec"]["deletionPolicy"] = "Delete".into()).await;
+    s.wait_ready().await;
+
+    let api: kube::Api<pilot_light::api::PilotLight> = kube::Api::namespaced(s.client.clone(), &s.ns.name);
+    api.delete("app", &Default::default()).await.unwrap();
+    eventually(Duration::from_secs(30), || async {
+        api.get_opt("app").await.ok()?.is_none().then_some(())
+    })
+    .await
+    .expect("PilotLight deleted after its cleanup");
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    operator.stop().await;
+
+    let east = s3("us-east-1").await;
+    let replication = east.get_bucket_replication().bucket(&source).send().await;
+    assert!(
+        replication.is_err(),
+        "the operator's rule (the only one) is gone: {replication:?}"
+    );
+    assert_eq!(
+        versioning("us-east-1", &source).await,
+        Some(BucketVersioningStatus::Enabled),
+        "bucket untouched"
+    );
+    assert!(east.head_bucket().bucket(&source).send().await.is_ok(), "bucket kept");
+    let deletes: Vec<_> = calls
+        .iter()
+        .filter(|c| c.action.starts_with("Delete"))
+        .map(|c| c.action.as_str())
+        .collect();
+    assert_eq!(deletes, ["DeleteBucketReplication"], "nothing else deleted");
+}

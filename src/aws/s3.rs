@@ -205,3 +205,41 @@ pub async fn put_replication(
         .map_err(|e| error("PutBucketReplication", &aws.region, e))?;
     Ok(())
 }
+
+/// Writes `rules` as the whole configuration, or deletes the configuration when none remain.
+pub async fn replace_rules(
+    aws: &RegionalClients,
+    bucket: &str,
+    role: &str,
+    rules: &[ReplicationRule],
+) -> Result<(), AwsError> {
+    if rules.is_empty() {
+        aws.s3
+            .delete_bucket_replication()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| error("DeleteBucketReplication", &aws.region, e))?;
+        return Ok(());
+    }
+    let config = ReplicationConfiguration::builder()
+        .role(role)
+        .set_rules(Some(rules.to_vec()))
+        .build()
+        .map_err(|e| AwsError {
+            service: "s3",
+            operation: "PutBucketReplication",
+            region: aws.region.clone(),
+            kind: AwsErrorKind::Rejected,
+            code: None,
+            message: e.to_string(),
+        })?;
+    aws.s3
+        .put_bucket_replication()
+        .bucket(bucket)
+        .replication_configuration(config)
+        .send()
+        .await
+        .map_err(|e| error("PutBucketReplication", &aws.region, e))?;
+    Ok(())
+}

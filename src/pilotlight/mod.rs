@@ -23,8 +23,9 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType},
+        finalizer::{self, finalizer},
         predicates, reflector,
-        utils::PredicateConfig,
+        utils::{Predicate, PredicateConfig},
         watcher,
     },
 };
@@ -33,7 +34,7 @@ use tracing::{Instrument, info, info_span, warn};
 pub use report::{ComponentHealth, ComponentReport};
 
 use crate::{
-    api::{ConditionStatus, ConditionType, PilotLight, PilotLightStatus, set_condition},
+    api::{ConditionStatus, ConditionType, DeletionPolicy, PilotLight, PilotLightStatus, set_condition},
     aws::{AwsClients, AwsError},
     context::{Context, MANAGER},
     error::{Error, Result},
@@ -62,8 +63,9 @@ pub async fn run(
         Some(ns) => Api::namespaced(ctx.client.clone(), ns),
         None => Api::all(ctx.client.clone()),
     };
-    // Reconcile on spec changes (generation), not on our own status writes: every reconcile
-    // costs AWS calls, and the periodic requeue already re-checks AWS.
+    // Reconcile on spec changes (generation, which deletion also bumps) and finalizer changes,
+    // not on our own status writes: every reconcile costs AWS calls, and the periodic requeue
+    // already re-checks AWS.
     let (reader, writer) = reflector::store();
     let changes = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
@@ -74,7 +76,10 @@ pub async fn run(
             }
         })
         .applied_objects()
-        .predicate_filter(predicates::generation, PredicateConfig::default());
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            PredicateConfig::default(),
+        );
     Controller::for_stream(changes, reader)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -90,9 +95,52 @@ async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = pl.namespace().ok_or_else(|| Error::MissingNamespace(pl.name_any()))?;
     let span = info_span!("reconcile", kind = "PilotLight", namespace = %namespace, name = %pl.name_any());
     let started = Instant::now();
-    let result = converge(&pl, &ctx, &namespace).instrument(span).await;
+    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, pl, |event| async {
+        match event {
+            finalizer::Event::Apply(pl) => converge(&pl, &ctx, &namespace).await,
+            finalizer::Event::Cleanup(pl) => cleanup(&pl, &ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(Box::new(other)),
+    });
     ctx.metrics.reconciled(CONTROLLER, started.elapsed());
     result
+}
+
+/// Held on every PilotLight so that deleting it runs [`cleanup`] first.
+pub const FINALIZER: &str = "pilotlight.dev/cleanup";
+
+/// Runs when a PilotLight is deleted. `Retain` leaves AWS untouched; `Delete` removes only what
+/// the operator created that holds no data (today: its S3 replication rules). Clusters,
+/// instances, buckets and tables are never deleted. The endpoints ConfigMap goes with its owner.
+async fn cleanup(pl: &PilotLight, ctx: &Context) -> Result<Action> {
+    let key = object_key(pl);
+    if pl.spec.deletion_policy == DeletionPolicy::Delete {
+        for pair in pl.spec.storage.iter().flat_map(|s| &s.s3) {
+            if let Some(bucket) = s3::remove_rule(&ctx.aws, &pl.spec.regions, pair).await? {
+                publish(
+                    ctx,
+                    pl,
+                    EventType::Normal,
+                    "DeletedReplicationRule",
+                    format!("Removed replication rule of bucket {bucket} (deletionPolicy Delete)"),
+                )
+                .await;
+            }
+        }
+    }
+    ctx.metrics.forget(&ObjectLabels {
+        namespace: pl.namespace().unwrap_or_default(),
+        name: pl.name_any(),
+    });
+    ctx.reset_backoff(&key);
+    info!(policy = ?pl.spec.deletion_policy, "cleaned up");
+    Ok(Action::await_change())
 }
 
 fn error_policy(pl: Arc<PilotLight>, error: &Error, ctx: Arc<Context>) -> Action {

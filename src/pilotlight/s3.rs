@@ -296,6 +296,25 @@ fn describe_drift(current: &ManagedRule, desired: &ManagedRule, role_matches: bo
     differences.join(", ")
 }
 
+/// Removes the operator's rule from the pair's source bucket (`deletionPolicy: Delete`), keeping
+/// every other rule. Returns the bucket when a rule was removed.
+pub async fn remove_rule(
+    aws: &AwsClients,
+    regions: &Regions,
+    pair: &S3ReplicationSpec,
+) -> Result<Option<String>, AwsError> {
+    let primary = aws.region(regions.primary.as_str());
+    let bucket = pair.source_bucket.as_str();
+    let Some(replication) = s3::replication(&primary, bucket, &rule_id(pair)).await? else {
+        return Ok(None);
+    };
+    if replication.managed.is_none() {
+        return Ok(None);
+    }
+    s3::replace_rules(&primary, bucket, &replication.role, &replication.other_rules).await?;
+    Ok(Some(bucket.to_owned()))
+}
+
 /// Carries out one change.
 pub async fn apply(aws: &AwsClients, change: &Change) -> Result<(), AwsError> {
     match change {
