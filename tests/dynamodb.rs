@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
     StreamViewType,
@@ -93,15 +91,7 @@ async fn a_missing_table_is_reported_without_writes() {
     let (mut s, table) = scenario("ddb-missing").await;
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
-    let pl = s
-        .wait(
-            "StorageReplicating",
-            "False",
-            Some("TableNotFound"),
-            Duration::from_secs(60),
-        )
-        .await;
-    let message = condition(&pl.status.unwrap(), "StorageReplicating").message.clone();
+    let (_, message) = s.wait_for_reason("StorageReplicating", "False", "TableNotFound").await;
     assert!(
         message.contains(&format!("table {table} does not exist in us-east-1")),
         "{message}"

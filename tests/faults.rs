@@ -85,21 +85,11 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
     // A spec change makes the operator look now rather than at its next Ready requeue.
     s.apply(|m| m["spec"]["database"]["aurora"]["maxReplicationLag"] = "4s".into())
         .await;
-    let pl = s
-        .wait(
-            "DatabaseReplicating",
-            "Unknown",
-            Some("RegionUnreachable"),
-            Duration::from_secs(90),
-        )
+    let (pl, message) = s
+        .wait_for_reason("DatabaseReplicating", "Unknown", "RegionUnreachable")
         .await;
     let status = pl.status.unwrap();
-    let condition = condition(&status, "DatabaseReplicating");
-    assert!(
-        condition.message.contains("us-west-2"),
-        "names the region: {}",
-        condition.message
-    );
+    assert!(message.contains("us-west-2"), "names the region: {message}");
     assert_eq!(status.phase, Some(pilot_light::api::Phase::Degraded));
     assert!(s.event_reasons().await.iter().any(|r| r == "RegionUnreachable"));
 

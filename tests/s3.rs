@@ -251,15 +251,7 @@ async fn a_missing_bucket_is_reported_and_nothing_is_written() {
     create_bucket("us-east-1", &source).await;
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
-    let pl = s
-        .wait(
-            "StorageReplicating",
-            "False",
-            Some("BucketNotFound"),
-            Duration::from_secs(60),
-        )
-        .await;
-    let message = condition(&pl.status.unwrap(), "StorageReplicating").message.clone();
+    let (_, message) = s.wait_for_reason("StorageReplicating", "False", "BucketNotFound").await;
     assert!(
         message.contains(&format!("bucket {destination} does not exist in us-west-2")),
         "{message}"

@@ -2,7 +2,7 @@
 
 use aws_sdk_dynamodb::types::{CreateReplicationGroupMemberAction, ReplicationGroupUpdate};
 
-use super::{AwsError, AwsErrorKind, RegionalClients};
+use super::{AwsError, RegionalClients, found};
 
 /// A table and its replicas, as seen from its own region.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,29 +14,21 @@ pub struct Table {
 
 /// The table, or `None` when it does not exist.
 pub async fn describe_table(aws: &RegionalClients, table: &str) -> Result<Option<Table>, AwsError> {
-    match aws.dynamodb.describe_table().table_name(table).send().await {
-        Ok(out) => Ok(out.table().map(|t| Table {
-            status: t.table_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
-            replicas: t
-                .replicas()
-                .iter()
-                .map(|r| {
-                    (
-                        r.region_name().unwrap_or_default().to_owned(),
-                        r.replica_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
-                    )
-                })
-                .collect(),
-        })),
-        Err(e) => {
-            let err = AwsError::from_sdk("dynamodb", "DescribeTable", &aws.region, e);
-            if err.kind == AwsErrorKind::NotFound {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
+    let out = aws.dynamodb.describe_table().table_name(table).send().await;
+    let out = found(out.map_err(|e| AwsError::from_sdk("dynamodb", "DescribeTable", &aws.region, e)))?;
+    Ok(out.as_ref().and_then(|o| o.table()).map(|t| Table {
+        status: t.table_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+        replicas: t
+            .replicas()
+            .iter()
+            .map(|r| {
+                (
+                    r.region_name().unwrap_or_default().to_owned(),
+                    r.replica_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+                )
+            })
+            .collect(),
+    }))
 }
 
 /// Adds a replica of `table` in `replica_region` (the table becomes a global table).
@@ -44,14 +36,7 @@ pub async fn create_replica(aws: &RegionalClients, table: &str, replica_region: 
     let create = CreateReplicationGroupMemberAction::builder()
         .region_name(replica_region)
         .build()
-        .map_err(|e| AwsError {
-            service: "dynamodb",
-            operation: "UpdateTable",
-            region: aws.region.clone(),
-            kind: AwsErrorKind::Rejected,
-            code: None,
-            message: e.to_string(),
-        })?;
+        .map_err(|e| AwsError::invalid_request("dynamodb", "UpdateTable", &aws.region, e.to_string()))?;
     aws.dynamodb
         .update_table()
         .table_name(table)

@@ -93,6 +93,18 @@ impl AwsError {
         }
     }
 
+    /// A request the SDK refused to build (a required field missing): a bug or bad spec value.
+    pub fn invalid_request(service: &'static str, operation: &'static str, region: &str, message: String) -> Self {
+        Self {
+            service,
+            operation,
+            region: region.to_owned(),
+            kind: AwsErrorKind::Rejected,
+            code: None,
+            message,
+        }
+    }
+
     /// Worth retrying soon with backoff (as opposed to waiting for a person).
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, AwsErrorKind::Throttled | AwsErrorKind::Unavailable)
@@ -103,7 +115,15 @@ impl AwsError {
 fn kind_of(code: Option<&str>, server_error: bool) -> AwsErrorKind {
     match code {
         Some(c) if THROTTLING_CODES.contains(&c) => AwsErrorKind::Throttled,
-        Some(c) if c.ends_with("NotFound") || c.ends_with("NotFoundFault") || c.ends_with("NotFoundException") => {
+        // RDS `...NotFoundFault`, DynamoDB `ResourceNotFoundException`, S3 `NoSuchBucket` and
+        // `ReplicationConfigurationNotFoundError`.
+        Some(c)
+            if c.ends_with("NotFound")
+                || c.ends_with("NotFoundFault")
+                || c.ends_with("NotFoundException")
+                || c.ends_with("NotFoundError")
+                || c.starts_with("NoSuch") =>
+        {
             AwsErrorKind::NotFound
         }
         Some(c) if c.contains("AlreadyExists") || (c.starts_with("Invalid") && c.ends_with("StateFault")) => {
@@ -132,6 +152,15 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// `Ok(None)` for a NotFound error: "it does not exist" is an answer, not a failure.
+pub fn found<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +170,15 @@ mod tests {
         assert_eq!(kind_of(Some("Throttling"), false), AwsErrorKind::Throttled);
         assert_eq!(kind_of(Some("SlowDown"), true), AwsErrorKind::Throttled);
         assert_eq!(kind_of(Some("DBClusterNotFoundFault"), false), AwsErrorKind::NotFound);
+        assert_eq!(
+            kind_of(Some("ResourceNotFoundException"), false),
+            AwsErrorKind::NotFound
+        );
+        assert_eq!(kind_of(Some("NoSuchBucket"), false), AwsErrorKind::NotFound);
+        assert_eq!(
+            kind_of(Some("ReplicationConfigurationNotFoundError"), false),
+            AwsErrorKind::NotFound
+        );
         assert_eq!(
             kind_of(Some("GlobalClusterNotFoundFault"), false),
             AwsErrorKind::NotFound

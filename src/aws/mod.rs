@@ -23,7 +23,7 @@ use aws_smithy_runtime_api::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
-pub use error::{AwsError, AwsErrorKind};
+pub use error::{AwsError, AwsErrorKind, found};
 
 use crate::telemetry::Metrics;
 

@@ -2,7 +2,7 @@
 
 use aws_sdk_rds::{Client, types};
 
-use super::{AwsError, AwsErrorKind, RegionalClients};
+use super::{AwsError, RegionalClients, found};
 
 /// An Aurora global cluster and its members.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,14 +80,6 @@ fn tags(owner: &str) -> Vec<types::Tag> {
     ]
 }
 
-fn not_found_as_none<T>(result: Result<T, AwsError>) -> Result<Option<T>, AwsError> {
-    match result {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind == AwsErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 pub async fn describe_global_cluster(
     aws: &RegionalClients,
     identifier: &str,
@@ -100,7 +92,7 @@ pub async fn describe_global_cluster(
         .await
         .map_err(|e| AwsError::from_sdk("rds", "DescribeGlobalClusters", &aws.region, e))
         .map(|out| out.global_clusters().first().map(global_cluster_from));
-    Ok(not_found_as_none(result)?.flatten())
+    Ok(found(result)?.flatten())
 }
 
 fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
@@ -140,7 +132,7 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
                 endpoint: c.endpoint().map(str::to_owned),
             })
         });
-    Ok(not_found_as_none(result)?.flatten())
+    Ok(found(result)?.flatten())
 }
 
 pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
@@ -158,7 +150,7 @@ pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Resul
                 instance_class: i.db_instance_class().map(str::to_owned),
             })
         });
-    Ok(not_found_as_none(result)?.flatten())
+    Ok(found(result)?.flatten())
 }
 
 pub async fn create_global_cluster(

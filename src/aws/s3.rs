@@ -6,7 +6,7 @@ use aws_sdk_s3::types::{
     ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue, StorageClass, VersioningConfiguration,
 };
 
-use super::{AwsError, AwsErrorKind, RegionalClients};
+use super::{AwsError, RegionalClients, found};
 
 /// Versioning state of a bucket: `None` when it was never enabled.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,34 +44,29 @@ fn error(
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
 ) -> AwsError {
-    let mut err = AwsError::from_sdk("s3", operation, region, e);
-    // S3 spells "not found" its own way.
-    if matches!(
-        err.code.as_deref(),
-        Some("NoSuchBucket" | "ReplicationConfigurationNotFoundError")
-    ) {
-        err.kind = AwsErrorKind::NotFound;
+    AwsError::from_sdk("s3", operation, region, e)
+}
+
+fn invalid_rule(region: &str) -> impl Fn(aws_sdk_s3::error::BuildError) -> AwsError + Copy + '_ {
+    move |e| {
+        AwsError::invalid_request(
+            "s3",
+            "PutBucketReplication",
+            region,
+            format!("invalid replication rule: {e}"),
+        )
     }
-    err
 }
 
 /// Versioning of `bucket`, or `None` when the bucket does not exist.
 pub async fn versioning(aws: &RegionalClients, bucket: &str) -> Result<Option<Versioning>, AwsError> {
-    match aws.s3.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(out) => Ok(Some(match out.status() {
-            Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
-            Some(_) => Versioning::Suspended,
-            None => Versioning::Never,
-        })),
-        Err(e) => {
-            let err = error("GetBucketVersioning", &aws.region, e);
-            if err.kind == AwsErrorKind::NotFound {
-                Ok(None)
-            } else {
-                Err(err)
-            }
-        }
-    }
+    let out = aws.s3.get_bucket_versioning().bucket(bucket).send().await;
+    let out = found(out.map_err(|e| error("GetBucketVersioning", &aws.region, e)))?;
+    Ok(out.map(|out| match out.status() {
+        Some(BucketVersioningStatus::Enabled) => Versioning::Enabled,
+        Some(_) => Versioning::Suspended,
+        None => Versioning::Never,
+    }))
 }
 
 pub async fn enable_versioning(aws: &RegionalClients, bucket: &str) -> Result<(), AwsError> {
@@ -92,18 +87,9 @@ pub async fn enable_versioning(aws: &RegionalClients, bucket: &str) -> Result<()
 /// The replication configuration of `bucket` (`None` when it has none), with the rule `rule_id`
 /// picked out.
 pub async fn replication(aws: &RegionalClients, bucket: &str, rule_id: &str) -> Result<Option<Replication>, AwsError> {
-    let out = match aws.s3.get_bucket_replication().bucket(bucket).send().await {
-        Ok(out) => out,
-        Err(e) => {
-            let err = error("GetBucketReplication", &aws.region, e);
-            return if err.code.as_deref() == Some("ReplicationConfigurationNotFoundError") {
-                Ok(None)
-            } else {
-                Err(err)
-            };
-        }
-    };
-    let Some(config) = out.replication_configuration() else {
+    let out = aws.s3.get_bucket_replication().bucket(bucket).send().await;
+    let out = found(out.map_err(|e| error("GetBucketReplication", &aws.region, e)))?;
+    let Some(config) = out.as_ref().and_then(|o| o.replication_configuration()) else {
         return Ok(None);
     };
     let (ours, other_rules): (Vec<_>, Vec<_>) = config.rules().iter().cloned().partition(|r| r.id() == Some(rule_id));
@@ -143,14 +129,7 @@ pub async fn put_replication(
     rule: &ManagedRule,
     other_rules: &[ReplicationRule],
 ) -> Result<(), AwsError> {
-    let invalid = |e: aws_sdk_s3::error::BuildError| AwsError {
-        service: "s3",
-        operation: "PutBucketReplication",
-        region: aws.region.clone(),
-        kind: AwsErrorKind::Rejected,
-        code: None,
-        message: format!("invalid replication rule: {e}"),
-    };
+    let invalid = invalid_rule(&aws.region);
     let mut destination = Destination::builder()
         .bucket(format!("arn:aws:s3:::{}", rule.destination_bucket))
         .storage_class(StorageClass::from(rule.storage_class.as_str()));
@@ -191,19 +170,8 @@ pub async fn put_replication(
         .delete_marker_replication(DeleteMarkerReplication::builder().status(delete_markers).build())
         .build()
         .map_err(invalid)?;
-    let config = ReplicationConfiguration::builder()
-        .role(role)
-        .set_rules(Some(other_rules.iter().cloned().chain([ours]).collect()))
-        .build()
-        .map_err(invalid)?;
-    aws.s3
-        .put_bucket_replication()
-        .bucket(bucket)
-        .replication_configuration(config)
-        .send()
-        .await
-        .map_err(|e| error("PutBucketReplication", &aws.region, e))?;
-    Ok(())
+    let rules: Vec<_> = other_rules.iter().cloned().chain([ours]).collect();
+    replace_rules(aws, bucket, role, &rules).await
 }
 
 /// Writes `rules` as the whole configuration, or deletes the configuration when none remain.
@@ -226,14 +194,7 @@ pub async fn replace_rules(
         .role(role)
         .set_rules(Some(rules.to_vec()))
         .build()
-        .map_err(|e| AwsError {
-            service: "s3",
-            operation: "PutBucketReplication",
-            region: aws.region.clone(),
-            kind: AwsErrorKind::Rejected,
-            code: None,
-            message: e.to_string(),
-        })?;
+        .map_err(invalid_rule(&aws.region))?;
     aws.s3
         .put_bucket_replication()
         .bucket(bucket)

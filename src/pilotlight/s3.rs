@@ -204,29 +204,25 @@ fn decide_pair(
         }
         .to_owned(),
     };
-    for (bucket, region, versioning) in [
-        (source, regions.primary.as_str(), &obs.source_versioning),
-        (destination, regions.standby.as_str(), &obs.destination_versioning),
-    ] {
-        if versioning.is_none() {
-            let which = if bucket == source {
-                "sourceBucket"
-            } else {
-                "destinationBucket"
-            };
-            let report = ComponentReport::misconfigured(
-                "BucketNotFound",
-                format!(
-                    "bucket {bucket} does not exist in {region}: create it or fix spec.storage.s3[].{which} (the operator never creates buckets)"
-                ),
-            );
-            return (report, status);
-        }
+    let buckets = [
+        ("sourceBucket", source, regions.primary.as_str(), &obs.source_versioning),
+        (
+            "destinationBucket",
+            destination,
+            regions.standby.as_str(),
+            &obs.destination_versioning,
+        ),
+    ];
+    if let Some((field, bucket, region, _)) = buckets.iter().find(|(.., versioning)| versioning.is_none()) {
+        let report = ComponentReport::misconfigured(
+            "BucketNotFound",
+            format!(
+                "bucket {bucket} does not exist in {region}: create it or fix spec.storage.s3[].{field} (the operator never creates buckets)"
+            ),
+        );
+        return (report, status);
     }
-    for (bucket, region, versioning) in [
-        (source, regions.primary.as_str(), &obs.source_versioning),
-        (destination, regions.standby.as_str(), &obs.destination_versioning),
-    ] {
+    for (_, bucket, region, versioning) in buckets {
         if versioning != &Some(Versioning::Enabled) {
             changes.push(Change::EnableVersioning {
                 region: region.to_owned(),

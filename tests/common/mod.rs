@@ -523,6 +523,14 @@ impl Scenario {
         wait_condition(&self.client, &self.ns.name, "app", type_, status, reason, timeout).await
     }
 
+    /// Waits until condition `type_` is `status` for `reason`, and returns the PilotLight and that
+    /// condition's message.
+    pub async fn wait_for_reason(&self, type_: &str, status: &str, reason: &str) -> (PilotLight, String) {
+        let pl = self.wait(type_, status, Some(reason), Duration::from_secs(90)).await;
+        let message = condition(pl.status.as_ref().unwrap(), type_).message.clone();
+        (pl, message)
+    }
+
     pub async fn wait_ready(&self) -> PilotLight {
         self.wait("Ready", "True", None, Duration::from_secs(60)).await
     }
