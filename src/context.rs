@@ -8,7 +8,11 @@ use std::{
 
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::{aws::AwsClients, telemetry::Metrics};
+use crate::{
+    aws::AwsClients,
+    pilotlight::schedule::{CheckIntervals, Scheduler},
+    telemetry::Metrics,
+};
 
 /// Field manager for every server-side apply, and the Events' reporting controller.
 pub const MANAGER: &str = "pilot-light";
@@ -21,8 +25,8 @@ pub struct Settings {
     /// Requeue when converged but outside a threshold (lag high, stale): long enough not to burn
     /// AWS calls on a metric published once a minute, short enough to notice recovery.
     pub degraded_interval: Duration,
-    /// Requeue when everything is Ready: steady-state AWS cost is driven by this.
-    pub ready_interval: Duration,
+    /// Checks of healthy components: steady-state AWS cost is driven by these.
+    pub check_intervals: CheckIntervals,
     /// Requeue when a person must fix the spec or AWS (spec edits trigger a reconcile anyway).
     pub misconfigured_interval: Duration,
     /// First retry delay after a retryable error; doubles per consecutive failure.
@@ -38,7 +42,7 @@ impl Default for Settings {
         Self {
             converging_interval: Duration::from_secs(5),
             degraded_interval: Duration::from_secs(60),
-            ready_interval: Duration::from_secs(300),
+            check_intervals: CheckIntervals::default(),
             misconfigured_interval: Duration::from_secs(300),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(120),
@@ -53,6 +57,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
     pub settings: Settings,
+    /// When each PilotLight component is next checked.
+    pub scheduler: Scheduler,
     /// Consecutive retryable failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -69,6 +75,7 @@ impl Context {
             aws,
             metrics,
             settings,
+            scheduler: Scheduler::default(),
             failures: Mutex::default(),
         }
     }

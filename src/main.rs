@@ -3,6 +3,7 @@ use std::{net::SocketAddr, process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use pilot_light::{
     context::Settings,
+    pilotlight::schedule::CheckIntervals,
     telemetry::{LogFormat, init_tracing},
 };
 
@@ -36,9 +37,19 @@ struct RunArgs {
     /// Log format.
     #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
-    /// Seconds between checks of a Ready PilotLight (drives steady-state AWS cost).
-    #[arg(long, env = "PILOT_LIGHT_READY_INTERVAL", default_value_t = 300)]
-    ready_interval: u64,
+    /// Seconds between checks of a healthy Aurora global database (replication lag included).
+    /// The four check intervals set the steady-state AWS cost.
+    #[arg(long, env = "PILOT_LIGHT_DATABASE_CHECK_INTERVAL", default_value_t = 900)]
+    database_check_interval: u64,
+    /// Seconds between checks of healthy S3 replication and DynamoDB replicas.
+    #[arg(long, env = "PILOT_LIGHT_STORAGE_CHECK_INTERVAL", default_value_t = 1800)]
+    storage_check_interval: u64,
+    /// Seconds between checks of healthy standby compute (AMI copy, launch template, ASG).
+    #[arg(long, env = "PILOT_LIGHT_COMPUTE_CHECK_INTERVAL", default_value_t = 1800)]
+    compute_check_interval: u64,
+    /// Seconds between checks of healthy Route 53 health checks and records.
+    #[arg(long, env = "PILOT_LIGHT_TRAFFIC_CHECK_INTERVAL", default_value_t = 3600)]
+    traffic_check_interval: u64,
     /// Seconds between checks while resources are being created or changed.
     #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 5)]
     converging_interval: u64,
@@ -71,7 +82,12 @@ async fn main() -> ExitCode {
         Command::Run(args) => {
             init_tracing(args.log_format);
             let settings = Settings {
-                ready_interval: Duration::from_secs(args.ready_interval),
+                check_intervals: CheckIntervals {
+                    database: Duration::from_secs(args.database_check_interval),
+                    storage: Duration::from_secs(args.storage_check_interval),
+                    compute: Duration::from_secs(args.compute_check_interval),
+                    traffic: Duration::from_secs(args.traffic_check_interval),
+                },
                 converging_interval: Duration::from_secs(args.converging_interval),
                 degraded_interval: Duration::from_secs(args.degraded_interval),
                 backoff_max: Duration::from_secs(args.max_backoff),

@@ -276,13 +276,7 @@ async fn deletion_policy_delete_removes_only_the_operators_rule() {
     s.apply(|m| m["spec"]["deletionPolicy"] = "Delete".into()).await;
     s.wait_ready().await;
 
-    let api: kube::Api<pilot_light::api::PilotLight> = kube::Api::namespaced(s.client.clone(), &s.ns.name);
-    api.delete("app", &Default::default()).await.unwrap();
-    eventually(Duration::from_secs(30), || async {
-        api.get_opt("app").await.ok()?.is_none().then_some(())
-    })
-    .await
-    .expect("PilotLight deleted after its cleanup");
+    s.delete_pilotlight().await;
     let calls = Emulator::new().calls_by(&operator.app).await;
     operator.stop().await;
 

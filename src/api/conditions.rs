@@ -14,6 +14,12 @@ pub enum ConditionType {
     DatabaseReplicating,
     /// Every S3 bucket pair is versioned and replicates with the rule the spec describes.
     StorageReplicating,
+    /// The AMI copy, launch template and standby Auto Scaling Group are in place, the copy is
+    /// younger than `maxImageAge`, and the group is dormant (unless a drill or failover runs).
+    ComputeReady,
+    /// The health check exists and the application and database records point at the active
+    /// region.
+    TrafficReady,
 }
 
 impl ConditionType {
@@ -22,6 +28,8 @@ impl ConditionType {
             Self::Ready => "Ready",
             Self::DatabaseReplicating => "DatabaseReplicating",
             Self::StorageReplicating => "StorageReplicating",
+            Self::ComputeReady => "ComputeReady",
+            Self::TrafficReady => "TrafficReady",
         }
     }
 }

@@ -473,6 +473,12 @@ pub struct PilotLightStatus {
     /// S3 replication state, one entry per bucket pair.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageStatus>,
+    /// Standby compute state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<ComputeStatus>,
+    /// Route 53 state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficStatus>,
     /// Outcome of the last failover, switchover or failback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverOutcome>,
@@ -531,6 +537,45 @@ pub struct DatabaseStatus {
     /// Timestamp of the lag datapoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_lag_observed_at: Option<Time>,
+}
+
+/// The standby region's dormant compute as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeStatus {
+    /// The AMI copy in the standby region that the launch template uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// State of the copy: pending, available, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_state: Option<String>,
+    /// Age of the copy, e.g. `3d4h`; compared with `spec.compute.maxImageAge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_age: Option<String>,
+    /// Default version of the launch template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template_version: Option<i64>,
+    /// The standby group's min/desired/max, e.g. `0/0/10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_group: Option<String>,
+    /// Instances in the standby group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<i32>,
+}
+
+/// Route 53 as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficStatus {
+    /// The health check on the primary endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_id: Option<String>,
+    /// Where the application record points (an alias target's DNS name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_target: Option<String>,
+    /// Where the database writer CNAME points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_record_target: Option<String>,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

@@ -1,9 +1,12 @@
 //! AWS access: one set of SDK clients per region, built once and shared by every reconcile.
 
+pub mod autoscaling;
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod ec2;
 mod error;
 pub mod rds;
+pub mod route53;
 pub mod s3;
 
 use std::{
@@ -35,6 +38,11 @@ pub struct RegionalClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    /// Route 53 is global; its clients exist per region like the others and all reach the same
+    /// service.
+    pub route53: aws_sdk_route53::Client,
 }
 
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
@@ -42,7 +50,16 @@ pub struct AwsClients {
     base: SdkConfig,
     metrics: Arc<Metrics>,
     regions: Mutex<HashMap<String, Arc<RegionalClients>>>,
+    /// Route 53 reads shared between PilotLights.
+    pub route53_view: route53::Route53View,
 }
+
+/// Region whose endpoint global services (Route 53) are called through.
+pub const GLOBAL_REGION: &str = "us-east-1";
+
+/// How long one Route 53 read serves other PilotLights' periodic checks: longer than the spread
+/// of their aligned check times (see `Scheduler`), far shorter than the check interval.
+const ROUTE53_SHARED_FOR: Duration = Duration::from_secs(90);
 
 impl AwsClients {
     /// Loads credentials and settings the standard way (environment, profile, IRSA, Pod
@@ -68,7 +85,13 @@ impl AwsClients {
             base,
             metrics,
             regions: Mutex::default(),
+            route53_view: route53::Route53View::new(ROUTE53_SHARED_FOR),
         }
+    }
+
+    /// The clients global services are called through.
+    pub fn global(&self) -> Arc<RegionalClients> {
+        self.region(GLOBAL_REGION)
     }
 
     /// The clients for `region`, built on first use.
@@ -100,6 +123,21 @@ impl AwsClients {
                     ),
                     dynamodb: aws_sdk_dynamodb::Client::from_conf(
                         aws_sdk_dynamodb::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    ec2: aws_sdk_ec2::Client::from_conf(
+                        aws_sdk_ec2::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    autoscaling: aws_sdk_autoscaling::Client::from_conf(
+                        aws_sdk_autoscaling::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    route53: aws_sdk_route53::Client::from_conf(
+                        aws_sdk_route53::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

@@ -1,17 +1,20 @@
 //! PilotLight convergence: observe AWS -> decide (pure) -> act -> write status.
 
 pub mod aurora;
+pub mod compute;
 pub mod dynamodb;
 pub mod endpoints;
 mod report;
 pub mod s3;
+pub mod schedule;
+pub mod traffic;
 
 use std::{
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant, SystemTime},
 };
 
 use futures::{StreamExt, TryStreamExt};
@@ -32,9 +35,13 @@ use kube::{
 use tracing::{Instrument, info, info_span, warn};
 
 pub use report::{ComponentHealth, ComponentReport};
+use schedule::{Component, Due};
 
 use crate::{
-    api::{ConditionStatus, ConditionType, DeletionPolicy, PilotLight, PilotLightStatus, set_condition},
+    api::{
+        ConditionStatus, ConditionType, DeletionPolicy, FailoverRequest, PilotLight, PilotLightStatus, RequestPhase,
+        set_condition,
+    },
     aws::{AwsClients, AwsError},
     context::{Context, MANAGER},
     error::{Error, Result},
@@ -116,22 +123,35 @@ async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
 pub const FINALIZER: &str = "pilotlight.dev/cleanup";
 
 /// Runs when a PilotLight is deleted. `Retain` leaves AWS untouched; `Delete` removes only what
-/// the operator created that holds no data (today: its S3 replication rules). Clusters,
-/// instances, buckets and tables are never deleted. The endpoints ConfigMap goes with its owner.
+/// the operator created that holds no data: S3 replication rules, the standby Auto Scaling Group
+/// and launch template (when they carry its owner tag) and its health checks. Clusters,
+/// instances, buckets, tables, AMI copies and DNS records are never deleted. The endpoints
+/// ConfigMap goes with its owner.
 async fn cleanup(pl: &PilotLight, ctx: &Context) -> Result<Action> {
     let key = object_key(pl);
     if pl.spec.deletion_policy == DeletionPolicy::Delete {
+        let mut removed = Vec::new();
         for pair in pl.spec.storage.iter().flat_map(|s| &s.s3) {
             if let Some(bucket) = s3::remove_rule(&ctx.aws, &pl.spec.regions, pair).await? {
-                publish(
-                    ctx,
-                    pl,
-                    EventType::Normal,
-                    "DeletedReplicationRule",
-                    format!("Removed replication rule of bucket {bucket} (deletionPolicy Delete)"),
-                )
-                .await;
+                removed.push(format!("replication rule of bucket {bucket}"));
             }
+        }
+        if let Some(compute) = &pl.spec.compute {
+            removed.extend(compute::remove(&ctx.aws, &pl.spec.regions, compute, &key).await?);
+        }
+        if pl.spec.traffic.is_some() {
+            let checks = traffic::remove(&ctx.aws, &key).await?;
+            removed.extend(checks.into_iter().map(|id| format!("Route 53 health check {id}")));
+        }
+        if !removed.is_empty() {
+            publish(
+                ctx,
+                pl,
+                EventType::Normal,
+                "DeletedAwsResources",
+                format!("Removed (deletionPolicy Delete): {}", removed.join(", ")),
+            )
+            .await;
         }
     }
     ctx.metrics.forget(&ObjectLabels {
@@ -139,6 +159,7 @@ async fn cleanup(pl: &PilotLight, ctx: &Context) -> Result<Action> {
         name: pl.name_any(),
     });
     ctx.reset_backoff(&key);
+    ctx.scheduler.forget(&key, &[]);
     info!(policy = ?pl.spec.deletion_policy, "cleaned up");
     Ok(Action::await_change())
 }
@@ -154,17 +175,43 @@ fn object_key(pl: &PilotLight) -> String {
     format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any())
 }
 
+/// Runs `check` for `component` when it is due (or `force`d), records its report, and returns
+/// the report; a component that is not due keeps its last report.
+async fn checked(
+    ctx: &Context,
+    key: &str,
+    component: Component,
+    generation: Option<i64>,
+    force: bool,
+    check: impl AsyncFnOnce(bool) -> ComponentReport,
+) -> ComponentReport {
+    let now = SystemTime::now();
+    let fresh = match ctx.scheduler.due(key, component, generation, &ctx.settings, now) {
+        Due::Skip(report) if !force => return report,
+        Due::Skip(_) => true,
+        Due::Check { fresh } => fresh,
+    };
+    let report = check(fresh).await;
+    ctx.scheduler.record(key, component, generation, &report, now);
+    report
+}
+
 async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Action> {
     let spec = &pl.spec;
     let owner = object_key(pl);
+    let generation = pl.metadata.generation;
     let previous = owned_status(&pl.status.clone().unwrap_or_default());
     let mut status = previous.clone();
     let mut reports = Vec::new();
+    let mut components = Vec::new();
     let mut retry_error = None;
-    let mut lag = None;
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
-        let report = converge_database(ctx, pl, &owner, aurora, &mut status, &mut lag, &mut retry_error).await;
+        components.push(Component::Database);
+        let report = checked(ctx, &owner, Component::Database, generation, false, async |_| {
+            converge_database(ctx, pl, &owner, aurora, &mut status, &mut retry_error).await
+        })
+        .await;
         reports.push((ConditionType::DatabaseReplicating, report));
     }
     if let Some(storage) = spec
@@ -172,12 +219,44 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         .as_ref()
         .filter(|s| !s.s3.is_empty() || !s.dynamodb.is_empty())
     {
-        let report = converge_storage(ctx, pl, &owner, storage, &mut status, &mut retry_error).await;
+        components.push(Component::Storage);
+        let report = checked(ctx, &owner, Component::Storage, generation, false, async |_| {
+            converge_storage(ctx, pl, &owner, storage, &mut status, &mut retry_error).await
+        })
+        .await;
         reports.push((ConditionType::StorageReplicating, report));
     }
+    if spec.database.is_none() {
+        // Without a database nothing moves traffic yet: the primary region serves.
+        status.active_region = Some(spec.regions.primary.to_string());
+    }
+    // Compute and traffic follow the active region and writer: when those move, look at once.
+    let moved =
+        status.active_region != previous.active_region || writer_endpoint(&status) != writer_endpoint(&previous);
+    if let Some(compute) = &spec.compute {
+        components.push(Component::Compute);
+        let report = checked(ctx, &owner, Component::Compute, generation, moved, async |_| {
+            converge_compute(ctx, pl, &owner, compute, &mut status, &mut retry_error).await
+        })
+        .await;
+        reports.push((ConditionType::ComputeReady, report));
+    }
+    let traffic_inputs = traffic::TrafficInputs::new(spec, &owner);
+    if traffic_inputs.is_configured() {
+        components.push(Component::Traffic);
+        let report = checked(ctx, &owner, Component::Traffic, generation, moved, async |fresh| {
+            converge_traffic(ctx, pl, &owner, &traffic_inputs, fresh, &mut status, &mut retry_error).await
+        })
+        .await;
+        reports.push((ConditionType::TrafficReady, report));
+    }
+    ctx.scheduler.forget(&owner, &components);
 
     let now = Timestamp::now();
-    let generation = pl.metadata.generation;
+    // Conditions of components no longer in the spec go.
+    status
+        .conditions
+        .retain(|c| reports.iter().any(|(t, _)| t.as_str() == c.type_));
     for (type_, report) in &reports {
         set_condition(
             &mut status.conditions,
@@ -189,14 +268,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
             now,
         );
     }
-    let mut ready = ComponentReport::ready(&reports);
-    let unmanaged = not_yet_managed(spec);
-    if !unmanaged.is_empty() {
-        ready.message.push_str(&format!(
-            "; not yet converged by this operator version: {}",
-            unmanaged.join(", ")
-        ));
-    }
+    let ready = ComponentReport::ready(&reports);
     set_condition(
         &mut status.conditions,
         ConditionType::Ready,
@@ -208,12 +280,22 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     );
     status.phase = Some(ComponentReport::phase(&reports));
     status.observed_generation = generation;
-    if spec.database.is_none() {
-        // Without a database nothing moves traffic yet: the primary region serves.
-        status.active_region = Some(spec.regions.primary.to_string());
+    if spec.storage.is_none() {
+        status.storage = None;
+    }
+    if spec.compute.is_none() {
+        status.compute = None;
+    }
+    if !traffic_inputs.is_configured() {
+        status.traffic = None;
     }
 
     announce_transitions(ctx, pl, &previous, &reports, &ready).await;
+    let lag = status
+        .database
+        .as_ref()
+        .and_then(|d| d.replication_lag_ms)
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0));
     ctx.metrics.set_readiness(
         ObjectLabels {
             namespace: namespace.to_owned(),
@@ -230,8 +312,12 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         return Err(e.into());
     }
     ctx.reset_backoff(&owner);
-    let next = reports.iter().map(|(_, r)| r.requeue(&ctx.settings)).min();
-    Ok(Action::requeue(next.unwrap_or(ctx.settings.ready_interval)))
+    let next = ctx.scheduler.next_check(&owner, &ctx.settings, SystemTime::now());
+    Ok(Action::requeue(next.unwrap_or(ctx.settings.misconfigured_interval)))
+}
+
+fn writer_endpoint(status: &PilotLightStatus) -> Option<&str> {
+    status.database.as_ref().and_then(|d| d.writer_endpoint.as_deref())
 }
 
 /// A change a component decided on: how people see it in Events, and how it is carried out.
@@ -256,6 +342,34 @@ impl PlannedChange for dynamodb::CreateReplica {
     }
     fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
         dynamodb::apply(aws, self)
+    }
+}
+
+impl PlannedChange for compute::Change {
+    fn event(&self) -> (EventType, &'static str, String) {
+        let type_ = if self.is_warning() {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        (type_, self.reason(), self.describe())
+    }
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
+        compute::apply(aws, self, owner)
+    }
+}
+
+impl PlannedChange for traffic::Change {
+    fn event(&self) -> (EventType, &'static str, String) {
+        let type_ = if self.is_repair() {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        (type_, self.reason(), self.describe())
+    }
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
+        traffic::apply(aws, self, owner)
     }
 }
 
@@ -302,14 +416,13 @@ fn failed(error: &AwsError, retry_error: &mut Option<AwsError>) -> ComponentRepo
     ComponentReport::from_aws_error(error)
 }
 
-/// The Aurora global database; fills `status.database`, `status.activeRegion` and `lag`.
+/// The Aurora global database; fills `status.database` and `status.activeRegion`.
 async fn converge_database(
     ctx: &Context,
     pl: &PilotLight,
     owner: &str,
     aurora: &crate::api::AuroraSpec,
     status: &mut PilotLightStatus,
-    lag: &mut Option<std::time::Duration>,
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
     let regions = &pl.spec.regions;
@@ -320,7 +433,6 @@ async fn converge_database(
             if let Some(region) = &decision.writer_region {
                 status.active_region = Some(region.clone());
             }
-            *lag = decision.lag;
             apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
         }
         Err(e) => failed(&e, retry_error),
@@ -364,14 +476,89 @@ async fn converge_storage(
     ComponentReport::combine(parts)
 }
 
+/// The standby compute; fills `status.compute`.
+async fn converge_compute(
+    ctx: &Context,
+    pl: &PilotLight,
+    owner: &str,
+    spec: &crate::api::ComputeSpec,
+    status: &mut PilotLightStatus,
+    retry_error: &mut Option<AwsError>,
+) -> ComponentReport {
+    let regions = &pl.spec.regions;
+    // When it cannot be known whether a drill runs, capacity is left alone rather than cut.
+    let capacity = standby_capacity_use(ctx, pl, status).await.unwrap_or_else(|e| {
+        warn!(error = %e, "cannot list FailoverRequests; standby capacity left as it is");
+        compute::CapacityUse::InUse
+    });
+    match compute::observe(&ctx.aws, regions, spec).await {
+        Ok(observation) => {
+            let decision = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
+            status.compute = Some(decision.status.clone());
+            apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
+        }
+        Err(e) => failed(&e, retry_error),
+    }
+}
+
+/// Standby capacity is in use when the standby region serves, or a FailoverRequest for this
+/// PilotLight is running (a drill scales the standby group up on purpose).
+async fn standby_capacity_use(
+    ctx: &Context,
+    pl: &PilotLight,
+    status: &PilotLightStatus,
+) -> std::result::Result<compute::CapacityUse, kube::Error> {
+    if status.active_region.as_deref() == Some(pl.spec.regions.standby.as_str()) {
+        return Ok(compute::CapacityUse::InUse);
+    }
+    let requests: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
+    let running = requests.list(&Default::default()).await?.items.iter().any(|r| {
+        r.spec.pilot_light_ref.name == pl.name_any()
+            && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+    });
+    Ok(if running {
+        compute::CapacityUse::InUse
+    } else {
+        compute::CapacityUse::Dormant
+    })
+}
+
+/// Route 53; fills `status.traffic`. Reads are shared with other PilotLights unless `fresh`.
+async fn converge_traffic(
+    ctx: &Context,
+    pl: &PilotLight,
+    owner: &str,
+    inputs: &traffic::TrafficInputs<'_>,
+    fresh: bool,
+    status: &mut PilotLightStatus,
+    retry_error: &mut Option<AwsError>,
+) -> ComponentReport {
+    match traffic::observe(&ctx.aws, inputs, fresh).await {
+        Ok(observation) => {
+            let decision = traffic::decide(
+                inputs,
+                &pl.spec.regions,
+                status.active_region.as_deref(),
+                writer_endpoint(status),
+                &observation,
+            );
+            status.traffic = Some(decision.status.clone());
+            apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
+        }
+        Err(e) => failed(&e, retry_error),
+    }
+}
+
 /// The status fields this controller computes and applies. Everything else (`lastFailover`,
 /// `lastDrill`, conditions of other types) is left to whoever owns it: server-side apply only
 /// touches the fields in the patch, and a stale cached copy must not overwrite newer values.
 fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
-    const OWNED: [ConditionType; 3] = [
+    const OWNED: [ConditionType; 5] = [
         ConditionType::Ready,
         ConditionType::DatabaseReplicating,
         ConditionType::StorageReplicating,
+        ConditionType::ComputeReady,
+        ConditionType::TrafficReady,
     ];
     PilotLightStatus {
         observed_generation: status.observed_generation,
@@ -385,24 +572,11 @@ fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
             .collect(),
         database: status.database.clone(),
         storage: status.storage.clone(),
+        compute: status.compute.clone(),
+        traffic: status.traffic.clone(),
         last_failover: None,
         last_drill: None,
     }
-}
-
-/// Sections of the spec that are validated but not converged yet (issue 3), named in `Ready`.
-fn not_yet_managed(spec: &crate::api::PilotLightSpec) -> Vec<&'static str> {
-    [
-        (
-            "storage.dynamodb",
-            spec.storage.as_ref().is_some_and(|s| !s.dynamodb.is_empty()),
-        ),
-        ("compute", spec.compute.is_some()),
-        ("traffic", spec.traffic.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, present)| present.then_some(name))
-    .collect()
 }
 
 /// Warning Events when a component turns bad (once per new reason, not every reconcile), and a

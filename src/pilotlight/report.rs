@@ -96,13 +96,14 @@ impl ComponentReport {
         }
     }
 
-    /// When to look again.
-    pub fn requeue(&self, settings: &Settings) -> std::time::Duration {
+    /// When to look again at a component that is not healthy; `None` for a healthy one, which
+    /// follows [`super::schedule::CheckIntervals`].
+    pub fn requeue(&self, settings: &Settings) -> Option<std::time::Duration> {
         match self.health {
-            ComponentHealth::Healthy => settings.ready_interval,
-            ComponentHealth::Converging | ComponentHealth::Unreachable => settings.converging_interval,
-            ComponentHealth::Degraded => settings.degraded_interval,
-            ComponentHealth::Misconfigured => settings.misconfigured_interval,
+            ComponentHealth::Healthy => None,
+            ComponentHealth::Converging | ComponentHealth::Unreachable => Some(settings.converging_interval),
+            ComponentHealth::Degraded => Some(settings.degraded_interval),
+            ComponentHealth::Misconfigured => Some(settings.misconfigured_interval),
         }
     }
 

@@ -21,6 +21,7 @@ use pilot_light::{
     api::{FailoverRequest, PilotLight},
     aws::AwsClients,
     context::{Context, Settings},
+    pilotlight::schedule::CheckIntervals,
     telemetry::Metrics,
 };
 use serde_json::{Value, json};
@@ -142,7 +143,12 @@ pub fn fast_settings(namespace: &str) -> Settings {
     Settings {
         converging_interval: Duration::from_millis(500),
         degraded_interval: Duration::from_secs(2),
-        ready_interval: Duration::from_secs(20),
+        check_intervals: CheckIntervals {
+            database: Duration::from_secs(20),
+            storage: Duration::from_secs(20),
+            compute: Duration::from_secs(20),
+            traffic: Duration::from_secs(20),
+        },
         misconfigured_interval: Duration::from_secs(300),
         backoff_base: Duration::from_millis(300),
         backoff_max: Duration::from_secs(3),
@@ -400,6 +406,57 @@ pub async fn dynamodb(region: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config(region).await)
 }
 
+pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk_config(region).await)
+}
+
+pub async fn autoscaling(region: &str) -> aws_sdk_autoscaling::Client {
+    aws_sdk_autoscaling::Client::new(&sdk_config(region).await)
+}
+
+pub async fn route53() -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&sdk_config("us-east-1").await)
+}
+
+/// What `testenv up` seeded (`.testenv/seed.json`): VPCs, subnets, ALBs, target groups, the
+/// hosted zone, shared by every test.
+pub fn seed() -> Value {
+    require_testenv();
+    let path = std::env::var("PILOT_LIGHT_SEED").expect("PILOT_LIGHT_SEED");
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("seed file")).expect("seed JSON")
+}
+
+/// Registers an AMI of this test's own in the primary region (copies are found by source id, so
+/// tests must not share a source image).
+pub async fn create_source_image(name: &str) -> String {
+    ec2("us-east-1")
+        .await
+        .register_image()
+        .name(name)
+        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
+        .root_device_name("/dev/xvda")
+        .send()
+        .await
+        .expect("register image")
+        .image_id()
+        .expect("image id")
+        .to_owned()
+}
+
+/// The standby Auto Scaling Group as AWS has it.
+pub async fn standby_group(name: &str) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
+    autoscaling("us-west-2")
+        .await
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .expect("describe ASG")
+        .auto_scaling_groups()
+        .first()
+        .cloned()
+}
+
 pub async fn s3(region: &str) -> aws_sdk_s3::Client {
     let config = sdk_config(region).await;
     aws_sdk_s3::Client::from_conf(
@@ -537,6 +594,19 @@ impl Scenario {
 
     pub async fn event_reasons(&self) -> Vec<String> {
         event_reasons(&self.client, &self.ns.name, "app").await
+    }
+
+    /// Deletes the PilotLight and waits until its finalizer has run and it is gone.
+    pub async fn delete_pilotlight(&self) {
+        let api: Api<PilotLight> = Api::namespaced(self.client.clone(), &self.ns.name);
+        api.delete("app", &DeleteParams::default())
+            .await
+            .expect("delete PilotLight");
+        eventually(Duration::from_secs(60), || async {
+            api.get_opt("app").await.ok()?.is_none().then_some(())
+        })
+        .await
+        .expect("PilotLight deleted after its cleanup");
     }
 }
 
