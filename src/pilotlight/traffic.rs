@@ -83,10 +83,16 @@ fn caller_prefix(owner: &str) -> String {
     format!("pl-{:016x}-", stable_hash(owner))
 }
 
-/// The caller reference for `settings`: Route 53 returns the existing health check when it is
-/// reused, so a create whose response was lost is not repeated.
-fn caller_reference(owner: &str, settings: &HealthCheckSettings) -> String {
-    format!("{}{:016x}", caller_prefix(owner), stable_hash(&format!("{settings:?}")))
+/// A caller reference for a new health check. Route 53 refuses a reference ever used before
+/// (even by a deleted check), so each creation gets its own; the SDK's retries of one request
+/// reuse it, so a retried create whose response was lost does not create a second check, and
+/// the next observe finds a created check by its prefix.
+fn new_caller_reference(owner: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{}{:016x}", caller_prefix(owner), nanos as u64)
 }
 
 fn health_check_settings(t: &TrafficSpec) -> Option<HealthCheckSettings> {
@@ -151,7 +157,6 @@ pub async fn observe(aws: &AwsClients, inputs: &TrafficInputs<'_>, fresh: bool) 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     CreateHealthCheck {
-        caller_reference: String,
         settings: HealthCheckSettings,
         name: String,
     },
@@ -262,7 +267,6 @@ pub fn decide(
                 });
             }
             (None, None) => changes.push(Change::CreateHealthCheck {
-                caller_reference: caller_reference(inputs.owner, settings),
                 settings: settings.clone(),
                 name: format!("{} primary ({})", inputs.owner, regions.primary),
             }),
@@ -374,12 +378,8 @@ pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(),
     let global = aws.global();
     let view = &aws.route53_view;
     match change {
-        Change::CreateHealthCheck {
-            caller_reference,
-            settings,
-            name,
-        } => {
-            let id = route53::create_health_check(&global, caller_reference, settings).await?;
+        Change::CreateHealthCheck { settings, name } => {
+            let id = route53::create_health_check(&global, &new_caller_reference(owner), settings).await?;
             view.invalidate_health_checks().await;
             route53::tag_health_check(&global, &id, name, owner).await
         }

@@ -67,7 +67,7 @@ fn writer_record(endpoint: &str) -> Record {
 fn ours(id: &str, settings: HealthCheckSettings) -> HealthCheck {
     HealthCheck {
         id: id.into(),
-        caller_reference: caller_reference("ns/app", &settings),
+        caller_reference: format!("{}0000000000000001", caller_prefix("ns/app")),
         settings,
     }
 }
@@ -97,16 +97,10 @@ fn creates_health_check_and_both_records_from_nothing() {
         d.changes.iter().map(Change::reason).collect::<Vec<_>>(),
         ["CreatingHealthCheck", "PointingRecord", "PointingCname"]
     );
-    let Change::CreateHealthCheck {
-        caller_reference: reference,
-        settings: s,
-        ..
-    } = &d.changes[0]
-    else {
+    let Change::CreateHealthCheck { settings: s, .. } = &d.changes[0] else {
         unreachable!()
     };
     assert_eq!((s.request_interval, s.failure_threshold), (10, 3));
-    assert!(reference.len() <= 64 && reference.starts_with(&caller_prefix("ns/app")));
     assert_eq!(
         d.changes[1],
         Change::UpsertRecord {
@@ -203,6 +197,9 @@ fn health_check_changes_update_in_place_or_replace() {
 fn caller_references_are_stable_and_per_owner() {
     assert_eq!(caller_prefix("ns/app"), caller_prefix("ns/app"));
     assert_ne!(caller_prefix("ns/app"), caller_prefix("ns/app2"));
+    let reference = new_caller_reference("ns/app");
+    assert!(reference.len() <= 64 && reference.starts_with(&caller_prefix("ns/app")));
+    assert_ne!(reference, new_caller_reference("ns/app"), "never reused");
     // Pinned (FNV-1a 64, checked independently): changing it would orphan existing health checks.
     assert_eq!(caller_prefix("ns/app"), "pl-2ef2152d34f956ae-");
 }

@@ -17,7 +17,18 @@ from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from . import cloudwatch_periods, dynamodb_replicas, rds_global, s3_replication
+from . import (
+    autoscaling_groups,
+    cloudwatch_periods,
+    dynamodb_replicas,
+    ec2_images,
+    ec2_launch_templates,
+    ec2_subnets,
+    rds_global,
+    route53_health_checks,
+    route53_records,
+    s3_replication,
+)
 from .calls import CallLog
 from .control import ControlApi
 from .durations import Durations
@@ -40,6 +51,12 @@ def build_app() -> Gateway:
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
     s3_replication.install()
+    ec2_images.install(durations)
+    ec2_launch_templates.install()
+    ec2_subnets.install()
+    autoscaling_groups.install()
+    route53_records.install(durations)
+    route53_health_checks.install()
     control = ControlApi(calls, fault_rules, durations, reset_moto=moto_api_backend.reset)
     return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)
 

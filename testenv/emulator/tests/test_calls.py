@@ -261,3 +261,52 @@ def test_s3_replication_rules_come_back_as_they_were_put(emulator):
     )
     [got] = s3.get_bucket_replication(Bucket="faithful")["ReplicationConfiguration"]["Rules"]
     assert got == rule
+
+
+def test_ec2_autoscaling_and_route53_operations_of_the_standby_stack(emulator):
+    """The names (and regions) logged for the EC2, Auto Scaling and Route 53 calls of a regional failover."""
+    ec2, asg = emulator.client("ec2", STANDBY), emulator.client("autoscaling", STANDBY)
+    route53 = emulator.client("route53", STANDBY)  # a global service, signed with the client's region
+    with pytest.raises(ec2.exceptions.ClientError):
+        ec2.copy_image(SourceRegion=PRIMARY, SourceImageId="ami-0123456789abcdef0", Name="app-server")
+    ec2.describe_images(Owners=["self"])
+    with pytest.raises(ec2.exceptions.ClientError):
+        ec2.describe_subnets(SubnetIds=["subnet-0123456789abcdef0"])
+    ec2.create_launch_template(LaunchTemplateName="app-lt", LaunchTemplateData={"InstanceType": "t3.micro"})
+    ec2.create_launch_template_version(LaunchTemplateName="app-lt", LaunchTemplateData={"InstanceType": "t3.small"})
+    ec2.modify_launch_template(LaunchTemplateName="app-lt", DefaultVersion="2")
+    ec2.describe_launch_template_versions(LaunchTemplateName="app-lt", Versions=["$Default"])
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="asg", LaunchTemplate={"LaunchTemplateName": "app-lt"}, MinSize=0, MaxSize=1,
+        AvailabilityZones=["us-west-2a"],
+    )
+    asg.update_auto_scaling_group(AutoScalingGroupName="asg", MaxSize=2)
+    asg.describe_auto_scaling_groups(AutoScalingGroupNames=["asg"])
+    asg.delete_auto_scaling_group(AutoScalingGroupName="asg", ForceDelete=True)
+    ec2.delete_launch_template(LaunchTemplateName="app-lt")
+    zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="z")["HostedZone"]["Id"]
+    with pytest.raises(route53.exceptions.NoSuchHostedZone):
+        route53.change_resource_record_sets(
+            HostedZoneId="Z0000000000000000000",
+            ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": "a.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "b"}]}}]},
+        )
+    route53.list_resource_record_sets(HostedZoneId=zone_id)
+    calls = [(c["service"], c["region"], c["action"], c["outcome"], c["code"]) for c in emulator.calls()]
+    assert calls == [
+        ("ec2", STANDBY, "CopyImage", "error", "InvalidAMIID.NotFound"),
+        ("ec2", STANDBY, "DescribeImages", "ok", None),
+        ("ec2", STANDBY, "DescribeSubnets", "error", "InvalidSubnetID.NotFound"),
+        ("ec2", STANDBY, "CreateLaunchTemplate", "ok", None),
+        ("ec2", STANDBY, "CreateLaunchTemplateVersion", "ok", None),
+        ("ec2", STANDBY, "ModifyLaunchTemplate", "ok", None),
+        ("ec2", STANDBY, "DescribeLaunchTemplateVersions", "ok", None),
+        ("autoscaling", STANDBY, "CreateAutoScalingGroup", "ok", None),
+        ("autoscaling", STANDBY, "UpdateAutoScalingGroup", "ok", None),
+        ("autoscaling", STANDBY, "DescribeAutoScalingGroups", "ok", None),
+        ("autoscaling", STANDBY, "DeleteAutoScalingGroup", "ok", None),
+        ("ec2", STANDBY, "DeleteLaunchTemplate", "ok", None),
+        ("route53", STANDBY, "CreateHostedZone", "ok", None),
+        ("route53", STANDBY, "ChangeResourceRecordSets", "error", "NoSuchHostedZone"),
+        ("route53", STANDBY, "ListResourceRecordSets", "ok", None),
+    ]

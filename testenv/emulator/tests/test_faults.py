@@ -174,3 +174,56 @@ def test_rules_are_listed_and_deleted(emulator):
 def test_invalid_rules_are_rejected(emulator, rule):
     status, body = emulator.control("POST", "faults", rule)
     assert status == 400 and body["error"]
+
+
+def test_route53_faults_target_one_rest_operation(emulator):
+    route53 = emulator.client("route53")
+    zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="z")["HostedZone"]["Id"]
+    emulator.add_fault(service="route53", action="ChangeResourceRecordSets", kind="throttle", remaining=1)
+    batch = {"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {
+        "Name": "app.example.com", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "dr.example.com"}]}}]}
+    with pytest.raises(ClientError) as raised:
+        route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)
+    assert is_throttling(raised.value)
+    route53.list_resource_record_sets(HostedZoneId=zone_id)  # another operation: untouched
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch=batch)  # the rule is used up
+    assert [(c["action"], c["outcome"]) for c in emulator.calls()] == [
+        ("CreateHostedZone", "ok"),
+        ("ChangeResourceRecordSets", "throttled"),
+        ("ListResourceRecordSets", "ok"),
+        ("ChangeResourceRecordSets", "ok"),
+    ]
+
+
+def test_route53_is_matched_by_the_region_its_client_signs_with(emulator):
+    """A global service: with a custom endpoint, SDKs sign Route 53 requests with the client's region."""
+    emulator.add_fault(region=PRIMARY, service="*", kind="outage")
+    with pytest.raises(CONNECTION_ERRORS):
+        emulator.client("route53", PRIMARY).list_health_checks()
+    assert emulator.client("route53", STANDBY).list_health_checks()["HealthChecks"] == []
+    assert [(c["region"], c["outcome"]) for c in emulator.calls()] == [(PRIMARY, "outage"), (STANDBY, "ok")]
+
+
+def test_ec2_and_autoscaling_faults_by_action(emulator):
+    ec2, asg = emulator.client("ec2", STANDBY), emulator.client("autoscaling", STANDBY)
+    emulator.add_fault(region=STANDBY, service="ec2", action="CopyImage", kind="error5xx")
+    emulator.add_fault(region=STANDBY, service="autoscaling", action="CreateAutoScalingGroup", kind="responseLost")
+    with pytest.raises(ClientError) as raised:
+        ec2.copy_image(SourceRegion=PRIMARY, SourceImageId="ami-1e749f67", Name="app-server")
+    assert raised.value.response["Error"]["Code"] == "InternalFailure"
+    assert ec2.describe_images(Owners=["self"])["Images"] == []
+    ec2.create_launch_template(LaunchTemplateName="app-lt", LaunchTemplateData={"InstanceType": "t3.micro"})
+    with pytest.raises(CONNECTION_ERRORS):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName="asg", LaunchTemplate={"LaunchTemplateName": "app-lt"}, MinSize=0, MaxSize=1,
+            AvailabilityZones=["us-west-2a"],
+        )
+    [group] = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["asg"])["AutoScalingGroups"]
+    assert group["AutoScalingGroupName"] == "asg"
+    assert [(c["service"], c["action"], c["outcome"]) for c in emulator.calls()] == [
+        ("ec2", "CopyImage", "fault5xx"),
+        ("ec2", "DescribeImages", "ok"),
+        ("ec2", "CreateLaunchTemplate", "ok"),
+        ("autoscaling", "CreateAutoScalingGroup", "responseLost"),
+        ("autoscaling", "DescribeAutoScalingGroups", "ok"),
+    ]
