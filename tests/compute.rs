@@ -50,24 +50,6 @@ fn seed_target_group() -> String {
         .to_owned()
 }
 
-async fn copies(source: &str) -> Vec<aws_sdk_ec2::types::Image> {
-    ec2("us-west-2")
-        .await
-        .describe_images()
-        .owners("self")
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:pilotlight.dev/source-image")
-                .values(source)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("describe images")
-        .images()
-        .to_vec()
-}
-
 async fn default_template_image(name: &str) -> (i64, String) {
     let out = ec2("us-west-2")
         .await
@@ -114,7 +96,7 @@ async fn builds_the_dormant_standby_and_returns_a_scaled_up_group_to_zero() {
         .await;
     let status = pl.status.unwrap().compute.unwrap();
 
-    let copies = copies(&names.image).await;
+    let copies = image_copies(&names.image).await;
     assert_eq!(copies.len(), 1, "one copy of the source");
     let copy_id = copies[0].image_id().unwrap();
     assert_eq!(status.image_id.as_deref(), Some(copy_id));
@@ -191,7 +173,7 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
     let group = standby_group(&names.asg).await.unwrap();
     assert_eq!(capacity(&group), (0, 0, 10), "max raised to the failover max");
     assert_eq!(group.target_group_arns(), [seed_target_group()]);
-    let copy = copies(&names.image).await[0].image_id().unwrap().to_owned();
+    let copy = image_copies(&names.image).await[0].image_id().unwrap().to_owned();
     assert_eq!(
         default_template_image(&names.template).await,
         (2, copy),
@@ -207,7 +189,7 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
     s.apply(|m| m["spec"]["compute"]["launchTemplate"]["sourceImageId"] = json!(second))
         .await;
     let rolled = eventually(Duration::from_secs(90), || async {
-        let copy = copies(&second).await.first()?.image_id()?.to_owned();
+        let copy = image_copies(&second).await.first()?.image_id()?.to_owned();
         let (version, image) = default_template_image(&names.template).await;
         (image == copy).then_some(version)
     })
@@ -265,6 +247,10 @@ async fn delete_policy_removes_group_and_template_but_keeps_the_image() {
         .send()
         .await;
     assert!(templates.is_err(), "the launch template is gone: {templates:?}");
-    assert_eq!(copies(&names.image).await.len(), 1, "the AMI copy holds data and stays");
+    assert_eq!(
+        image_copies(&names.image).await.len(),
+        1,
+        "the AMI copy holds data and stays"
+    );
     operator.stop().await;
 }

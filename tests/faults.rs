@@ -170,3 +170,56 @@ async fn a_create_whose_response_is_lost_takes_effect_once() {
         "a lost answer is not a configuration error: {reasons:?}"
     );
 }
+
+#[tokio::test]
+async fn the_whole_setup_converges_while_every_service_throttles_and_fails() {
+    let _serial = SERIAL.lock().await;
+    let mut s = Scenario::new("fault-all").await;
+    full_setup(&mut s).await;
+    let emulator = Emulator::new();
+    let _faults = Faults(vec![
+        emulator
+            .add_fault(json!({"region": "*", "service": "*", "kind": "throttle", "probability": 0.3}))
+            .await,
+        emulator
+            .add_fault(json!({"region": "*", "service": "*", "kind": "error5xx", "probability": 0.1}))
+            .await,
+    ]);
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait("Ready", "True", None, Duration::from_secs(180)).await;
+
+    let calls = emulator.calls_by(&operator.app).await;
+    operator.stop().await;
+    for service in ["rds", "s3", "dynamodb", "ec2", "autoscaling", "route53"] {
+        assert!(
+            calls.iter().any(|c| c.service == service && c.outcome != "ok"),
+            "faults were injected on {service}"
+        );
+    }
+    let mut creates: Vec<&str> = calls
+        .iter()
+        .filter(|c| {
+            c.outcome == "ok"
+                && (c.action.starts_with("Create") || c.action.starts_with("Copy") || c.action.starts_with("Put"))
+        })
+        .map(|c| c.action.as_str())
+        .collect();
+    creates.sort_unstable();
+    assert_eq!(
+        creates,
+        [
+            "CopyImage",
+            "CreateAutoScalingGroup",
+            "CreateDBCluster",
+            "CreateDBInstance",
+            "CreateGlobalCluster",
+            "CreateHealthCheck",
+            "CreateLaunchTemplate",
+            "PutBucketReplication",
+            "PutBucketVersioning",
+            "PutBucketVersioning",
+        ],
+        "each resource created exactly once"
+    );
+}

@@ -23,18 +23,6 @@ async fn scenario(prefix: &str) -> (Scenario, String, String) {
     (s, source, destination)
 }
 
-async fn versioning(region: &str, bucket: &str) -> Option<BucketVersioningStatus> {
-    s3(region)
-        .await
-        .get_bucket_versioning()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .cloned()
-}
-
 fn puts(calls: &[Call]) -> Vec<&str> {
     calls
         .iter()

@@ -11,26 +11,6 @@ use aws_sdk_route53::types::{
 use common::*;
 use serde_json::json;
 
-/// A hosted zone of this test's own.
-async fn create_zone() -> (String, String) {
-    let name = format!("t{}.example.com", unique_suffix());
-    let out = route53()
-        .await
-        .create_hosted_zone()
-        .name(&name)
-        .caller_reference(&name)
-        .send()
-        .await
-        .expect("create hosted zone");
-    let id = out
-        .hosted_zone()
-        .unwrap()
-        .id()
-        .trim_start_matches("/hostedzone/")
-        .to_owned();
-    (id, name)
-}
-
 async fn scenario(prefix: &str) -> (Scenario, String, String) {
     let mut s = Scenario::new(prefix).await;
     let (zone, domain) = create_zone().await;

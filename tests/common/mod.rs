@@ -443,6 +443,78 @@ pub async fn create_source_image(name: &str) -> String {
         .to_owned()
 }
 
+/// Creates a DynamoDB table with streams (what a global-table replica needs) in us-east-1.
+pub async fn create_table(name: &str) {
+    dynamodb("us-east-1")
+        .await
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create table");
+}
+
+/// A hosted zone of this test's own.
+pub async fn create_zone() -> (String, String) {
+    let name = format!("t{}.example.com", unique_suffix());
+    let out = route53()
+        .await
+        .create_hosted_zone()
+        .name(&name)
+        .caller_reference(&name)
+        .send()
+        .await
+        .expect("create hosted zone");
+    let id = out
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    (id, name)
+}
+
+/// The AMI copies of `source` in the standby region.
+pub async fn image_copies(source: &str) -> Vec<aws_sdk_ec2::types::Image> {
+    ec2("us-west-2")
+        .await
+        .describe_images()
+        .owners("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:pilotlight.dev/source-image")
+                .values(source)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe images")
+        .images()
+        .to_vec()
+}
+
 /// The standby Auto Scaling Group as AWS has it.
 pub async fn standby_group(name: &str) -> Option<aws_sdk_autoscaling::types::AutoScalingGroup> {
     autoscaling("us-west-2")
@@ -464,6 +536,19 @@ pub async fn s3(region: &str) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
+}
+
+/// A bucket's versioning status as S3 reports it.
+pub async fn versioning(region: &str, bucket: &str) -> Option<aws_sdk_s3::types::BucketVersioningStatus> {
+    s3(region)
+        .await
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .cloned()
 }
 
 /// Sets a bucket's versioning, as a person with the console would.
@@ -526,6 +611,7 @@ pub async fn create_primary_cluster(region: &str, identifier: &str) -> String {
 }
 
 /// Per-test AWS identifiers, so tests share the emulator without colliding.
+#[derive(Clone)]
 pub struct AuroraNames {
     pub global: String,
     pub primary: String,
@@ -607,6 +693,86 @@ impl Scenario {
         })
         .await
         .expect("PilotLight deleted after its cleanup");
+    }
+}
+
+/// AWS names of [`full_setup`]'s PilotLight.
+pub struct FullSetup {
+    pub primary_bucket: String,
+    pub standby_bucket: String,
+    pub table: String,
+    pub asg: String,
+    pub template: String,
+    pub image: String,
+    pub zone: String,
+    pub domain: String,
+}
+
+/// The seed article's whole setup for one PilotLight: creates the user's side in AWS (primary
+/// cluster, buckets, table, source AMI, hosted zone) with this test's names, and sets the
+/// scenario's manifest to a PilotLight with every component.
+pub async fn full_setup(s: &mut Scenario) -> FullSetup {
+    let suffix = unique_suffix();
+    let seed = seed();
+    let (primary_bucket, standby_bucket) = (format!("assets-{suffix}-use1"), format!("assets-{suffix}-usw2"));
+    let table = format!("sessions-{suffix}");
+    let (asg, template) = (format!("asg-{suffix}"), format!("lt-{suffix}"));
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    create_bucket("us-east-1", &primary_bucket).await;
+    create_bucket("us-west-2", &standby_bucket).await;
+    create_table(&table).await;
+    let image = create_source_image(&format!("app-{suffix}")).await;
+    let (zone, domain) = create_zone().await;
+    let alb = |region: &str| {
+        json!({
+            "dnsName": seed["alb"][region]["dnsName"],
+            "hostedZoneId": seed["alb"][region]["canonicalHostedZoneId"],
+        })
+    };
+    let names = s.names.clone();
+    s.manifest["spec"] = json!({
+        "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+        "database": {"aurora": {
+            "globalClusterIdentifier": names.global,
+            "primaryClusterIdentifier": names.primary,
+            "standbyClusterIdentifier": names.standby,
+            "standbyInstanceClass": "db.r5.large",
+            "writerEndpointRecord": {"hostedZoneId": zone, "name": format!("db.{domain}")},
+        }},
+        "storage": {
+            "s3": [{
+                "sourceBucket": primary_bucket,
+                "destinationBucket": standby_bucket,
+                "replicationRoleArn": seed["replicationRoleArn"],
+            }],
+            "dynamodb": [{"tableName": table}],
+        },
+        "compute": {
+            "autoScalingGroup": {
+                "name": asg,
+                "subnetIds": seed["vpc"]["us-west-2"]["subnetIds"],
+                "targetGroupArns": [seed["alb"]["us-west-2"]["targetGroupArn"]],
+                "failover": {"minSize": 2, "desiredCapacity": 4, "maxSize": 10},
+            },
+            "launchTemplate": {"name": template, "sourceImageId": image, "instanceType": "c5.xlarge"},
+        },
+        "traffic": {"route53": {
+            "hostedZoneId": zone,
+            "recordName": format!("api.{domain}"),
+            "primaryTarget": alb("us-east-1"),
+            "standbyTarget": alb("us-west-2"),
+            "healthCheck": {"fqdn": seed["alb"]["us-east-1"]["dnsName"], "requestInterval": 10, "failureThreshold": 3},
+        }},
+    });
+    FullSetup {
+        primary_bucket,
+        standby_bucket,
+        table,
+        asg,
+        template,
+        image,
+        zone,
+        domain,
     }
 }
 

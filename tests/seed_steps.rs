@@ -1,0 +1,170 @@
+//! The seed article's Steps 1 and 2 from one PilotLight: once it is Ready, AWS holds what the
+//! article's CLI commands create.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_route53::types::RrType;
+use aws_sdk_s3::types::{BucketVersioningStatus, DeleteMarkerReplicationStatus};
+use common::*;
+
+#[tokio::test]
+async fn one_pilotlight_reproduces_steps_one_and_two() {
+    let mut s = Scenario::new("seed-steps").await;
+    let FullSetup {
+        primary_bucket,
+        standby_bucket,
+        table,
+        asg,
+        template,
+        image,
+        zone,
+        domain,
+    } = full_setup(&mut s).await;
+    let names = s.names.clone();
+    let seed = seed();
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    let pl = s.wait("Ready", "True", None, Duration::from_secs(120)).await;
+    let status = pl.status.unwrap();
+    for type_ in [
+        "DatabaseReplicating",
+        "StorageReplicating",
+        "ComputeReady",
+        "TrafficReady",
+    ] {
+        assert_eq!(condition(&status, type_).status, "True", "{type_}");
+    }
+
+    // Step 1: the global database with two members and a db.r5.large standby instance.
+    let global = rds("us-east-1")
+        .await
+        .describe_global_clusters()
+        .global_cluster_identifier(&names.global)
+        .send()
+        .await
+        .unwrap();
+    let members = global.global_clusters()[0].global_cluster_members();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members.iter().filter(|m| m.is_writer() == Some(true)).count(), 1);
+    let instances = rds("us-west-2")
+        .await
+        .describe_db_instances()
+        .filters(
+            aws_sdk_rds::types::Filter::builder()
+                .name("db-cluster-id")
+                .values(&names.standby)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(instances.db_instances()[0].db_instance_class(), Some("db.r5.large"));
+
+    // Step 1: versioned buckets and a replication rule with delete-marker replication.
+    assert_eq!(
+        versioning("us-east-1", &primary_bucket).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
+    assert_eq!(
+        versioning("us-west-2", &standby_bucket).await,
+        Some(BucketVersioningStatus::Enabled)
+    );
+    let replication = s3("us-east-1")
+        .await
+        .get_bucket_replication()
+        .bucket(&primary_bucket)
+        .send()
+        .await
+        .unwrap()
+        .replication_configuration
+        .unwrap();
+    let rule = &replication.rules()[0];
+    assert_eq!(
+        rule.delete_marker_replication().and_then(|d| d.status()),
+        Some(&DeleteMarkerReplicationStatus::Enabled)
+    );
+    assert!(rule.destination().unwrap().bucket().ends_with(&standby_bucket));
+
+    // Step 1: the DynamoDB replica.
+    let described = dynamodb("us-east-1")
+        .await
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described
+            .table()
+            .unwrap()
+            .replicas()
+            .iter()
+            .any(|r| r.region_name() == Some("us-west-2")),
+        "replica in us-west-2"
+    );
+
+    // Step 2: the copied AMI, the launch template, the ASG at 0/0/10 with its target group.
+    let copies = image_copies(&image).await;
+    assert_eq!(copies.len(), 1);
+    let versions = ec2("us-west-2")
+        .await
+        .describe_launch_template_versions()
+        .launch_template_name(&template)
+        .versions("$Default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .image_id(),
+        copies[0].image_id()
+    );
+    let group = standby_group(&asg).await.unwrap();
+    assert_eq!(
+        (group.min_size(), group.desired_capacity(), group.max_size()),
+        (Some(0), Some(0), Some(10))
+    );
+    assert_eq!(
+        group.target_group_arns(),
+        [seed["alb"]["us-west-2"]["targetGroupArn"].as_str().unwrap()]
+    );
+
+    // Traffic: the health check (interval 10, threshold 3) and the writer CNAME.
+    let id = status.traffic.as_ref().unwrap().health_check_id.clone().unwrap();
+    let check = route53()
+        .await
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let config = check.health_check().unwrap().health_check_config().unwrap();
+    assert_eq!(
+        (config.request_interval(), config.failure_threshold()),
+        (Some(10), Some(3))
+    );
+    let writer = status.database.as_ref().unwrap().writer_endpoint.clone().unwrap();
+    let cname = route53()
+        .await
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .start_record_name(format!("db.{domain}"))
+        .start_record_type(RrType::Cname)
+        .max_items(1)
+        .send()
+        .await
+        .unwrap();
+    let record = &cname.resource_record_sets()[0];
+    assert_eq!(record.r#type(), &RrType::Cname);
+    assert_eq!(record.resource_records()[0].value().trim_end_matches('.'), writer);
+
+    // What applications mount.
+    let data = endpoints(&s).await;
+    assert_eq!(data.get("activeRegion").map(String::as_str), Some("us-east-1"));
+    assert_eq!(data.get("databaseWriterEndpoint"), Some(&writer));
+    operator.stop().await;
+}
