@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 TESTENV := ./testenv/testenv
 
-.PHONY: demo test lint unit-test integration-test emulator-test crds up down build
+.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence
 
 ## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
 ## the database replicates. Leaves everything running; `make down` stops it.
@@ -19,6 +19,17 @@ test: lint
 	  . .testenv/env && \
 	  cargo test --all-targets && \
 	  ./testenv/emulator/run-tests
+
+## Benchmarks that print numbers (see README.md, "Scale and cost").
+bench: bench-convergence
+
+## 200 PilotLights (PILOT_LIGHT_BENCH_PILOTLIGHTS=N for another count) converged by the operator
+## binary: time to Ready, peak RSS, steady-state AWS calls per PilotLight-hour. Uses a running
+## test environment, or starts one and stops it afterwards.
+bench-convergence:
+	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
+	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
+	  . .testenv/env && cargo bench --bench convergence
 
 lint:
 	cargo fmt --check

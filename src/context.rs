@@ -9,7 +9,7 @@ use std::{
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::{
-    aws::AwsClients,
+    aws::{AwsClients, route53::Route53View},
     pilotlight::schedule::{CheckIntervals, Scheduler},
     telemetry::Metrics,
 };
@@ -64,7 +64,8 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
+    pub fn new(client: kube::Client, mut aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        aws.route53_view = Route53View::new(settings.check_intervals.shared_read_window());
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),

@@ -28,7 +28,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 pub use error::{AwsError, AwsErrorKind, found};
 
-use crate::telemetry::Metrics;
+use crate::{pilotlight::schedule::CheckIntervals, telemetry::Metrics};
 
 /// The SDK clients of one region.
 #[derive(Clone, Debug)]
@@ -57,10 +57,6 @@ pub struct AwsClients {
 /// Region whose endpoint global services (Route 53) are called through.
 pub const GLOBAL_REGION: &str = "us-east-1";
 
-/// How long one Route 53 read serves other PilotLights' periodic checks: longer than the spread
-/// of their aligned check times (see `Scheduler`), far shorter than the check interval.
-const ROUTE53_SHARED_FOR: Duration = Duration::from_secs(90);
-
 impl AwsClients {
     /// Loads credentials and settings the standard way (environment, profile, IRSA, Pod
     /// Identity; `AWS_ENDPOINT_URL` for the emulator). Retries are the SDK's standard mode:
@@ -85,7 +81,7 @@ impl AwsClients {
             base,
             metrics,
             regions: Mutex::default(),
-            route53_view: route53::Route53View::new(ROUTE53_SHARED_FOR),
+            route53_view: route53::Route53View::new(CheckIntervals::default().shared_read_window()),
         }
     }
 

@@ -46,6 +46,13 @@ impl Default for CheckIntervals {
 }
 
 impl CheckIntervals {
+    /// How long one read of a shared listing (Route 53) serves other PilotLights' periodic
+    /// checks: longer than the spread of their aligned check times, far shorter than the
+    /// traffic interval.
+    pub fn shared_read_window(&self) -> Duration {
+        (self.traffic / 4).min(Duration::from_secs(90))
+    }
+
     pub fn of(&self, component: Component) -> Duration {
         match component {
             Component::Database => self.database,
