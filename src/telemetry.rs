@@ -16,6 +16,8 @@ use prometheus_client::{
 };
 use tracing_subscriber::{EnvFilter, prelude::*};
 
+use crate::api::ConditionType;
+
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -54,6 +56,14 @@ pub struct ObjectLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabels {
+    namespace: String,
+    name: String,
+    /// The component's condition type, e.g. `ComputeReady`.
+    component: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AwsCallLabels {
     service: String,
     operation: String,
@@ -69,6 +79,7 @@ pub struct Metrics {
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram>,
     ready: Family<ObjectLabels, Gauge>,
+    component_ready: Family<ComponentLabels, Gauge>,
     replication_lag: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
     aws_calls: Family<AwsCallLabels, Counter>,
 }
@@ -82,6 +93,7 @@ impl Default for Metrics {
             Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
         });
         let ready = Family::<ObjectLabels, Gauge>::default();
+        let component_ready = Family::<ComponentLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         registry.register("reconciliations", "Reconciliations run", reconciliations.clone());
@@ -96,6 +108,11 @@ impl Default for Metrics {
             reconcile_duration.clone(),
         );
         registry.register("pilotlight_ready", "1 when the PilotLight is Ready", ready.clone());
+        registry.register(
+            "component_ready",
+            "1 when the PilotLight's component (its condition type) is True",
+            component_ready.clone(),
+        );
         registry.register(
             "replication_lag_seconds",
             "Latest Aurora global database replication lag",
@@ -112,6 +129,7 @@ impl Default for Metrics {
             reconcile_errors,
             reconcile_duration,
             ready,
+            component_ready,
             replication_lag,
             aws_calls,
         }
@@ -141,7 +159,18 @@ impl Metrics {
             .inc();
     }
 
-    pub fn set_readiness(&self, object: ObjectLabels, ready: bool, lag: Option<Duration>) {
+    /// Sets the per-PilotLight gauges: Ready, each component (by condition type), and the lag.
+    pub fn set_readiness(&self, object: ObjectLabels, ready: bool, components: &[(&str, bool)], lag: Option<Duration>) {
+        self.forget_components(&object);
+        for (component, healthy) in components {
+            self.component_ready
+                .get_or_create(&ComponentLabels {
+                    namespace: object.namespace.clone(),
+                    name: object.name.clone(),
+                    component: (*component).to_owned(),
+                })
+                .set(i64::from(*healthy));
+        }
         match lag {
             Some(lag) => {
                 self.replication_lag.get_or_create(&object).set(lag.as_secs_f64());
@@ -157,6 +186,17 @@ impl Metrics {
     pub fn forget(&self, object: &ObjectLabels) {
         self.ready.remove(object);
         self.replication_lag.remove(object);
+        self.forget_components(object);
+    }
+
+    fn forget_components(&self, object: &ObjectLabels) {
+        for component in ConditionType::COMPONENTS {
+            self.component_ready.remove(&ComponentLabels {
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+                component: component.as_str().to_owned(),
+            });
+        }
     }
 
     pub fn aws_call(&self, service: &str, operation: &str, region: &str, outcome: &'static str) {

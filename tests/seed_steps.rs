@@ -162,6 +162,21 @@ async fn one_pilotlight_reproduces_steps_one_and_two() {
     assert_eq!(record.r#type(), &RrType::Cname);
     assert_eq!(record.resource_records()[0].value().trim_end_matches('.'), writer);
 
+    // Prometheus: one gauge per component.
+    let metrics = operator.metrics.render();
+    for component in [
+        "DatabaseReplicating",
+        "StorageReplicating",
+        "ComputeReady",
+        "TrafficReady",
+    ] {
+        let series = format!(
+            "pilot_light_component_ready{{namespace=\"{}\",name=\"app\",component=\"{component}\"}} 1",
+            s.ns.name
+        );
+        assert!(metrics.contains(&series), "{series} in:\n{metrics}");
+    }
+
     // What applications mount.
     let data = endpoints(&s).await;
     assert_eq!(data.get("activeRegion").map(String::as_str), Some("us-east-1"));

@@ -23,6 +23,14 @@ pub enum ConditionType {
 }
 
 impl ConditionType {
+    /// The per-component conditions (all but `Ready`).
+    pub const COMPONENTS: [ConditionType; 4] = [
+        Self::DatabaseReplicating,
+        Self::StorageReplicating,
+        Self::ComputeReady,
+        Self::TrafficReady,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ready => "Ready",

@@ -302,6 +302,10 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
             name: pl.name_any(),
         },
         ready.health == ComponentHealth::Healthy,
+        &reports
+            .iter()
+            .map(|(t, r)| (t.as_str(), r.health == ComponentHealth::Healthy))
+            .collect::<Vec<_>>(),
         lag,
     );
     if status != previous {
