@@ -256,6 +256,38 @@ async fn a_missing_bucket_is_reported_and_nothing_is_written() {
 }
 
 #[tokio::test]
+async fn a_replication_role_that_does_not_exist_is_reported_before_any_rule_is_written() {
+    let (mut s, source, destination) = scenario("s3-role").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let operator = s.start_operator().await;
+    s.apply(|m| {
+        m["spec"]["storage"]["s3"][0]["replicationRoleArn"] = "arn:aws:iam::123456789012:role/NoSuchRole".into();
+    })
+    .await;
+    let (_, message) = s
+        .wait_for_reason("StorageReplicating", "False", "AwsResourceNotFound")
+        .await;
+    assert!(
+        message.contains("GetRole") && message.contains("NoSuchRole"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    operator.stop().await;
+    assert!(
+        !calls.iter().any(|c| c.action == "PutBucketReplication"),
+        "no rule with a missing role: {:?}",
+        puts(&calls)
+    );
+    let role_checks = calls.iter().filter(|c| c.action == "GetRole").count();
+    assert_eq!(
+        role_checks, 1,
+        "no hot loop: the role is checked once until the spec changes"
+    );
+}
+
+#[tokio::test]
 async fn deletion_policy_delete_removes_only_the_operators_rule() {
     let (mut s, source, destination) = scenario("s3-delete").await;
     create_bucket("us-east-1", &source).await;

@@ -5,6 +5,7 @@ pub mod cloudwatch;
 pub mod dynamodb;
 pub mod ec2;
 mod error;
+pub mod iam;
 pub mod rds;
 pub mod route53;
 pub mod s3;
@@ -43,6 +44,8 @@ pub struct RegionalClients {
     /// Route 53 is global; its clients exist per region like the others and all reach the same
     /// service.
     pub route53: aws_sdk_route53::Client,
+    /// IAM is global too.
+    pub iam: aws_sdk_iam::Client,
 }
 
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
@@ -134,6 +137,11 @@ impl AwsClients {
                     ),
                     route53: aws_sdk_route53::Client::from_conf(
                         aws_sdk_route53::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    iam: aws_sdk_iam::Client::from_conf(
+                        aws_sdk_iam::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

@@ -322,7 +322,10 @@ pub async fn apply(aws: &AwsClients, change: &Change) -> Result<(), AwsError> {
             rule,
             other_rules,
             ..
-        } => s3::put_replication(&aws.region(region), bucket, role, rule, other_rules).await,
+        } => {
+            crate::aws::iam::require_role(&aws.global(), role).await?;
+            s3::put_replication(&aws.region(region), bucket, role, rule, other_rules).await
+        }
     }
 }
 
