@@ -210,7 +210,10 @@ async fn bad_references_are_reported_without_a_hot_loop() {
     assert!(message.contains("subnet-0000000000000dead"), "{message}");
     assert!(message.contains("CreateAutoScalingGroup"), "{message}");
     // Misconfiguration waits for a person: no retry loop over the next seconds.
+    let reconciles_before = operator.metrics.reconciliations("pilotlight");
     tokio::time::sleep(Duration::from_secs(5)).await;
+    let reconciles = operator.metrics.reconciliations("pilotlight") - reconciles_before;
+    assert!(reconciles <= 1, "{reconciles} reconciles in 5 s while misconfigured");
     let calls = Emulator::new().calls_by(&operator.app).await;
     let creates = calls.iter().filter(|c| c.action == "CreateAutoScalingGroup").count();
     assert_eq!(creates, 1, "one attempt, then wait for a spec change");
