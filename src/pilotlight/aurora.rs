@@ -17,7 +17,7 @@ use crate::{
     },
 };
 
-use super::ComponentReport;
+use super::{ComponentReport, PlannedChange};
 
 /// A lookup that may have been skipped because the answer was already implied.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,9 +74,9 @@ pub enum Change {
     },
 }
 
-impl Change {
+impl PlannedChange for Change {
     /// Event reason for this change.
-    pub fn reason(&self) -> &'static str {
+    fn reason(&self) -> &'static str {
         match self {
             Self::CreateGlobalCluster { .. } => "CreatingGlobalCluster",
             Self::CreateStandbyCluster { .. } => "CreatingStandbyCluster",
@@ -85,7 +85,7 @@ impl Change {
     }
 
     /// Event note for this change.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::CreateGlobalCluster {
                 region,
@@ -110,6 +110,10 @@ impl Change {
                 )
             }
         }
+    }
+
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        apply(aws, self, owner)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{
     },
 };
 
-use super::ComponentReport;
+use super::{ComponentReport, PlannedChange};
 
 /// What `observe` read from the standby region.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,8 +82,8 @@ pub enum Change {
     },
 }
 
-impl Change {
-    pub fn reason(&self) -> &'static str {
+impl PlannedChange for Change {
+    fn reason(&self) -> &'static str {
         match self {
             Self::CopyImage { .. } => "CopyingImage",
             Self::CreateLaunchTemplate { .. } => "CreatingLaunchTemplate",
@@ -97,11 +97,11 @@ impl Change {
     }
 
     /// The cost guard is a Warning: someone scaled the standby up and it costs money.
-    pub fn is_warning(&self) -> bool {
+    fn is_warning(&self) -> bool {
         matches!(self, Self::ScaleDownGroup { .. })
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::CopyImage {
                 region,
@@ -151,6 +151,10 @@ impl Change {
                 arns.join(", ")
             ),
         }
+    }
+
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        apply(aws, self, owner)
     }
 }
 

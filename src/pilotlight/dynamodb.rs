@@ -9,7 +9,7 @@ use crate::{
     },
 };
 
-use super::ComponentReport;
+use super::{ComponentReport, PlannedChange};
 
 /// A replica to add.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,16 +19,20 @@ pub struct CreateReplica {
     pub replica_region: String,
 }
 
-impl CreateReplica {
-    pub fn reason(&self) -> &'static str {
+impl PlannedChange for CreateReplica {
+    fn reason(&self) -> &'static str {
         "CreatingTableReplica"
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         format!(
             "Adding a replica of DynamoDB table {} ({}) in {}",
             self.table, self.region, self.replica_region
         )
+    }
+
+    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        apply(aws, self)
     }
 }
 

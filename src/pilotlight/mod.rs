@@ -326,69 +326,17 @@ fn writer_endpoint(status: &PilotLightStatus) -> Option<&str> {
 
 /// A change a component decided on: how people see it in Events, and how it is carried out.
 pub trait PlannedChange: std::fmt::Debug + Sync {
-    fn event(&self) -> (EventType, &'static str, String);
+    /// Event reason; each kind of change has its own, because Events with the same reason are
+    /// folded into one series that keeps only the first note.
+    fn reason(&self) -> &'static str;
+    fn describe(&self) -> String;
+    /// Repairs of what a person or tool changed, and the cost guard, are Warnings: someone
+    /// should know.
+    fn is_warning(&self) -> bool {
+        false
+    }
     /// `owner` (`namespace/name`) tags what the change creates.
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send;
-}
-
-impl PlannedChange for aurora::Change {
-    fn event(&self) -> (EventType, &'static str, String) {
-        (EventType::Normal, self.reason(), self.describe())
-    }
-    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
-        aurora::apply(aws, self, owner)
-    }
-}
-
-impl PlannedChange for dynamodb::CreateReplica {
-    fn event(&self) -> (EventType, &'static str, String) {
-        (EventType::Normal, self.reason(), self.describe())
-    }
-    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
-        dynamodb::apply(aws, self)
-    }
-}
-
-impl PlannedChange for compute::Change {
-    fn event(&self) -> (EventType, &'static str, String) {
-        let type_ = if self.is_warning() {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        (type_, self.reason(), self.describe())
-    }
-    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
-        compute::apply(aws, self, owner)
-    }
-}
-
-impl PlannedChange for traffic::Change {
-    fn event(&self) -> (EventType, &'static str, String) {
-        let type_ = if self.is_repair() {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        (type_, self.reason(), self.describe())
-    }
-    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
-        traffic::apply(aws, self, owner)
-    }
-}
-
-impl PlannedChange for s3::Change {
-    fn event(&self) -> (EventType, &'static str, String) {
-        let type_ = if self.is_repair() {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        (type_, self.reason(), self.describe())
-    }
-    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send {
-        s3::apply(aws, self)
-    }
 }
 
 /// Announces and applies `changes` in order and stops at the first failure. Returns `planned`,
@@ -402,8 +350,12 @@ async fn apply_changes<C: PlannedChange>(
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
     for change in changes {
-        let (type_, reason, note) = change.event();
-        publish(ctx, pl, type_, reason, note).await;
+        let type_ = if change.is_warning() {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        publish(ctx, pl, type_, change.reason(), change.describe()).await;
         info!(change = ?change, "applying");
         if let Err(e) = change.apply(&ctx.aws, owner).await {
             return failed(&e, retry_error);

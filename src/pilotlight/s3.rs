@@ -10,7 +10,7 @@ use crate::{
     },
 };
 
-use super::ComponentReport;
+use super::{ComponentReport, PlannedChange};
 
 /// What AWS says about one bucket pair. `None` versioning means the bucket does not exist.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,10 +38,10 @@ pub enum Change {
     },
 }
 
-impl Change {
+impl PlannedChange for Change {
     /// Event reason; each kind of repair has its own, because Events with the same reason are
     /// folded into one series that keeps only the first note.
-    pub fn reason(&self) -> &'static str {
+    fn reason(&self) -> &'static str {
         match self {
             Self::EnableVersioning {
                 was_suspended: true, ..
@@ -53,7 +53,7 @@ impl Change {
     }
 
     /// Repairs of something a person or tool changed are Warnings: someone should know.
-    pub fn is_repair(&self) -> bool {
+    fn is_warning(&self) -> bool {
         matches!(
             self,
             Self::EnableVersioning {
@@ -63,7 +63,7 @@ impl Change {
         )
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::EnableVersioning {
                 region,
@@ -91,6 +91,10 @@ impl Change {
                 )
             }
         }
+    }
+
+    fn apply(&self, aws: &AwsClients, _owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        apply(aws, self)
     }
 }
 
@@ -386,7 +390,7 @@ mod tests {
             reasons,
             ["EnablingVersioning", "EnablingVersioning", "ConfiguringReplication"]
         );
-        assert!(d.changes.iter().all(|c| !c.is_repair()));
+        assert!(d.changes.iter().all(|c| !c.is_warning()));
         assert_eq!(d.report.reason, "ConfiguringReplication");
     }
 
@@ -397,7 +401,7 @@ mod tests {
         obs.replication.as_mut().unwrap().managed.as_mut().unwrap().enabled = false;
         let d = decide(&regions(), &[pair()], &[obs]);
         assert_eq!(d.changes.len(), 2);
-        assert!(d.changes.iter().all(Change::is_repair), "{:?}", d.changes);
+        assert!(d.changes.iter().all(Change::is_warning), "{:?}", d.changes);
         assert_eq!(d.report.reason, "RepairingDrift");
         assert!(d.report.message.contains("rule disabled"), "{}", d.report.message);
         assert_eq!(d.status[0].rule, "Drifted");

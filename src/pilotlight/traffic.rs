@@ -10,7 +10,7 @@ use crate::{
     },
 };
 
-use super::{ComponentReport, schedule::stable_hash};
+use super::{ComponentReport, PlannedChange, schedule::stable_hash};
 
 /// What traffic management covers for one PilotLight.
 #[derive(Clone, Copy, Debug)]
@@ -176,8 +176,8 @@ pub enum Change {
     },
 }
 
-impl Change {
-    pub fn reason(&self) -> &'static str {
+impl PlannedChange for Change {
+    fn reason(&self) -> &'static str {
         match self {
             Self::CreateHealthCheck { .. } => "CreatingHealthCheck",
             Self::UpdateHealthCheck { .. } => "UpdatingHealthCheck",
@@ -188,11 +188,11 @@ impl Change {
     }
 
     /// A record that pointed elsewhere was changed by someone: worth a Warning.
-    pub fn is_repair(&self) -> bool {
+    fn is_warning(&self) -> bool {
         matches!(self, Self::UpsertRecord { was: Some(_), .. })
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         match self {
             Self::CreateHealthCheck { settings, .. } => format!(
                 "Creating Route 53 health check on {}://{}:{}{} every {}s, unhealthy after {} failures",
@@ -218,6 +218,10 @@ impl Change {
                 }
             }
         }
+    }
+
+    fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        apply(aws, self, owner)
     }
 }
 

@@ -109,7 +109,7 @@ fn creates_health_check_and_both_records_from_nothing() {
             was: None
         }
     );
-    assert!(!d.changes[1].is_repair());
+    assert!(!d.changes[1].is_warning());
     assert_eq!(d.report.health, ComponentHealth::Converging);
 }
 
@@ -158,7 +158,7 @@ fn a_repointed_cname_is_a_repair() {
     };
     let d = decide_with(&observed, Some("us-east-1"));
     assert_eq!(d.changes.len(), 1);
-    assert!(d.changes[0].is_repair());
+    assert!(d.changes[0].is_warning());
     assert!(d.changes[0].describe().contains("elsewhere.example.com"));
 }
 
