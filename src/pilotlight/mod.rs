@@ -254,9 +254,9 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
 
     let now = Timestamp::now();
     // Conditions of components no longer in the spec go.
-    status
-        .conditions
-        .retain(|c| reports.iter().any(|(t, _)| t.as_str() == c.type_));
+    status.conditions.retain(|c| {
+        c.type_ == ConditionType::Ready.as_str() || reports.iter().any(|(t, _)| t.as_str() == c.type_)
+    });
     for (type_, report) in &reports {
         set_condition(
             &mut status.conditions,
