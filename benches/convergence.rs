@@ -109,9 +109,10 @@ async fn main() {
         arranging.elapsed().as_secs_f64()
     );
 
+    let emulator = Emulator::new();
+    let before = emulator.calls_since(0).await.last().map_or(0, |c| c.seq);
     let mut child = operator(&format!("127.0.0.1:{}", free_port()));
     let pid = child.id();
-    let emulator = Emulator::new();
     let converging = Instant::now();
     stream::iter(scenarios.iter_mut())
         .for_each_concurrent(16, |s| async move {
@@ -141,7 +142,7 @@ async fn main() {
     }
     let converged_in = converging.elapsed();
     let convergence_calls = emulator
-        .calls_since(0)
+        .calls_since(before)
         .await
         .into_iter()
         .filter(|c| c.app.as_deref() == Some("pilot-light"))
