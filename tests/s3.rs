@@ -234,6 +234,37 @@ async fn keeps_replication_rules_it_does_not_own() {
 }
 
 #[tokio::test]
+async fn drift_that_keeps_coming_back_is_reported_as_persistent() {
+    let (mut s, source, destination) = scenario("s3-fight").await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+
+    // Another tool keeps suspending versioning on the destination.
+    let fighter = tokio::spawn({
+        let destination = destination.clone();
+        async move {
+            loop {
+                set_versioning("us-west-2", &destination, BucketVersioningStatus::Suspended).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let (_, message) = s.wait_for_reason("StorageReplicating", "False", "DriftPersists").await;
+    fighter.abort();
+    assert!(message.contains("repaired 3 checks in a row"), "{message}");
+    assert!(message.contains("was suspended"), "{message}");
+    let warnings = warning_notes(&s).await;
+    assert!(warnings.iter().any(|n| n.contains("keeps changing")), "{warnings:?}");
+    // Once the other tool stops, the next repair sticks and the condition recovers.
+    s.wait("StorageReplicating", "True", None, Duration::from_secs(120))
+        .await;
+    operator.stop().await;
+}
+
+#[tokio::test]
 async fn a_missing_bucket_is_reported_and_nothing_is_written() {
     let (mut s, source, destination) = scenario("s3-missing").await;
     create_bucket("us-east-1", &source).await;

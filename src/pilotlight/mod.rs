@@ -192,8 +192,7 @@ async fn checked(
         Due::Check { fresh } => fresh,
     };
     let report = check(fresh).await;
-    ctx.scheduler.record(key, component, generation, &report, now);
-    report
+    ctx.scheduler.record(key, component, generation, report, now)
 }
 
 async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Action> {
@@ -254,9 +253,9 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
 
     let now = Timestamp::now();
     // Conditions of components no longer in the spec go.
-    status.conditions.retain(|c| {
-        c.type_ == ConditionType::Ready.as_str() || reports.iter().any(|(t, _)| t.as_str() == c.type_)
-    });
+    status
+        .conditions
+        .retain(|c| c.type_ == ConditionType::Ready.as_str() || reports.iter().any(|(t, _)| t.as_str() == c.type_));
     for (type_, report) in &reports {
         set_condition(
             &mut status.conditions,
@@ -349,7 +348,13 @@ async fn apply_changes<C: PlannedChange>(
     planned: ComponentReport,
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
+    let mut planned = planned;
     for change in changes {
+        if change.is_warning() {
+            // A repair says what it found, which is what a person fighting drift needs to read.
+            planned.repaired = true;
+            planned.message = change.describe();
+        }
         let type_ = if change.is_warning() {
             EventType::Warning
         } else {

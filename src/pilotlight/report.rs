@@ -27,6 +27,8 @@ pub struct ComponentReport {
     pub health: ComponentHealth,
     pub reason: &'static str,
     pub message: String,
+    /// The check repaired something a person or another tool changed (a Warning change).
+    pub repaired: bool,
 }
 
 impl ComponentReport {
@@ -35,6 +37,7 @@ impl ComponentReport {
             health: ComponentHealth::Healthy,
             reason,
             message,
+            repaired: false,
         }
     }
     pub fn converging(reason: &'static str, message: String) -> Self {
@@ -42,6 +45,7 @@ impl ComponentReport {
             health: ComponentHealth::Converging,
             reason,
             message,
+            repaired: false,
         }
     }
     pub fn degraded(reason: &'static str, message: String) -> Self {
@@ -49,6 +53,7 @@ impl ComponentReport {
             health: ComponentHealth::Degraded,
             reason,
             message,
+            repaired: false,
         }
     }
     pub fn misconfigured(reason: &'static str, message: String) -> Self {
@@ -56,6 +61,7 @@ impl ComponentReport {
             health: ComponentHealth::Misconfigured,
             reason,
             message,
+            repaired: false,
         }
     }
 
@@ -85,6 +91,7 @@ impl ComponentReport {
             health,
             reason,
             message: format!("{error}; {advice}"),
+            repaired: false,
         }
     }
 
@@ -115,6 +122,7 @@ impl ComponentReport {
                 health: worst.health,
                 reason: worst.reason,
                 message: format!("{}: {}", type_.as_ref(), worst.message),
+                repaired: false,
             },
             _ => {
                 let names: Vec<&str> = reports.iter().map(|(t, _)| t.as_ref()).collect();
@@ -137,6 +145,7 @@ impl ComponentReport {
                 health: ComponentHealth::Healthy,
                 reason: first.reason,
                 message: parts.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "),
+                repaired: false,
             },
             None => ComponentReport::healthy("NothingConfigured", "nothing configured".into()),
         }

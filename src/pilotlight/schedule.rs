@@ -77,7 +77,12 @@ struct Checked {
     at: SystemTime,
     generation: Option<i64>,
     report: ComponentReport,
+    /// Checks in a row that repaired drift.
+    repairs: u32,
 }
+
+/// Repairs in a row after which drift counts as persistent: someone keeps undoing the operator.
+const PERSISTENT_DRIFT: u32 = 3;
 
 /// The last check of every component of every PilotLight, in memory: after a restart every
 /// component is checked once.
@@ -107,22 +112,48 @@ impl Scheduler {
         }
     }
 
+    /// Records a check and returns its report, turned into `DriftPersists` (Degraded, so the
+    /// next repair waits the degraded interval instead of fighting every few seconds) when this
+    /// is the third check in a row that had to repair something.
     pub fn record(
         &self,
         key: &str,
         component: Component,
         generation: Option<i64>,
-        report: &ComponentReport,
+        report: ComponentReport,
         now: SystemTime,
-    ) {
-        self.checks.lock().expect("scheduler lock poisoned").insert(
-            (key.to_owned(), component),
+    ) -> ComponentReport {
+        let mut checks = self.checks.lock().expect("scheduler lock poisoned");
+        let slot = (key.to_owned(), component);
+        let repairs = match checks.get(&slot) {
+            Some(previous) if report.repaired => previous.repairs + 1,
+            None if report.repaired => 1,
+            _ => 0,
+        };
+        let report = if repairs >= PERSISTENT_DRIFT {
+            ComponentReport {
+                repaired: true,
+                ..ComponentReport::degraded(
+                    "DriftPersists",
+                    format!(
+                        "repaired {repairs} checks in a row: another tool, policy or person keeps changing what the spec says; find it and stop it (the operator keeps repairing, once a minute). Last repair: {}",
+                        report.message
+                    ),
+                )
+            }
+        } else {
+            report
+        };
+        checks.insert(
+            slot,
             Checked {
                 at: now,
                 generation,
                 report: report.clone(),
+                repairs,
             },
         );
+        report
     }
 
     /// Time until the first of `key`'s components is due.
@@ -227,7 +258,7 @@ mod tests {
             scheduler.due("ns/a", Component::Traffic, Some(1), &s, now),
             Due::Check { fresh: true }
         );
-        scheduler.record("ns/a", Component::Traffic, Some(1), &healthy(), now);
+        scheduler.record("ns/a", Component::Traffic, Some(1), healthy(), now);
         let soon = now + Duration::from_secs(600);
         assert_eq!(
             scheduler.due("ns/a", Component::Traffic, Some(1), &s, soon),
@@ -252,12 +283,34 @@ mod tests {
     }
 
     #[test]
+    fn drift_repaired_three_checks_in_a_row_is_reported_as_persistent() {
+        let scheduler = Scheduler::default();
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let repair = ComponentReport {
+            repaired: true,
+            ..ComponentReport::converging("RepairingDrift", "rule disabled".into())
+        };
+        let record = |r: ComponentReport| scheduler.record("ns/a", Component::Storage, Some(1), r, now);
+        assert_eq!(record(repair.clone()).reason, "RepairingDrift");
+        assert_eq!(record(repair.clone()).reason, "RepairingDrift");
+        let third = record(repair.clone());
+        assert_eq!(
+            (third.reason, third.health),
+            ("DriftPersists", ComponentHealth::Degraded)
+        );
+        assert!(third.message.contains("rule disabled"), "{}", third.message);
+        // A check that finds nothing to repair ends it.
+        assert_eq!(record(healthy()).reason, "Ok");
+        assert_eq!(record(repair).reason, "RepairingDrift");
+    }
+
+    #[test]
     fn unhealthy_components_come_back_at_their_requeue_with_fresh_reads() {
         let s = settings();
         let scheduler = Scheduler::default();
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let converging = ComponentReport::converging("Creating", "x".into());
-        scheduler.record("ns/a", Component::Compute, Some(1), &converging, now);
+        scheduler.record("ns/a", Component::Compute, Some(1), converging, now);
         assert_eq!(scheduler.next_check("ns/a", &s, now), Some(s.converging_interval));
         assert_eq!(
             scheduler.due("ns/a", Component::Compute, Some(1), &s, now + s.converging_interval),
