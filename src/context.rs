@@ -9,7 +9,7 @@ use std::{
 use kube::runtime::events::{Recorder, Reporter};
 
 use crate::{
-    aws::{AwsClients, route53::Route53View},
+    aws::AwsClients,
     pilotlight::schedule::{CheckIntervals, Scheduler},
     telemetry::Metrics,
 };
@@ -64,8 +64,8 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, mut aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
-        aws.route53_view = Route53View::new(settings.check_intervals.shared_read_window());
+    pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        let aws = aws.sharing_reads_for(settings.check_intervals.shared_read_window());
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),

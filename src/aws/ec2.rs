@@ -5,6 +5,8 @@ use aws_sdk_ec2::types::{
     Filter, Image, LaunchTemplateVersion, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
 };
 
+use std::collections::HashMap;
+
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{AwsError, RegionalClients, found};
@@ -53,28 +55,44 @@ fn tags(resource: ResourceType, tags: &[(&str, &str)]) -> TagSpecification {
         .build()
 }
 
-/// Copies of `source_image_id` in this region (found by the source-image tag), newest first.
-pub async fn copies_of(aws: &RegionalClients, source_image_id: &str) -> Result<Vec<AmiCopy>, AwsError> {
-    let out = aws
-        .ec2
-        .describe_images()
-        .owners("self")
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{SOURCE_IMAGE_TAG}"))
-                .values(source_image_id)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| error("DescribeImages", &aws.region, e))?;
-    let mut copies: Vec<AmiCopy> = out
-        .images()
-        .iter()
-        .filter(|i| i.state().is_none_or(|s| s.as_str() != "deregistered"))
-        .map(AmiCopy::from)
-        .collect();
-    copies.sort_by(|a, b| b.creation_date.cmp(&a.creation_date));
+/// Copies of each of `source_image_ids` in this region (found by the source-image tag), newest
+/// first; one call per 200 sources (EC2's limit of values per filter).
+pub async fn copies_of(
+    aws: &RegionalClients,
+    source_image_ids: &[String],
+) -> Result<HashMap<String, Vec<AmiCopy>>, AwsError> {
+    let mut copies: HashMap<String, Vec<AmiCopy>> = HashMap::new();
+    for chunk in source_image_ids.chunks(200) {
+        let out = aws
+            .ec2
+            .describe_images()
+            .owners("self")
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{SOURCE_IMAGE_TAG}"))
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| error("DescribeImages", &aws.region, e))?;
+        for image in out.images() {
+            if image.state().is_some_and(|s| s.as_str() == "deregistered") {
+                continue;
+            }
+            if let Some(source) = image
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(SOURCE_IMAGE_TAG))
+                .and_then(|t| t.value())
+            {
+                copies.entry(source.to_owned()).or_default().push(AmiCopy::from(image));
+            }
+        }
+    }
+    for list in copies.values_mut() {
+        list.sort_by(|a, b| b.creation_date.cmp(&a.creation_date));
+    }
     Ok(copies)
 }
 

@@ -9,6 +9,7 @@ pub mod iam;
 pub mod rds;
 pub mod route53;
 pub mod s3;
+pub mod shared;
 
 use std::{
     collections::HashMap,
@@ -55,6 +56,10 @@ pub struct AwsClients {
     regions: Mutex<HashMap<String, Arc<RegionalClients>>>,
     /// Route 53 reads shared between PilotLights.
     pub route53_view: route53::Route53View,
+    /// Standby Auto Scaling Groups by name, described together for many PilotLights.
+    pub groups: shared::SharedReads<autoscaling::Group>,
+    /// AMI copies by source image, described together for many PilotLights.
+    pub image_copies: shared::SharedReads<Vec<ec2::AmiCopy>>,
 }
 
 /// Region whose endpoint global services (Route 53) are called through.
@@ -84,7 +89,20 @@ impl AwsClients {
             base,
             metrics,
             regions: Mutex::default(),
-            route53_view: route53::Route53View::new(CheckIntervals::default().shared_read_window()),
+            route53_view: route53::Route53View::new(Duration::ZERO),
+            groups: shared::SharedReads::new(Duration::ZERO),
+            image_copies: shared::SharedReads::new(Duration::ZERO),
+        }
+        .sharing_reads_for(CheckIntervals::default().shared_read_window())
+    }
+
+    /// Lets one read serve other PilotLights' periodic checks for `window`.
+    pub fn sharing_reads_for(self, window: Duration) -> Self {
+        Self {
+            route53_view: route53::Route53View::new(window),
+            groups: shared::SharedReads::new(window),
+            image_copies: shared::SharedReads::new(window),
+            ..self
         }
     }
 

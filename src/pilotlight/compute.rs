@@ -165,14 +165,34 @@ pub struct Decision {
     pub status: ComputeStatus,
 }
 
-pub async fn observe(aws: &AwsClients, regions: &Regions, spec: &ComputeSpec) -> Result<Observation, AwsError> {
+/// Reads the standby region. AMI copies and groups are described together with other
+/// PilotLights' unless `fresh` (see [`crate::aws::shared`]); the template's default version is
+/// one call of its own (EC2 describes one template's versions per call).
+pub async fn observe(
+    aws: &AwsClients,
+    regions: &Regions,
+    spec: &ComputeSpec,
+    fresh: bool,
+) -> Result<Observation, AwsError> {
     let standby = aws.region(regions.standby.as_str());
-    let copies = ec2::copies_of(&standby, spec.launch_template.source_image_id.as_str()).await?;
-    let template = ec2::default_launch_template_version(&standby, &spec.launch_template.name).await?;
-    let group = autoscaling::describe_groups(&standby, std::slice::from_ref(&spec.auto_scaling_group.name))
+    let copies = aws
+        .image_copies
+        .get(
+            &standby.region,
+            spec.launch_template.source_image_id.as_str(),
+            fresh,
+            async |sources| ec2::copies_of(&standby, &sources).await,
+        )
         .await?
-        .into_iter()
-        .find(|g| g.name == spec.auto_scaling_group.name);
+        .unwrap_or_default();
+    let template = ec2::default_launch_template_version(&standby, &spec.launch_template.name).await?;
+    let group = aws
+        .groups
+        .get(&standby.region, &spec.auto_scaling_group.name, fresh, async |names| {
+            let groups = autoscaling::describe_groups(&standby, &names).await?;
+            Ok(groups.into_iter().map(|g| (g.name.clone(), g)).collect())
+        })
+        .await?;
     Ok(Observation {
         copies,
         template,

@@ -234,8 +234,8 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         status.active_region != previous.active_region || writer_endpoint(&status) != writer_endpoint(&previous);
     if let Some(compute) = &spec.compute {
         components.push(Component::Compute);
-        let report = checked(ctx, &owner, Component::Compute, generation, moved, async |_| {
-            converge_compute(ctx, pl, &owner, compute, &mut status, &mut retry_error).await
+        let report = checked(ctx, &owner, Component::Compute, generation, moved, async |fresh| {
+            converge_compute(ctx, pl, &owner, compute, fresh, &mut status, &mut retry_error).await
         })
         .await;
         reports.push((ConditionType::ComputeReady, report));
@@ -437,12 +437,14 @@ async fn converge_storage(
     ComponentReport::combine(parts)
 }
 
-/// The standby compute; fills `status.compute`.
+/// The standby compute; fills `status.compute`. Reads are shared with other PilotLights unless
+/// `fresh`.
 async fn converge_compute(
     ctx: &Context,
     pl: &PilotLight,
     owner: &str,
     spec: &crate::api::ComputeSpec,
+    fresh: bool,
     status: &mut PilotLightStatus,
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
@@ -452,7 +454,7 @@ async fn converge_compute(
         warn!(error = %e, "cannot list FailoverRequests; standby capacity left as it is");
         compute::CapacityUse::InUse
     });
-    match compute::observe(&ctx.aws, regions, spec).await {
+    match compute::observe(&ctx.aws, regions, spec, fresh).await {
         Ok(observation) => {
             let decision = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
             status.compute = Some(decision.status.clone());

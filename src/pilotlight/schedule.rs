@@ -46,11 +46,11 @@ impl Default for CheckIntervals {
 }
 
 impl CheckIntervals {
-    /// How long one read of a shared listing (Route 53) serves other PilotLights' periodic
-    /// checks: longer than the spread of their aligned check times, far shorter than the
-    /// traffic interval.
+    /// How long one shared read (Route 53 listings, batched describes) serves other
+    /// PilotLights' periodic checks: longer than the spread of their aligned check times (a tenth
+    /// of an interval, at most 30 s), far shorter than the intervals that share reads.
     pub fn shared_read_window(&self) -> Duration {
-        (self.traffic / 4).min(Duration::from_secs(90))
+        (self.compute.min(self.traffic) / 4).min(Duration::from_secs(90))
     }
 
     pub fn of(&self, component: Component) -> Duration {
