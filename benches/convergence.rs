@@ -83,6 +83,11 @@ async fn ready_count(api: &Api<PilotLight>, prefix: &str) -> usize {
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("convergence: a benchmark; run it with `make bench-convergence`");
+        return;
+    }
     let n: usize = std::env::var("PILOT_LIGHT_BENCH_PILOTLIGHTS")
         .ok()
         .and_then(|v| v.parse().ok())
