@@ -177,25 +177,43 @@ async fn the_whole_setup_converges_while_every_service_throttles_and_fails() {
     let mut s = Scenario::new("fault-all").await;
     full_setup(&mut s).await;
     let emulator = Emulator::new();
-    let _faults = Faults(vec![
+    const SERVICES: [&str; 7] = ["rds", "monitoring", "s3", "dynamodb", "ec2", "autoscaling", "route53"];
+    let mut rules = Vec::new();
+    // Every service's first call is throttled and its second fails with a 5xx, so each one is
+    // hit however few calls it gets; then 30% throttling and 10% 5xx at random on all.
+    for service in SERVICES {
+        for kind in ["throttle", "error5xx"] {
+            rules.push(
+                emulator
+                    .add_fault(json!({"region": "*", "service": service, "kind": kind, "remaining": 1}))
+                    .await,
+            );
+        }
+    }
+    rules.push(
         emulator
             .add_fault(json!({"region": "*", "service": "*", "kind": "throttle", "probability": 0.3}))
             .await,
+    );
+    rules.push(
         emulator
             .add_fault(json!({"region": "*", "service": "*", "kind": "error5xx", "probability": 0.1}))
             .await,
-    ]);
+    );
+    let _faults = Faults(rules);
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     s.wait("Ready", "True", None, Duration::from_secs(180)).await;
 
     let calls = emulator.calls_by(&operator.app).await;
     operator.stop().await;
-    for service in ["rds", "s3", "dynamodb", "ec2", "autoscaling", "route53"] {
-        assert!(
-            calls.iter().any(|c| c.service == service && c.outcome != "ok"),
-            "faults were injected on {service}"
-        );
+    for service in SERVICES {
+        for outcome in ["throttled", "fault5xx"] {
+            assert!(
+                calls.iter().any(|c| c.service == service && c.outcome == outcome),
+                "{outcome} on {service}"
+            );
+        }
     }
     let mut creates: Vec<&str> = calls
         .iter()

@@ -1,6 +1,9 @@
 //! Aurora global database replication lag from CloudWatch.
 
-use std::time::{Duration, SystemTime};
+use std::{
+    collections::HashMap,
+    time::{Duration, SystemTime},
+};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_smithy_types::DateTime;
@@ -18,45 +21,77 @@ pub struct LagSample {
 /// How far back a datapoint still counts as current. Aurora publishes the metric every minute.
 const LOOKBACK: Duration = Duration::from_secs(10 * 60);
 
-/// Latest `AuroraGlobalDBReplicationLag` of `cluster_identifier` (published in its own region),
-/// or `None` when CloudWatch has no recent datapoint.
-pub async fn replication_lag(aws: &RegionalClients, cluster_identifier: &str) -> Result<Option<LagSample>, AwsError> {
+/// Queries in one GetMetricData call (CloudWatch's limit).
+const QUERIES_PER_CALL: usize = 500;
+
+/// Latest `AuroraGlobalDBReplicationLag` of each of `cluster_identifiers` (published in their own
+/// region) that has a recent datapoint; one call per 500 clusters.
+pub async fn replication_lags(
+    aws: &RegionalClients,
+    cluster_identifiers: &[String],
+) -> Result<HashMap<String, LagSample>, AwsError> {
     let now = SystemTime::now();
-    let metric = Metric::builder()
-        .namespace("AWS/RDS")
-        .metric_name("AuroraGlobalDBReplicationLag")
-        .dimensions(
-            Dimension::builder()
-                .name("DBClusterIdentifier")
-                .value(cluster_identifier)
-                .build(),
-        )
-        .build();
-    let query = MetricDataQuery::builder()
-        .id("lag")
-        .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
-        .return_data(true)
-        .build();
-    let out = aws
-        .cloudwatch
-        .get_metric_data()
-        .metric_data_queries(query)
-        .start_time(DateTime::from(now - LOOKBACK))
-        .end_time(DateTime::from(now + Duration::from_secs(60)))
-        .scan_by(ScanBy::TimestampDescending)
-        .max_datapoints(10)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("monitoring", "GetMetricData", &aws.region, e))?;
-    let latest = out.metric_data_results().first().and_then(|r| {
-        r.timestamps()
+    let mut lags = HashMap::new();
+    for chunk in cluster_identifiers.chunks(QUERIES_PER_CALL) {
+        let queries: Vec<MetricDataQuery> = chunk
             .iter()
-            .zip(r.values())
-            .max_by_key(|(t, _)| t.secs())
-            .map(|(t, v)| LagSample {
-                milliseconds: *v,
-                at_epoch_seconds: t.secs(),
+            .enumerate()
+            .map(|(i, id)| {
+                let metric = Metric::builder()
+                    .namespace("AWS/RDS")
+                    .metric_name("AuroraGlobalDBReplicationLag")
+                    .dimensions(Dimension::builder().name("DBClusterIdentifier").value(id).build())
+                    .build();
+                MetricDataQuery::builder()
+                    .id(format!("lag{i}"))
+                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
+                    .return_data(true)
+                    .build()
             })
-    });
-    Ok(latest)
+            .collect();
+        let mut token = None;
+        loop {
+            let out = aws
+                .cloudwatch
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(DateTime::from(now - LOOKBACK))
+                .end_time(DateTime::from(now + Duration::from_secs(60)))
+                .scan_by(ScanBy::TimestampDescending)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("monitoring", "GetMetricData", &aws.region, e))?;
+            for result in out.metric_data_results() {
+                let Some(id) = result
+                    .id()
+                    .and_then(|q| q.strip_prefix("lag"))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| chunk.get(i))
+                else {
+                    continue;
+                };
+                let latest = result
+                    .timestamps()
+                    .iter()
+                    .zip(result.values())
+                    .max_by_key(|(t, _)| t.secs());
+                if let Some((t, v)) = latest {
+                    let sample = LagSample {
+                        milliseconds: *v,
+                        at_epoch_seconds: t.secs(),
+                    };
+                    let entry = lags.entry(id.clone()).or_insert(sample);
+                    if sample.at_epoch_seconds > entry.at_epoch_seconds {
+                        *entry = sample;
+                    }
+                }
+            }
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+    }
+    Ok(lags)
 }

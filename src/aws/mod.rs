@@ -60,6 +60,10 @@ pub struct AwsClients {
     pub groups: shared::SharedReads<autoscaling::Group>,
     /// AMI copies by source image, described together for many PilotLights.
     pub image_copies: shared::SharedReads<Vec<ec2::AmiCopy>>,
+    /// Aurora global clusters, standby instances and replication lags, likewise.
+    pub global_clusters: shared::SharedReads<rds::GlobalCluster>,
+    pub db_instances: shared::SharedReads<rds::DbInstance>,
+    pub replication_lags: shared::SharedReads<cloudwatch::LagSample>,
 }
 
 /// Region whose endpoint global services (Route 53) are called through.
@@ -92,6 +96,9 @@ impl AwsClients {
             route53_view: route53::Route53View::new(Duration::ZERO),
             groups: shared::SharedReads::new(Duration::ZERO),
             image_copies: shared::SharedReads::new(Duration::ZERO),
+            global_clusters: shared::SharedReads::new(Duration::ZERO),
+            db_instances: shared::SharedReads::new(Duration::ZERO),
+            replication_lags: shared::SharedReads::new(Duration::ZERO),
         }
         .sharing_reads_for(CheckIntervals::default().shared_read_window())
     }
@@ -102,6 +109,9 @@ impl AwsClients {
             route53_view: route53::Route53View::new(window),
             groups: shared::SharedReads::new(window),
             image_copies: shared::SharedReads::new(window),
+            global_clusters: shared::SharedReads::new(window),
+            db_instances: shared::SharedReads::new(window),
+            replication_lags: shared::SharedReads::new(window),
             ..self
         }
     }

@@ -1,5 +1,7 @@
 //! Aurora through the RDS API, reduced to the facts the operator decides on.
 
+use std::collections::HashMap;
+
 use aws_sdk_rds::{Client, types};
 
 use super::{AwsError, RegionalClients, found};
@@ -95,6 +97,31 @@ pub async fn describe_global_cluster(
     Ok(found(result)?.flatten())
 }
 
+/// Every global cluster visible from this region, by identifier (an account has few; one call
+/// per 100).
+pub async fn describe_global_clusters(aws: &RegionalClients) -> Result<HashMap<String, GlobalCluster>, AwsError> {
+    let mut clusters = HashMap::new();
+    let mut marker = None;
+    loop {
+        let out = aws
+            .rds
+            .describe_global_clusters()
+            .set_marker(marker)
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("rds", "DescribeGlobalClusters", &aws.region, e))?;
+        for g in out.global_clusters() {
+            let cluster = global_cluster_from(g);
+            clusters.insert(cluster.identifier.clone(), cluster);
+        }
+        match out.marker() {
+            Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+            _ => return Ok(clusters),
+        }
+    }
+}
+
 fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
     GlobalCluster {
         identifier: g.global_cluster_identifier().unwrap_or_default().to_owned(),
@@ -135,6 +162,14 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
     Ok(found(result)?.flatten())
 }
 
+fn instance_from(i: &types::DbInstance) -> DbInstance {
+    DbInstance {
+        identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
+        status: i.db_instance_status().unwrap_or("unknown").to_owned(),
+        instance_class: i.db_instance_class().map(str::to_owned),
+    }
+}
+
 pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
     let result = aws
         .rds
@@ -143,14 +178,37 @@ pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Resul
         .send()
         .await
         .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &aws.region, e))
-        .map(|out| {
-            out.db_instances().first().map(|i| DbInstance {
-                identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
-                status: i.db_instance_status().unwrap_or("unknown").to_owned(),
-                instance_class: i.db_instance_class().map(str::to_owned),
-            })
-        });
+        .map(|out| out.db_instances().first().map(instance_from));
     Ok(found(result)?.flatten())
+}
+
+/// The named instances that exist, by identifier; one call per 100 names (missing ones are
+/// simply absent, as filters do not fail on them).
+pub async fn describe_instances(
+    aws: &RegionalClients,
+    identifiers: &[String],
+) -> Result<HashMap<String, DbInstance>, AwsError> {
+    let mut instances = HashMap::new();
+    for chunk in identifiers.chunks(100) {
+        let out = aws
+            .rds
+            .describe_db_instances()
+            .filters(
+                types::Filter::builder()
+                    .name("db-instance-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            )
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &aws.region, e))?;
+        for i in out.db_instances() {
+            let instance = instance_from(i);
+            instances.insert(instance.identifier.clone(), instance);
+        }
+    }
+    Ok(instances)
 }
 
 pub async fn create_global_cluster(

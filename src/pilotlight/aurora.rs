@@ -157,20 +157,33 @@ fn secondary<'a>(global: &GlobalCluster, regions: &'a Regions, spec: &'a AuroraS
 }
 
 /// Reads the database's state. Every call is a describe; nothing changes. `known` is the last
-/// status: the writer's endpoint is described again only when the writer changed.
+/// status: the writer's endpoint is described again only when the writer changed. Unless
+/// `fresh`, the global cluster, the standby instance and the lag are read together with other
+/// PilotLights' (see [`crate::aws::shared`]).
 pub async fn observe(
     aws: &AwsClients,
     regions: &Regions,
     spec: &AuroraSpec,
     known: Option<&DatabaseStatus>,
+    fresh: bool,
 ) -> Result<Observation, AwsError> {
     let primary_region = aws.region(regions.primary.as_str());
     let standby_region = aws.region(regions.standby.as_str());
     let global_id = spec.global_cluster_identifier.as_str();
     // Global clusters are visible from every region: ask the standby region when the primary
     // region's API is down, which is exactly when a failover needs the answer.
-    let (global, primary_region_error) = match rds::describe_global_cluster(&primary_region, global_id).await {
-        Err(e) if e.is_retryable() => (rds::describe_global_cluster(&standby_region, global_id).await?, Some(e)),
+    let global_cluster = async |clients: &crate::aws::RegionalClients| {
+        if fresh {
+            return rds::describe_global_cluster(clients, global_id).await;
+        }
+        aws.global_clusters
+            .get(&clients.region, global_id, false, async |_| {
+                rds::describe_global_clusters(clients).await
+            })
+            .await
+    };
+    let (global, primary_region_error) = match global_cluster(&primary_region).await {
+        Err(e) if e.is_retryable() => (global_cluster(&standby_region).await?, Some(e)),
         other => (other?, None),
     };
     let mut obs = Observation {
@@ -194,7 +207,14 @@ pub async fn observe(
         obs.standby = rds::describe_cluster(&standby_region, standby_id).await?.into();
         return Ok(obs);
     }
-    obs.standby_instance = rds::describe_instance(&standby_region, &standby_instance_identifier(spec))
+    obs.standby_instance = aws
+        .db_instances
+        .get(
+            &standby_region.region,
+            &standby_instance_identifier(spec),
+            fresh,
+            async |ids| rds::describe_instances(&standby_region, &ids).await,
+        )
         .await?
         .into();
     let writer_arn = global
@@ -217,7 +237,13 @@ pub async fn observe(
         (None, _) => None,
     };
     if let Some((region, id)) = secondary(global, regions, spec) {
-        obs.lag = cloudwatch::replication_lag(&aws.region(region), id).await?;
+        let clients = aws.region(region);
+        obs.lag = aws
+            .replication_lags
+            .get(region, id, fresh, async |ids| {
+                cloudwatch::replication_lags(&clients, &ids).await
+            })
+            .await?;
     }
     Ok(obs)
 }

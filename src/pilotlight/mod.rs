@@ -207,8 +207,8 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
         components.push(Component::Database);
-        let report = checked(ctx, &owner, Component::Database, generation, false, async |_| {
-            converge_database(ctx, pl, &owner, aurora, &mut status, &mut retry_error).await
+        let report = checked(ctx, &owner, Component::Database, generation, false, async |fresh| {
+            converge_database(ctx, pl, &owner, aurora, fresh, &mut status, &mut retry_error).await
         })
         .await;
         reports.push((ConditionType::DatabaseReplicating, report));
@@ -377,17 +377,19 @@ fn failed(error: &AwsError, retry_error: &mut Option<AwsError>) -> ComponentRepo
     ComponentReport::from_aws_error(error)
 }
 
-/// The Aurora global database; fills `status.database` and `status.activeRegion`.
+/// The Aurora global database; fills `status.database` and `status.activeRegion`. Reads are
+/// shared with other PilotLights unless `fresh`.
 async fn converge_database(
     ctx: &Context,
     pl: &PilotLight,
     owner: &str,
     aurora: &crate::api::AuroraSpec,
+    fresh: bool,
     status: &mut PilotLightStatus,
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
     let regions = &pl.spec.regions;
-    match aurora::observe(&ctx.aws, regions, aurora, status.database.as_ref()).await {
+    match aurora::observe(&ctx.aws, regions, aurora, status.database.as_ref(), fresh).await {
         Ok(observation) => {
             let decision = aurora::decide(regions, aurora, &observation);
             status.database = Some(decision.status.clone());

@@ -50,7 +50,8 @@ impl CheckIntervals {
     /// PilotLights' periodic checks: longer than the spread of their aligned check times (a tenth
     /// of an interval, at most 30 s), far shorter than the intervals that share reads.
     pub fn shared_read_window(&self) -> Duration {
-        (self.compute.min(self.traffic) / 4).min(Duration::from_secs(90))
+        let shortest = self.database.min(self.storage).min(self.compute).min(self.traffic);
+        (shortest / 4).min(Duration::from_secs(90))
     }
 
     pub fn of(&self, component: Component) -> Duration {
