@@ -348,3 +348,51 @@ async fn deleting_the_pilotlight_retains_every_aws_resource() {
             .is_ok()
     );
 }
+
+async fn standby_instance_class(identifier: &str) -> Option<String> {
+    rds("us-west-2")
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+        .ok()?
+        .db_instances()
+        .first()?
+        .db_instance_class()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_standby_instance_resized_by_hand_is_sized_back_with_a_warning() {
+    let mut s = Scenario::new("aurora-resize").await;
+    create_primary_cluster("us-east-1", &s.names.primary).await;
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    operator.stop().await;
+
+    let instance = format!("{}-1", s.names.standby);
+    rds("us-west-2")
+        .await
+        .modify_db_instance()
+        .db_instance_identifier(&instance)
+        .db_instance_class("db.r5.4xlarge")
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("resize by hand");
+    let operator = s.start_operator().await;
+    let back = eventually(Duration::from_secs(60), || async {
+        (standby_instance_class(&instance).await.as_deref() == Some("db.r5.large")).then_some(())
+    })
+    .await;
+    assert!(back.is_some(), "the pilot instance is db.r5.large again");
+    s.wait_ready().await;
+    let reasons = s.event_reasons().await;
+    assert!(
+        reasons.iter().any(|r| r == "StandbyInstanceClassRepaired"),
+        "{reasons:?}"
+    );
+    operator.stop().await;
+}

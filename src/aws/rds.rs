@@ -271,6 +271,23 @@ pub async fn create_instance(
     Ok(())
 }
 
+/// Changes an instance's class now (not in the next maintenance window).
+pub async fn modify_instance_class(
+    aws: &RegionalClients,
+    identifier: &str,
+    instance_class: &str,
+) -> Result<(), AwsError> {
+    aws.rds
+        .modify_db_instance()
+        .db_instance_identifier(identifier)
+        .db_instance_class(instance_class)
+        .apply_immediately(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "ModifyDBInstance", &aws.region, e))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,14 @@ pub enum Change {
         instance_class: String,
         engine: String,
     },
+    /// The pilot instance was resized by hand while it is the secondary: back to the spec's
+    /// class (a larger standby costs money every hour; sizing up is the failover's job).
+    ResizeStandbyInstance {
+        region: String,
+        identifier: String,
+        from: String,
+        to: String,
+    },
 }
 
 impl PlannedChange for Change {
@@ -81,7 +89,12 @@ impl PlannedChange for Change {
             Self::CreateGlobalCluster { .. } => "CreatingGlobalCluster",
             Self::CreateStandbyCluster { .. } => "CreatingStandbyCluster",
             Self::CreateStandbyInstance { .. } => "CreatingStandbyInstance",
+            Self::ResizeStandbyInstance { .. } => "StandbyInstanceClassRepaired",
         }
+    }
+
+    fn is_warning(&self) -> bool {
+        matches!(self, Self::ResizeStandbyInstance { .. })
     }
 
     /// Event note for this change.
@@ -107,6 +120,16 @@ impl PlannedChange for Change {
             } => {
                 format!(
                     "Creating standby instance {identifier} ({instance_class}) in cluster {cluster_identifier} in {region}"
+                )
+            }
+            Self::ResizeStandbyInstance {
+                region,
+                identifier,
+                from,
+                to,
+            } => {
+                format!(
+                    "Standby instance {identifier} in {region} was {from}; resizing it back to {to} (spec.database.aurora.standbyInstanceClass)"
                 )
             }
         }
@@ -498,6 +521,25 @@ fn decide_members(
     } else {
         primary_region
     };
+    if writer_region == primary_region
+        && let Seen::Found(instance) = &obs.standby_instance
+        && let Some(class) = &instance.instance_class
+        && class != &spec.standby_instance_class.0
+    {
+        changes.push(Change::ResizeStandbyInstance {
+            region: standby_region.to_owned(),
+            identifier: instance_id.clone(),
+            from: class.clone(),
+            to: spec.standby_instance_class.0.clone(),
+        });
+        return ComponentReport::converging(
+            "ResizingStandbyInstance",
+            format!(
+                "resizing standby instance {instance_id} from {class} to {}",
+                spec.standby_instance_class.0
+            ),
+        );
+    }
     if let Some(e) = &obs.primary_region_error {
         return ComponentReport::degraded(
             "PrimaryRegionUnreachable",
@@ -583,6 +625,9 @@ pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(),
             )
             .await
         }
+        Change::ResizeStandbyInstance {
+            region, identifier, to, ..
+        } => rds::modify_instance_class(&aws.region(region), identifier, to).await,
     }
 }
 

@@ -338,3 +338,28 @@ fn unchecked_lookups_never_count_as_missing() {
     let d = decide(&regions(), &spec(), &o);
     assert!(d.changes.is_empty(), "no standby is created before it was looked up");
 }
+
+#[test]
+fn a_resized_standby_instance_is_sized_back_only_while_it_is_the_secondary() {
+    let mut o = replicating();
+    o.standby_instance = Seen::Found(DbInstance {
+        instance_class: Some("db.r5.4xlarge".into()),
+        ..instance("available")
+    });
+    let d = decide(&regions(), &spec(), &o);
+    assert_eq!(
+        d.changes,
+        vec![Change::ResizeStandbyInstance {
+            region: "us-west-2".into(),
+            identifier: "dr-cluster-1".into(),
+            from: "db.r5.4xlarge".into(),
+            to: "db.r5.large".into(),
+        }]
+    );
+    assert!(d.changes[0].is_warning());
+    assert_eq!(d.report.reason, "ResizingStandbyInstance");
+    // After a failover the standby cluster is the writer: its size is the failover's business.
+    o.global = Some(global("available", &[(PRIMARY_ARN, false), (STANDBY_ARN, true)]));
+    let d = decide(&regions(), &spec(), &o);
+    assert!(d.changes.is_empty(), "{:?}", d.changes);
+}
