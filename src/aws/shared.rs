@@ -17,11 +17,15 @@ use super::AwsError;
 /// specs).
 const FORGET_AFTER: Duration = Duration::from_secs(3 * 3600);
 
+/// What a shared describe found, or how it failed: a failure is shared too, so that during an
+/// outage the PilotLights of a region do not queue up behind each other's timeouts.
+type Found<T> = Result<HashMap<String, T>, AwsError>;
+
 struct Region<T> {
     /// Name -> when a check last asked for it.
     wanted: HashMap<String, Instant>,
-    /// The last shared describe: when, which names it covered, and what exists.
-    read: Option<(Instant, BTreeSet<String>, HashMap<String, T>)>,
+    /// The last shared describe: when, which names it covered, and its outcome.
+    read: Option<(Instant, BTreeSet<String>, Found<T>)>,
 }
 
 impl<T> Default for Region<T> {
@@ -63,29 +67,13 @@ impl<T: Clone> SharedReads<T> {
             .entry(region.to_owned())
             .or_default()
             .clone();
-        let mut state = slot.lock().await;
-        let now = Instant::now();
-        state.wanted.insert(name.to_owned(), now);
-        state
-            .wanted
-            .retain(|_, asked| now.duration_since(*asked) < FORGET_AFTER);
-        if !fresh
-            && let Some((at, covered, found)) = &state.read
-            && at.elapsed() < self.window
-            && covered.contains(name)
-        {
-            return Ok(found.get(name).cloned());
-        }
-        let names: Vec<String> = if fresh {
-            vec![name.to_owned()]
-        } else {
-            state.wanted.keys().cloned().collect()
-        };
-        let found = describe(names.clone()).await?;
-        let result = found.get(name).cloned();
         if fresh {
+            // A fresh describe of one name holds no lock while it waits for AWS.
+            slot.lock().await.wanted.insert(name.to_owned(), Instant::now());
+            let found = describe(vec![name.to_owned()]).await?;
+            let result = found.get(name).cloned();
             // Keep a shared answer current with what this check just saw.
-            if let Some((_, covered, shared)) = state.read.as_mut()
+            if let Some((_, covered, Ok(shared))) = slot.lock().await.read.as_mut()
                 && covered.contains(name)
             {
                 match &result {
@@ -93,10 +81,30 @@ impl<T: Clone> SharedReads<T> {
                     None => shared.remove(name),
                 };
             }
-        } else {
-            state.read = Some((Instant::now(), names.into_iter().collect(), found));
+            return Ok(result);
         }
-        Ok(result)
+        // Shared describes are single-flight: whoever comes while one runs waits for its answer.
+        let mut state = slot.lock().await;
+        let now = Instant::now();
+        state.wanted.insert(name.to_owned(), now);
+        state.wanted.retain(|_, asked| now.duration_since(*asked) < FORGET_AFTER);
+        if let Some((at, covered, found)) = &state.read
+            && at.elapsed() < self.window
+            && covered.contains(name)
+        {
+            return match found {
+                Ok(found) => Ok(found.get(name).cloned()),
+                Err(e) => Err(e.clone()),
+            };
+        }
+        let names: Vec<String> = state.wanted.keys().cloned().collect();
+        let found = describe(names.clone()).await;
+        let result = match &found {
+            Ok(found) => Ok(found.get(name).cloned()),
+            Err(e) => Err(e.clone()),
+        };
+        state.read = Some((Instant::now(), names.into_iter().collect(), found));
+        result
     }
 }
 
@@ -141,6 +149,22 @@ mod tests {
         // Another region has its own describe.
         reads.get("other", "a", false, |n| describe(&calls, n)).await.unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn a_failed_shared_describe_answers_the_whole_window() {
+        let reads = SharedReads::new(Duration::from_secs(60));
+        let calls = AtomicUsize::new(0);
+        let failing = |_: Vec<String>| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<HashMap<String, usize>, _>(AwsError::invalid_request("x", "Describe", "r", "down".into()))
+        };
+        for name in ["a", "b"] {
+            reads.get("r", name, true, |n| describe(&calls, n)).await.unwrap();
+        }
+        assert!(reads.get("r", "a", false, failing).await.is_err());
+        assert!(reads.get("r", "b", false, failing).await.is_err(), "the same failure, no second call");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
