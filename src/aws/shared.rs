@@ -87,7 +87,9 @@ impl<T: Clone> SharedReads<T> {
         let mut state = slot.lock().await;
         let now = Instant::now();
         state.wanted.insert(name.to_owned(), now);
-        state.wanted.retain(|_, asked| now.duration_since(*asked) < FORGET_AFTER);
+        state
+            .wanted
+            .retain(|_, asked| now.duration_since(*asked) < FORGET_AFTER);
         if let Some((at, covered, found)) = &state.read
             && at.elapsed() < self.window
             && covered.contains(name)
@@ -163,7 +165,10 @@ mod tests {
             reads.get("r", name, true, |n| describe(&calls, n)).await.unwrap();
         }
         assert!(reads.get("r", "a", false, failing).await.is_err());
-        assert!(reads.get("r", "b", false, failing).await.is_err(), "the same failure, no second call");
+        assert!(
+            reads.get("r", "b", false, failing).await.is_err(),
+            "the same failure, no second call"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 

@@ -310,13 +310,7 @@ pub fn decide(
                     type_,
                     value,
                 };
-                if observed.app_record.as_ref() != Some(&want) {
-                    changes.push(Change::UpsertRecord {
-                        zone: r.hosted_zone_id.to_string(),
-                        was: observed.app_record.as_ref().map(target_of),
-                        record: want,
-                    });
-                }
+                keep_record(&mut changes, &r.hosted_zone_id.0, observed.app_record.as_ref(), want);
             }
             None => waiting.push(format!(
                 "the active region is not known yet, so {} is left where it points",
@@ -336,13 +330,7 @@ pub fn decide(
                         values: vec![route53::normalize_name(endpoint)],
                     },
                 };
-                if observed.writer_record.as_ref() != Some(&want) {
-                    changes.push(Change::UpsertRecord {
-                        zone: w.hosted_zone_id.to_string(),
-                        was: observed.writer_record.as_ref().map(target_of),
-                        record: want,
-                    });
-                }
+                keep_record(&mut changes, &w.hosted_zone_id.0, observed.writer_record.as_ref(), want);
             }
             None => waiting.push(format!(
                 "the writer endpoint is not known yet, so {} is left where it points",
@@ -378,6 +366,17 @@ pub fn decide(
     }
 }
 
+/// Upserts `want` in `zone` unless `have` already is it.
+fn keep_record(changes: &mut Vec<Change>, zone: &str, have: Option<&Record>, want: Record) {
+    if have != Some(&want) {
+        changes.push(Change::UpsertRecord {
+            zone: zone.to_owned(),
+            was: have.map(target_of),
+            record: want,
+        });
+    }
+}
+
 pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
     let global = aws.global();
     let view = &aws.route53_view;
@@ -385,24 +384,18 @@ pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(),
         Change::CreateHealthCheck { settings, name } => {
             let id = route53::create_health_check(&global, &new_caller_reference(owner), settings).await?;
             view.invalidate_health_checks().await;
-            route53::tag_health_check(&global, &id, name, owner).await
+            return route53::tag_health_check(&global, &id, name, owner).await;
         }
-        Change::UpdateHealthCheck { id, settings } => {
-            route53::update_health_check(&global, id, settings).await?;
-            view.invalidate_health_checks().await;
-            Ok(())
-        }
-        Change::DeleteHealthCheck { id } => {
-            route53::delete_health_check(&global, id).await?;
-            view.invalidate_health_checks().await;
-            Ok(())
-        }
+        Change::UpdateHealthCheck { id, settings } => route53::update_health_check(&global, id, settings).await?,
+        Change::DeleteHealthCheck { id } => route53::delete_health_check(&global, id).await?,
         Change::UpsertRecord { zone, record, .. } => {
             route53::upsert_record(&global, zone, record, &format!("pilot-light {owner}")).await?;
             view.remember(zone, record).await;
-            Ok(())
+            return Ok(());
         }
     }
+    view.invalidate_health_checks().await;
+    Ok(())
 }
 
 /// Deletes this PilotLight's health checks (deletionPolicy `Delete`). Records stay: they carry
