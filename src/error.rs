@@ -26,6 +26,9 @@ pub enum Error {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+
+    #[error("lost the leader Lease {0}; exiting so that no two replicas act at once (the pod restarts as a standby)")]
+    LeadershipLost(String),
 }
 
 impl Error {
@@ -43,6 +46,7 @@ impl Error {
             Self::CrdNotInstalled(_) => "crd_not_installed",
             Self::MissingNamespace(_) => "missing_namespace",
             Self::AdminBind { .. } => "admin_bind",
+            Self::LeadershipLost(_) => "leadership_lost",
             Self::Finalizer(_) => "finalizer",
         }
     }

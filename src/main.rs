@@ -3,6 +3,7 @@ use std::{net::SocketAddr, process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use pilot_light::{
     context::Settings,
+    leader::{LeaseSettings, default_identity},
     pilotlight::schedule::CheckIntervals,
     telemetry::{LogFormat, init_tracing},
 };
@@ -56,6 +57,12 @@ struct RunArgs {
     /// Seconds between checks while converged but outside a threshold (lag high or stale).
     #[arg(long, env = "PILOT_LIGHT_DEGRADED_INTERVAL", default_value_t = 60)]
     degraded_interval: u64,
+    /// Run the controllers only while holding the leader Lease (for several replicas).
+    #[arg(long, env = "PILOT_LIGHT_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease (in a cluster: the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    leader_election_namespace: String,
     /// Longest retry delay after AWS errors, in seconds.
     #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]
     max_backoff: u64,
@@ -94,7 +101,15 @@ async fn main() -> ExitCode {
                 namespace: args.namespace,
                 ..Settings::default()
             };
-            match pilot_light::run::run(args.admin_addr, settings).await {
+            // Operators watching different namespaces hold different Leases.
+            let lease = args.leader_election.then(|| {
+                let name = match &settings.namespace {
+                    Some(ns) => format!("pilot-light-{ns}"),
+                    None => "pilot-light".to_owned(),
+                };
+                LeaseSettings::new(args.leader_election_namespace.clone(), name, default_identity())
+            });
+            match pilot_light::run::run(args.admin_addr, settings, lease).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "pilot-light cannot run");

@@ -3,7 +3,10 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, atomic::AtomicBool},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use kube::{Api, Client, api::ListParams};
@@ -15,6 +18,7 @@ use crate::{
     aws::AwsClients,
     context::{Context, Settings},
     error::{Error, Result},
+    leader::{Leadership, LeaseSettings},
     pilotlight,
     telemetry::{AdminState, Metrics, serve_admin},
 };
@@ -50,8 +54,9 @@ async fn termination_signal() {
     }
 }
 
-/// Runs the operator until SIGTERM/SIGINT.
-pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
+/// Runs the operator until SIGTERM/SIGINT. With `lease`, the controllers run only while this
+/// replica holds the leader Lease; losing it ends the process with [`Error::LeadershipLost`].
+pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<LeaseSettings>) -> Result<()> {
     // Fail at once, not at shutdown, when the admin port is taken.
     let listener = tokio::net::TcpListener::bind(admin_addr)
         .await
@@ -86,8 +91,16 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
         },
         stopped(),
     ));
-    info!("controllers starting");
-    pilotlight::run(ctx, stopped(), ready).await;
+    let outcome = match lease {
+        None => {
+            info!("controllers starting");
+            pilotlight::run(ctx, stopped(), ready).await;
+            Ok(())
+        }
+        Some(lease) => lead(ctx, lease, stopped, ready).await,
+    };
+    // Leadership lost: the process ends here, and the admin server with it.
+    outcome?;
     match admin.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "admin server failed"),
@@ -95,4 +108,34 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings) -> Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// Waits for the leader Lease, then runs the controllers while holding it. A replica waiting for
+/// the Lease is ready (it can take over); `ready` is the controllers' cache state once leading.
+async fn lead<S, F>(ctx: Arc<Context>, lease: LeaseSettings, stopped: S, ready: Arc<AtomicBool>) -> Result<()>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let name = lease.name.clone();
+    let mut leadership = Leadership::new(ctx.client.clone(), lease);
+    info!(identity = leadership.identity(), lease = %name, "waiting for the leader Lease");
+    ready.store(true, Ordering::Relaxed);
+    ctx.metrics.set_leader(false);
+    if !leadership.acquire(stopped()).await {
+        return Ok(());
+    }
+    ready.store(false, Ordering::Relaxed);
+    ctx.metrics.set_leader(true);
+    info!("controllers starting");
+    tokio::select! {
+        () = pilotlight::run(ctx.clone(), stopped(), ready) => {
+            leadership.release().await;
+            Ok(())
+        }
+        () = leadership.hold() => {
+            ctx.metrics.set_leader(false);
+            Err(Error::LeadershipLost(name))
+        }
+    }
 }

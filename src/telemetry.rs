@@ -82,6 +82,7 @@ pub struct Metrics {
     component_ready: Family<ComponentLabels, Gauge>,
     replication_lag: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
     aws_calls: Family<AwsCallLabels, Counter>,
+    leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -96,6 +97,12 @@ impl Default for Metrics {
         let component_ready = Family::<ComponentLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "Whether this replica holds the leader Lease and runs the controllers (1) or waits (0)",
+            leader.clone(),
+        );
         registry.register("reconciliations", "Reconciliations run", reconciliations.clone());
         registry.register(
             "reconcile_errors",
@@ -132,6 +139,7 @@ impl Default for Metrics {
             component_ready,
             replication_lag,
             aws_calls,
+            leader,
         }
     }
 }
@@ -180,6 +188,10 @@ impl Metrics {
             }
         }
         self.ready.get_or_create(&object).set(i64::from(ready));
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     /// Drops the per-object series of a deleted PilotLight.

@@ -7,58 +7,13 @@
 mod common;
 
 use std::{
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 use common::*;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, ResourceExt, api::DeleteParams};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `pilot-light run` with its output captured by `.output()`, or sent to `log` when spawned (a
-/// pipe nobody reads would fill up and block the operator).
-fn operator(port: u16, namespace: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pilot-light"));
-    cmd.args([
-        "run",
-        "--admin-addr",
-        &format!("127.0.0.1:{port}"),
-        "--namespace",
-        namespace,
-        "--log-format",
-        "text",
-    ])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
-}
-
-/// Kills the operator process if the test ends early, so a failing test leaves nothing behind.
-struct KillOnDrop(Option<std::process::Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-async fn get(url: &str) -> Option<(u16, String)> {
-    let response = reqwest::get(url).await.ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.text().await.ok()?))
-}
 
 #[tokio::test]
 async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
@@ -90,7 +45,7 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("CRD {name} deleted"));
     }
     let started = Instant::now();
-    let output = operator(free_port(), "default").output().unwrap();
+    let output = operator_command(free_port(), "default").output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "exit code 2; stderr: {stderr}");
     assert!(
@@ -110,7 +65,7 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let port = free_port();
     let log_path = std::env::temp_dir().join(format!("pilot-light-{}.log", ns.name));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut command = operator(port, &ns.name);
+    let mut command = operator_command(port, &ns.name);
     command.stdout(log.try_clone().unwrap()).stderr(log);
     let mut guard = KillOnDrop(Some(command.spawn().unwrap()));
     let pid = guard.0.as_ref().unwrap().id();

@@ -138,6 +138,52 @@ where
     }
 }
 
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `pilot-light run` with its output captured by `.output()`, or sent to `log` when spawned (a
+/// pipe nobody reads would fill up and block the operator).
+pub fn operator_command(port: u16, namespace: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pilot-light"));
+    cmd.args([
+        "run",
+        "--admin-addr",
+        &format!("127.0.0.1:{port}"),
+        "--namespace",
+        namespace,
+        "--log-format",
+        "text",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Kills the operator process if the test ends early, so a failing test leaves nothing behind.
+pub struct KillOnDrop(pub Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
 /// Settings that make convergence fast enough for tests.
 pub fn fast_settings(namespace: &str) -> Settings {
     Settings {

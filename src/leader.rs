@@ -1,0 +1,228 @@
+//! Lease-based leader election: of several replicas only the one holding the Lease runs the
+//! controllers (two replicas acting on the same PilotLight would race each other's AWS calls);
+//! another takes over within the lease duration after the leader stops renewing.
+//!
+//! Expiry is judged the way client-go does it: by how long this replica has seen the Lease
+//! unchanged on its own clock, never by comparing the holder's timestamps with ours, so clock
+//! skew between nodes cannot make two replicas leaders at once.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::{
+    api::coordination::v1::{Lease, LeaseSpec},
+    apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta},
+    jiff::Timestamp,
+};
+use kube::{Api, Client, api::PostParams};
+use tracing::{info, warn};
+
+/// Where the Lease lives and how it is held.
+#[derive(Clone, Debug)]
+pub struct LeaseSettings {
+    pub namespace: String,
+    pub name: String,
+    /// This replica's name in the Lease (the pod name in a cluster).
+    pub identity: String,
+    /// How long a Lease not renewed stays someone's.
+    pub duration: Duration,
+    /// How often the leader renews.
+    pub renew_every: Duration,
+    /// How often a follower looks whether the Lease is free.
+    pub retry_every: Duration,
+}
+
+impl LeaseSettings {
+    /// A Lease for `identity`: 10 s, renewed every 3 s, looked at by standbys every second, so a
+    /// standby takes over at most about 12 s after the leader's last renewal, which is before
+    /// its death: within 15 s of the leader dying.
+    pub fn new(namespace: String, name: String, identity: String) -> Self {
+        Self {
+            namespace,
+            name,
+            identity,
+            duration: Duration::from_secs(10),
+            renew_every: Duration::from_secs(3),
+            retry_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The Lease as last seen: who held it, and since when (on our clock) it has not changed.
+#[derive(Clone, Debug, PartialEq)]
+struct Seen {
+    holder: Option<String>,
+    renew_time: Option<Timestamp>,
+    transitions: Option<i32>,
+}
+
+pub struct Leadership {
+    api: Api<Lease>,
+    settings: LeaseSettings,
+    observed: Option<(Seen, Instant)>,
+}
+
+impl Leadership {
+    pub fn new(client: Client, settings: LeaseSettings) -> Self {
+        Self {
+            api: Api::namespaced(client, &settings.namespace),
+            settings,
+            observed: None,
+        }
+    }
+
+    pub fn identity(&self) -> &str {
+        &self.settings.identity
+    }
+
+    /// Waits until this replica holds the Lease (true) or `stop` completes first (false).
+    pub async fn acquire(&mut self, stop: impl Future<Output = ()>) -> bool {
+        tokio::pin!(stop);
+        loop {
+            match self.try_acquire_or_renew().await {
+                Ok(true) => {
+                    info!(identity = %self.settings.identity, lease = %self.settings.name, "became leader");
+                    return true;
+                }
+                Ok(false) => {}
+                Err(e) => warn!(error = %e, "leader election: cannot read or write the Lease"),
+            }
+            tokio::select! {
+                _ = &mut stop => return false,
+                _ = tokio::time::sleep(self.settings.retry_every) => {}
+            }
+        }
+    }
+
+    /// Renews the Lease until renewal fails for longer than the renew deadline (two thirds of
+    /// the lease duration, so we stop before anyone else may start) or someone else holds it;
+    /// then returns. The caller must stop acting as leader at once.
+    pub async fn hold(&mut self) {
+        let deadline = self.settings.duration * 2 / 3;
+        let mut renewed = Instant::now();
+        loop {
+            tokio::time::sleep(self.settings.renew_every.min(deadline / 2)).await;
+            match self.try_acquire_or_renew().await {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => {
+                    warn!("leader election: another replica holds the Lease");
+                    return;
+                }
+                Err(e) => warn!(error = %e, "leader election: renewal failed"),
+            }
+            if renewed.elapsed() >= deadline {
+                warn!(since = ?renewed.elapsed(), "leader election: could not renew the Lease in time");
+                return;
+            }
+        }
+    }
+
+    /// Gives the Lease up on a clean shutdown, so a standby takes over at once instead of
+    /// waiting for it to expire.
+    pub async fn release(&mut self) {
+        let Ok(Some(mut lease)) = self.api.get_opt(&self.settings.name).await else {
+            return;
+        };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        if spec.holder_identity.as_deref() != Some(&self.settings.identity) {
+            return;
+        }
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        match self
+            .api
+            .replace(&self.settings.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(_) => info!("released the leader Lease"),
+            Err(e) => warn!(error = %e, "could not release the leader Lease; it expires by itself"),
+        }
+    }
+
+    /// One round: creates, renews or takes over the Lease. True when this replica holds it.
+    async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let now = Timestamp::now();
+        let me = self.settings.identity.clone();
+        let duration_seconds = i32::try_from(self.settings.duration.as_secs()).unwrap_or(i32::MAX);
+        let Some(mut lease) = self.api.get_opt(&self.settings.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.settings.name.clone()),
+                    namespace: Some(self.settings.namespace.clone()),
+                    ..Default::default()
+                },
+                spec: Some(LeaseSpec {
+                    holder_identity: Some(me),
+                    lease_duration_seconds: Some(duration_seconds),
+                    acquire_time: Some(MicroTime(now)),
+                    renew_time: Some(MicroTime(now)),
+                    lease_transitions: Some(0),
+                    ..Default::default()
+                }),
+            };
+            return match self.api.create(&PostParams::default(), &lease).await {
+                Ok(_) => Ok(true),
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+                Err(e) => Err(e),
+            };
+        };
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        let seen = Seen {
+            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
+            renew_time: spec.renew_time.as_ref().map(|t| t.0),
+            transitions: spec.lease_transitions,
+        };
+        let unchanged_for = match &self.observed {
+            Some((before, since)) if *before == seen => since.elapsed(),
+            _ => {
+                self.observed = Some((seen.clone(), Instant::now()));
+                Duration::ZERO
+            }
+        };
+        let lease_duration = spec
+            .lease_duration_seconds
+            .map_or(self.settings.duration, |s| Duration::from_secs(s.max(1) as u64));
+        let held_by_me = seen.holder.as_deref() == Some(me.as_str());
+        let free = seen.holder.is_none() || unchanged_for > lease_duration;
+        if !held_by_me && !free {
+            return Ok(false);
+        }
+        if !held_by_me {
+            spec.acquire_time = Some(MicroTime(now));
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+            info!(previous = ?seen.holder, "taking over the leader Lease");
+        }
+        spec.holder_identity = Some(me);
+        spec.lease_duration_seconds = Some(duration_seconds);
+        spec.renew_time = Some(MicroTime(now));
+        // The resourceVersion makes this a compare-and-swap: of two replicas racing for an
+        // expired Lease, one gets a conflict.
+        match self
+            .api
+            .replace(&self.settings.name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(written) => {
+                let spec = written.spec.unwrap_or_default();
+                self.observed = Some((
+                    Seen {
+                        holder: spec.holder_identity,
+                        renew_time: spec.renew_time.map(|t| t.0),
+                        transitions: spec.lease_transitions,
+                    },
+                    Instant::now(),
+                ));
+                Ok(true)
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// This replica's identity: the pod name when running in a cluster, else host and process id.
+pub fn default_identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
+}
