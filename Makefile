@@ -10,14 +10,16 @@ TESTENV := ./testenv/testenv
 demo:
 	./scripts/demo
 
-## Every check CI runs: formatting, clippy, unit tests, and the integration tests against a
-## test environment this target starts and stops itself.
+## Every check CI runs: formatting, clippy, unit tests, the integration tests against a test
+## environment this target starts and stops itself, the IAM policy against the calls those tests
+## made, and the emulator's own tests.
 test: lint
 	@if [ -f .testenv/pids ]; then echo "make test: a test environment is already up; stopping it first"; $(TESTENV) down; fi
 	$(TESTENV) up
 	trap '$(TESTENV) down' EXIT; \
 	  . .testenv/env && \
 	  cargo test --all-targets && \
+	  scripts/check-iam-policy && \
 	  ./testenv/emulator/run-tests
 
 ## Benchmarks that print numbers (see README.md, "Scale and cost").

@@ -135,7 +135,7 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
     let (mut s, names) = scenario("compute-adopt").await;
     let seed = seed();
     let west = ec2("us-west-2").await;
-    // A template and group made by hand (no owner tag), with a smaller max and no target group.
+    // A template and group made by hand (no owner tag), with a smaller max ...
     west.create_launch_template()
         .launch_template_name(&names.template)
         .launch_template_data(
@@ -148,6 +148,21 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
         .await
         .expect("create template");
     let subnets: Vec<String> = serde_json::from_value(seed["vpc"]["us-west-2"]["subnetIds"].clone()).unwrap();
+    // ... registered with a target group the spec does not name.
+    let other_target_group = elbv2("us-west-2")
+        .await
+        .create_target_group()
+        .name(format!("tg-{}", unique_suffix()))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(seed["vpc"]["us-west-2"]["vpcId"].as_str().unwrap())
+        .send()
+        .await
+        .expect("create target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
     autoscaling("us-west-2")
         .await
         .create_auto_scaling_group()
@@ -162,6 +177,7 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
         .max_size(3)
         .desired_capacity(0)
         .vpc_zone_identifier(subnets.join(","))
+        .target_group_arns(&other_target_group)
         .send()
         .await
         .expect("create ASG");
@@ -172,7 +188,11 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
         .await;
     let group = standby_group(&names.asg).await.unwrap();
     assert_eq!(capacity(&group), (0, 0, 10), "max raised to the failover max");
-    assert_eq!(group.target_group_arns(), [seed_target_group()]);
+    assert_eq!(
+        group.target_group_arns(),
+        [seed_target_group()],
+        "the spec's target group attached, the other detached"
+    );
     let copy = image_copies(&names.image).await[0].image_id().unwrap().to_owned();
     assert_eq!(
         default_template_image(&names.template).await,

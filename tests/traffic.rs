@@ -203,3 +203,40 @@ async fn a_missing_hosted_zone_is_reported_without_a_hot_loop() {
     );
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_changed_threshold_updates_the_check_in_place_and_delete_policy_removes_it() {
+    let (mut s, zone, domain) = scenario("traffic-update").await;
+    let operator = s.start_operator().await;
+    s.apply(|m| m["spec"]["deletionPolicy"] = json!("Delete")).await;
+    let pl = s.wait("TrafficReady", "True", None, Duration::from_secs(60)).await;
+    let id = pl.status.unwrap().traffic.unwrap().health_check_id.unwrap();
+
+    s.apply(|m| m["spec"]["traffic"]["route53"]["healthCheck"]["failureThreshold"] = json!(5))
+        .await;
+    let r53 = route53().await;
+    let updated = eventually(Duration::from_secs(60), || async {
+        let check = r53.get_health_check().health_check_id(&id).send().await.ok()?;
+        let threshold = check.health_check()?.health_check_config()?.failure_threshold();
+        (threshold == Some(5)).then_some(())
+    })
+    .await;
+    assert!(updated.is_some(), "the same health check now has threshold 5");
+
+    s.delete_pilotlight().await;
+    let gone = r53.get_health_check().health_check_id(&id).send().await;
+    assert!(gone.is_err(), "the operator's health check is deleted: {gone:?}");
+    let record = format!("api.{domain}");
+    assert_eq!(
+        alias_of(&zone, &record).await,
+        Some(alb_dns("us-east-1")),
+        "records carry traffic and stay"
+    );
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    assert_eq!(
+        calls.iter().filter(|c| c.action == "CreateHealthCheck").count(),
+        1,
+        "updated in place, not replaced"
+    );
+    operator.stop().await;
+}

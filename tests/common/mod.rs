@@ -460,6 +460,10 @@ pub async fn autoscaling(region: &str) -> aws_sdk_autoscaling::Client {
     aws_sdk_autoscaling::Client::new(&sdk_config(region).await)
 }
 
+pub async fn elbv2(region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(region).await)
+}
+
 pub async fn route53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&sdk_config("us-east-1").await)
 }
