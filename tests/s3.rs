@@ -23,6 +23,14 @@ async fn scenario(prefix: &str) -> (Scenario, String, String) {
     (s, source, destination)
 }
 
+/// [`scenario`] with both buckets created.
+async fn scenario_with_buckets(prefix: &str) -> (Scenario, String, String) {
+    let (s, source, destination) = scenario(prefix).await;
+    create_bucket("us-east-1", &source).await;
+    create_bucket("us-west-2", &destination).await;
+    (s, source, destination)
+}
+
 fn puts(calls: &[Call]) -> Vec<&str> {
     calls
         .iter()
@@ -33,9 +41,7 @@ fn puts(calls: &[Call]) -> Vec<&str> {
 
 #[tokio::test]
 async fn configures_versioning_and_the_seed_replication_rule() {
-    let (mut s, source, destination) = scenario("s3-create").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, source, destination) = scenario_with_buckets("s3-create").await;
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     let pl = s.wait_ready().await;
@@ -94,9 +100,7 @@ async fn configures_versioning_and_the_seed_replication_rule() {
 
 #[tokio::test]
 async fn repairs_drift_and_announces_it() {
-    let (mut s, source, destination) = scenario("s3-drift").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, source, destination) = scenario_with_buckets("s3-drift").await;
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     s.wait_ready().await;
@@ -176,9 +180,7 @@ async fn warning_notes(s: &Scenario) -> Vec<String> {
 
 #[tokio::test]
 async fn keeps_replication_rules_it_does_not_own() {
-    let (mut s, source, destination) = scenario("s3-others").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, source, destination) = scenario_with_buckets("s3-others").await;
     let archive = format!("archive-{}", unique_suffix());
     create_bucket("us-west-2", &archive).await;
     set_versioning("us-east-1", &source, BucketVersioningStatus::Enabled).await;
@@ -235,9 +237,7 @@ async fn keeps_replication_rules_it_does_not_own() {
 
 #[tokio::test]
 async fn drift_that_keeps_coming_back_is_reported_as_persistent() {
-    let (mut s, source, destination) = scenario("s3-fight").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, _, destination) = scenario_with_buckets("s3-fight").await;
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     s.wait_ready().await;
@@ -288,9 +288,7 @@ async fn a_missing_bucket_is_reported_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_replication_role_that_does_not_exist_is_reported_before_any_rule_is_written() {
-    let (mut s, source, destination) = scenario("s3-role").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, _, _) = scenario_with_buckets("s3-role").await;
     let operator = s.start_operator().await;
     s.apply(|m| {
         m["spec"]["storage"]["s3"][0]["replicationRoleArn"] = "arn:aws:iam::123456789012:role/NoSuchRole".into();
@@ -320,9 +318,7 @@ async fn a_replication_role_that_does_not_exist_is_reported_before_any_rule_is_w
 
 #[tokio::test]
 async fn deletion_policy_delete_removes_only_the_operators_rule() {
-    let (mut s, source, destination) = scenario("s3-delete").await;
-    create_bucket("us-east-1", &source).await;
-    create_bucket("us-west-2", &destination).await;
+    let (mut s, source, _) = scenario_with_buckets("s3-delete").await;
     let operator = s.start_operator().await;
     s.apply(|m| m["spec"]["deletionPolicy"] = "Delete".into()).await;
     s.wait_ready().await;
