@@ -65,7 +65,6 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: kube::Client, aws: AwsClients, metrics: Arc<Metrics>, settings: Settings) -> Self {
-        let aws = aws.sharing_reads_for(settings.check_intervals.shared_read_window());
         let reporter = Reporter {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),

@@ -55,6 +55,16 @@ struct Seen {
     transitions: Option<i32>,
 }
 
+impl From<&LeaseSpec> for Seen {
+    fn from(spec: &LeaseSpec) -> Self {
+        Self {
+            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
+            renew_time: spec.renew_time.as_ref().map(|t| t.0),
+            transitions: spec.lease_transitions,
+        }
+    }
+}
+
 pub struct Leadership {
     api: Api<Lease>,
     settings: LeaseSettings,
@@ -166,11 +176,7 @@ impl Leadership {
             };
         };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
-        let seen = Seen {
-            holder: spec.holder_identity.clone().filter(|h| !h.is_empty()),
-            renew_time: spec.renew_time.as_ref().map(|t| t.0),
-            transitions: spec.lease_transitions,
-        };
+        let seen = Seen::from(&*spec);
         let unchanged_for = match &self.observed {
             Some((before, since)) if *before == seen => since.elapsed(),
             _ => {
@@ -202,15 +208,7 @@ impl Leadership {
             .await
         {
             Ok(written) => {
-                let spec = written.spec.unwrap_or_default();
-                self.observed = Some((
-                    Seen {
-                        holder: spec.holder_identity,
-                        renew_time: spec.renew_time.map(|t| t.0),
-                        transitions: spec.lease_transitions,
-                    },
-                    Instant::now(),
-                ));
+                self.observed = Some((Seen::from(&written.spec.unwrap_or_default()), Instant::now()));
                 Ok(true)
             }
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),

@@ -67,7 +67,12 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     let client = Client::try_default().await?;
     check_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let aws = AwsClients::from_env(metrics.clone(), crate::context::MANAGER).await;
+    let aws = AwsClients::from_env(
+        metrics.clone(),
+        crate::context::MANAGER,
+        settings.check_intervals.shared_read_window(),
+    )
+    .await;
     let ctx = Arc::new(Context::new(client, aws, metrics.clone(), settings));
 
     let (stop_tx, stop_rx) = watch::channel(false);

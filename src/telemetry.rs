@@ -234,11 +234,12 @@ impl Metrics {
 #[derive(Clone)]
 pub struct AdminState {
     pub metrics: Arc<Metrics>,
-    /// Set once the controllers have started watching.
+    /// True while a standby replica waits for the leader Lease (it can take over), and on the
+    /// leader once the controllers' cache has synced.
     pub ready: Arc<AtomicBool>,
 }
 
-/// Serves `/healthz` (the process is alive), `/readyz` (the controllers have synced their
+/// Serves `/healthz` (the process is alive), `/readyz` (see [`AdminState::ready`]: ready to lead, or the controllers have synced their
 /// caches) and `/metrics` on `listener` until `shutdown` completes.
 pub async fn serve_admin(
     listener: tokio::net::TcpListener,

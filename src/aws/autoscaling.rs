@@ -6,7 +6,7 @@ use aws_sdk_autoscaling::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{AwsError, RegionalClients, ec2::OWNER_TAG, found};
+use super::{AwsError, OWNER_TAG, RegionalClients, found};
 
 fn error<E>(operation: &'static str, region: &str, e: SdkError<E, HttpResponse>) -> AwsError
 where

@@ -9,13 +9,10 @@ use std::collections::HashMap;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use super::{AwsError, RegionalClients, found};
+use super::{AwsError, OWNER_TAG, RegionalClients, found};
 
 /// Tag on every AMI copy naming the image it was copied from: how copies are found again.
 pub const SOURCE_IMAGE_TAG: &str = "pilotlight.dev/source-image";
-/// Tag on everything the operator creates: `namespace/name` of the PilotLight. Only resources
-/// carrying it are ever deleted (deletionPolicy `Delete`).
-pub const OWNER_TAG: &str = "pilotlight.dev/owner";
 
 /// An AMI as the operator needs it.
 #[derive(Clone, Debug, PartialEq)]

@@ -30,7 +30,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 pub use error::{AwsError, AwsErrorKind, found};
 
-use crate::{pilotlight::schedule::CheckIntervals, telemetry::Metrics};
+use crate::telemetry::Metrics;
 
 /// The SDK clients of one region.
 #[derive(Clone, Debug)]
@@ -66,6 +66,10 @@ pub struct AwsClients {
     pub replication_lags: shared::SharedReads<cloudwatch::LagSample>,
 }
 
+/// Tag on everything the operator creates: `namespace/name` of the PilotLight. Only resources
+/// carrying it are ever deleted (deletionPolicy `Delete`).
+pub const OWNER_TAG: &str = "pilotlight.dev/owner";
+
 /// Region whose endpoint global services (Route 53) are called through.
 pub const GLOBAL_REGION: &str = "us-east-1";
 
@@ -74,8 +78,9 @@ impl AwsClients {
     /// Identity; `AWS_ENDPOINT_URL` for the emulator). Retries are the SDK's standard mode:
     /// throttling and transient errors are retried with jittered backoff before we see them.
     /// `app_name` goes into the User-Agent (`app/NAME`), which CloudTrail and the emulator's
-    /// call log show.
-    pub async fn from_env(metrics: Arc<Metrics>, app_name: &str) -> Self {
+    /// call log show. One read serves other PilotLights' periodic checks for `shared_window`
+    /// (see [`CheckIntervals::shared_read_window`](crate::pilotlight::schedule::CheckIntervals::shared_read_window)).
+    pub async fn from_env(metrics: Arc<Metrics>, app_name: &str, shared_window: Duration) -> Self {
         let app_name = aws_config::AppName::new(app_name.to_owned()).expect("valid AWS app name");
         let base = aws_config::defaults(BehaviorVersion::latest())
             .app_name(app_name)
@@ -93,26 +98,12 @@ impl AwsClients {
             base,
             metrics,
             regions: Mutex::default(),
-            route53_view: route53::Route53View::new(Duration::ZERO),
-            groups: shared::SharedReads::new(Duration::ZERO),
-            image_copies: shared::SharedReads::new(Duration::ZERO),
-            global_clusters: shared::SharedReads::new(Duration::ZERO),
-            db_instances: shared::SharedReads::new(Duration::ZERO),
-            replication_lags: shared::SharedReads::new(Duration::ZERO),
-        }
-        .sharing_reads_for(CheckIntervals::default().shared_read_window())
-    }
-
-    /// Lets one read serve other PilotLights' periodic checks for `window`.
-    pub fn sharing_reads_for(self, window: Duration) -> Self {
-        Self {
-            route53_view: route53::Route53View::new(window),
-            groups: shared::SharedReads::new(window),
-            image_copies: shared::SharedReads::new(window),
-            global_clusters: shared::SharedReads::new(window),
-            db_instances: shared::SharedReads::new(window),
-            replication_lags: shared::SharedReads::new(window),
-            ..self
+            route53_view: route53::Route53View::new(shared_window),
+            groups: shared::SharedReads::new(shared_window),
+            image_copies: shared::SharedReads::new(shared_window),
+            global_clusters: shared::SharedReads::new(shared_window),
+            db_instances: shared::SharedReads::new(shared_window),
+            replication_lags: shared::SharedReads::new(shared_window),
         }
     }
 

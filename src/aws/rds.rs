@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use aws_sdk_rds::{Client, types};
 
-use super::{AwsError, RegionalClients, found};
+use super::{AwsError, OWNER_TAG, RegionalClients, found};
 
 /// An Aurora global cluster and its members.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,23 +78,8 @@ fn tags(owner: &str) -> Vec<types::Tag> {
             .key("pilotlight.dev/managed-by")
             .value("pilot-light")
             .build(),
-        types::Tag::builder().key("pilotlight.dev/owner").value(owner).build(),
+        types::Tag::builder().key(OWNER_TAG).value(owner).build(),
     ]
-}
-
-pub async fn describe_global_cluster(
-    aws: &RegionalClients,
-    identifier: &str,
-) -> Result<Option<GlobalCluster>, AwsError> {
-    let result = aws
-        .rds
-        .describe_global_clusters()
-        .global_cluster_identifier(identifier)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("rds", "DescribeGlobalClusters", &aws.region, e))
-        .map(|out| out.global_clusters().first().map(global_cluster_from));
-    Ok(found(result)?.flatten())
 }
 
 /// Every global cluster visible from this region, by identifier (an account has few; one call
@@ -168,18 +153,6 @@ fn instance_from(i: &types::DbInstance) -> DbInstance {
         status: i.db_instance_status().unwrap_or("unknown").to_owned(),
         instance_class: i.db_instance_class().map(str::to_owned),
     }
-}
-
-pub async fn describe_instance(aws: &RegionalClients, identifier: &str) -> Result<Option<DbInstance>, AwsError> {
-    let result = aws
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(identifier)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("rds", "DescribeDBInstances", &aws.region, e))
-        .map(|out| out.db_instances().first().map(instance_from));
-    Ok(found(result)?.flatten())
 }
 
 /// The named instances that exist, by identifier; one call per 100 names (missing ones are

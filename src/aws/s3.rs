@@ -8,7 +8,8 @@ use aws_sdk_s3::types::{
 
 use super::{AwsError, RegionalClients, found};
 
-/// Versioning state of a bucket: `None` when it was never enabled.
+/// Versioning state of an existing bucket (`Never`: never enabled); a missing bucket is `None`
+/// where one is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Versioning {
     Enabled,

@@ -196,11 +196,8 @@ pub async fn observe(
     // Global clusters are visible from every region: ask the standby region when the primary
     // region's API is down, which is exactly when a failover needs the answer.
     let global_cluster = async |clients: &crate::aws::RegionalClients| {
-        if fresh {
-            return rds::describe_global_cluster(clients, global_id).await;
-        }
         aws.global_clusters
-            .get(&clients.region, global_id, false, async |_| {
+            .get(&clients.region, global_id, fresh, async |_| {
                 rds::describe_global_clusters(clients).await
             })
             .await

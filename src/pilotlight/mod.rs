@@ -451,13 +451,13 @@ async fn converge_compute(
     retry_error: &mut Option<AwsError>,
 ) -> ComponentReport {
     let regions = &pl.spec.regions;
-    // When it cannot be known whether a drill runs, capacity is left alone rather than cut.
-    let capacity = standby_capacity_use(ctx, pl, status).await.unwrap_or_else(|e| {
-        warn!(error = %e, "cannot list FailoverRequests; standby capacity left as it is");
-        compute::CapacityUse::InUse
-    });
     match compute::observe(&ctx.aws, regions, spec, fresh).await {
         Ok(observation) => {
+            let scaled_up = observation
+                .group
+                .as_ref()
+                .is_some_and(|g| g.min_size != 0 || g.desired_capacity != 0);
+            let capacity = standby_capacity_use(ctx, pl, status, scaled_up).await;
             let decision = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
             status.compute = Some(decision.status.clone());
             apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
@@ -467,25 +467,37 @@ async fn converge_compute(
 }
 
 /// Standby capacity is in use when the standby region serves, or a FailoverRequest for this
-/// PilotLight is running (a drill scales the standby group up on purpose).
+/// PilotLight is running (a drill scales the standby group up on purpose). FailoverRequests are
+/// listed only when the group is above zero, the one case where the answer matters; when they
+/// cannot be listed, capacity is left alone rather than cut.
 async fn standby_capacity_use(
     ctx: &Context,
     pl: &PilotLight,
     status: &PilotLightStatus,
-) -> std::result::Result<compute::CapacityUse, kube::Error> {
+    scaled_up: bool,
+) -> compute::CapacityUse {
     if status.active_region.as_deref() == Some(pl.spec.regions.standby.as_str()) {
-        return Ok(compute::CapacityUse::InUse);
+        return compute::CapacityUse::InUse;
+    }
+    if !scaled_up {
+        return compute::CapacityUse::Dormant;
     }
     let requests: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
-    let running = requests.list(&Default::default()).await?.items.iter().any(|r| {
-        r.spec.pilot_light_ref.name == pl.name_any()
-            && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
-    });
-    Ok(if running {
-        compute::CapacityUse::InUse
-    } else {
-        compute::CapacityUse::Dormant
-    })
+    match requests.list(&Default::default()).await {
+        Ok(list)
+            if !list.items.iter().any(|r| {
+                r.spec.pilot_light_ref.name == pl.name_any()
+                    && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+            }) =>
+        {
+            compute::CapacityUse::Dormant
+        }
+        Ok(_) => compute::CapacityUse::InUse,
+        Err(e) => {
+            warn!(error = %e, "cannot list FailoverRequests; standby capacity left as it is");
+            compute::CapacityUse::InUse
+        }
+    }
 }
 
 /// Route 53; fills `status.traffic`. Reads are shared with other PilotLights unless `fresh`.
@@ -518,13 +530,6 @@ async fn converge_traffic(
 /// `lastDrill`, conditions of other types) is left to whoever owns it: server-side apply only
 /// touches the fields in the patch, and a stale cached copy must not overwrite newer values.
 fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
-    const OWNED: [ConditionType; 5] = [
-        ConditionType::Ready,
-        ConditionType::DatabaseReplicating,
-        ConditionType::StorageReplicating,
-        ConditionType::ComputeReady,
-        ConditionType::TrafficReady,
-    ];
     PilotLightStatus {
         observed_generation: status.observed_generation,
         active_region: status.active_region.clone(),
@@ -532,7 +537,10 @@ fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
         conditions: status
             .conditions
             .iter()
-            .filter(|c| OWNED.iter().any(|t| t.as_str() == c.type_))
+            .filter(|c| {
+                c.type_ == ConditionType::Ready.as_str()
+                    || ConditionType::COMPONENTS.iter().any(|t| t.as_str() == c.type_)
+            })
             .cloned()
             .collect(),
         database: status.database.clone(),
@@ -591,7 +599,8 @@ async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str,
     }
 }
 
-/// Writes the whole status with server-side apply under the operator's field manager.
+/// Writes the status fields this controller owns ([`owned_status`]) with server-side apply under
+/// the operator's field manager.
 async fn write_status(ctx: &Context, pl: &PilotLight, namespace: &str, status: &PilotLightStatus) -> Result<()> {
     let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({

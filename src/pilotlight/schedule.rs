@@ -47,8 +47,9 @@ impl Default for CheckIntervals {
 
 impl CheckIntervals {
     /// How long one shared read (Route 53 listings, batched describes) serves other
-    /// PilotLights' periodic checks: longer than the spread of their aligned check times (a tenth
-    /// of an interval, at most 30 s), far shorter than the intervals that share reads.
+    /// PilotLights' periodic checks: a quarter of the shortest interval, at most 90 s. That is
+    /// longer than the spread of aligned check times (a tenth of an interval, at most 30 s) and
+    /// far shorter than the intervals that share reads.
     pub fn shared_read_window(&self) -> Duration {
         let shortest = self.database.min(self.storage).min(self.compute).min(self.traffic);
         (shortest / 4).min(Duration::from_secs(90))
@@ -89,7 +90,8 @@ const PERSISTENT_DRIFT: u32 = 3;
 /// component is checked once.
 #[derive(Default)]
 pub struct Scheduler {
-    checks: Mutex<HashMap<(String, Component), Checked>>,
+    /// Object key (`namespace/name`) -> its components' last checks.
+    checks: Mutex<HashMap<String, HashMap<Component, Checked>>>,
 }
 
 impl Scheduler {
@@ -102,7 +104,7 @@ impl Scheduler {
         now: SystemTime,
     ) -> Due {
         let checks = self.checks.lock().expect("scheduler lock poisoned");
-        match checks.get(&(key.to_owned(), component)) {
+        match checks.get(key).and_then(|components| components.get(&component)) {
             Some(c) if c.generation == generation && now < due_at(key, component, c, settings) => {
                 Due::Skip(c.report.clone())
             }
@@ -125,8 +127,8 @@ impl Scheduler {
         now: SystemTime,
     ) -> ComponentReport {
         let mut checks = self.checks.lock().expect("scheduler lock poisoned");
-        let slot = (key.to_owned(), component);
-        let repairs = match checks.get(&slot) {
+        let components = checks.entry(key.to_owned()).or_default();
+        let repairs = match components.get(&component) {
             Some(previous) if report.repaired => previous.repairs + 1,
             None if report.repaired => 1,
             _ => 0,
@@ -137,7 +139,7 @@ impl Scheduler {
                 ..ComponentReport::degraded(
                     "DriftPersists",
                     format!(
-                        "repaired {repairs} checks in a row: another tool, policy or person keeps changing what the spec says; find it and stop it (the operator keeps repairing, once a minute). Last repair: {}",
+                        "repaired {repairs} checks in a row: another tool, policy or person keeps changing what the spec says; find it and stop it (the operator keeps repairing, at the degraded interval). Last repair: {}",
                         report.message
                     ),
                 )
@@ -145,8 +147,8 @@ impl Scheduler {
         } else {
             report
         };
-        checks.insert(
-            slot,
+        components.insert(
+            component,
             Checked {
                 at: now,
                 generation,
@@ -161,9 +163,9 @@ impl Scheduler {
     pub fn next_check(&self, key: &str, settings: &Settings, now: SystemTime) -> Option<Duration> {
         let checks = self.checks.lock().expect("scheduler lock poisoned");
         checks
+            .get(key)?
             .iter()
-            .filter(|((k, _), _)| k == key)
-            .map(|((_, component), c)| {
+            .map(|(component, c)| {
                 due_at(key, *component, c, settings)
                     .duration_since(now)
                     .unwrap_or(Duration::ZERO)
@@ -173,10 +175,13 @@ impl Scheduler {
 
     /// Drops `key`'s components (deleted object, or components removed from its spec).
     pub fn forget(&self, key: &str, keep: &[Component]) {
-        self.checks
-            .lock()
-            .expect("scheduler lock poisoned")
-            .retain(|(k, component), _| k != key || keep.contains(component));
+        let mut checks = self.checks.lock().expect("scheduler lock poisoned");
+        if let Some(components) = checks.get_mut(key) {
+            components.retain(|component, _| keep.contains(component));
+            if components.is_empty() {
+                checks.remove(key);
+            }
+        }
     }
 }
 
