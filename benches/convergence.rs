@@ -182,4 +182,8 @@ async fn main() {
         println!("      {service}:{action:<30} {count}");
     }
     println!("operator peak RSS: {peak:.1} MiB (at the end: {current:.1} MiB)");
+    assert_eq!(
+        still_ready, n,
+        "a steady state with PilotLights out of Ready is not one"
+    );
 }

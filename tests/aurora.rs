@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use common::*;
-use kube::{Api, api::DeleteParams};
+use kube::Api;
 use pilot_light::api::{Phase, PilotLight};
 
 async fn global_members(global: &str) -> Vec<(String, bool)> {
@@ -304,19 +304,17 @@ async fn deleting_the_pilotlight_retains_every_aws_resource() {
     let operator = s.start_operator().await;
     s.apply(|_| {}).await;
     s.wait_ready().await;
+    let series = format!("namespace=\"{}\",name=\"app\"", s.ns.name);
+    assert!(
+        operator.metrics.render().contains(&series),
+        "the PilotLight's series exist before it is deleted"
+    );
 
-    let api: Api<PilotLight> = Api::namespaced(s.client.clone(), &s.ns.name);
-    api.delete("app", &DeleteParams::default()).await.unwrap();
-    eventually(Duration::from_secs(20), || async {
-        api.get_opt("app").await.ok()?.is_none().then_some(())
-    })
-    .await
-    .expect("PilotLight deleted");
+    s.delete_pilotlight().await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let calls = Emulator::new().calls_by(&operator.app).await;
     let metrics = operator.metrics.render();
     operator.stop().await;
-    let series = format!("namespace=\"{}\",name=\"app\"", s.ns.name);
     assert!(
         !metrics.contains(&series),
         "the deleted PilotLight's series are dropped:\n{metrics}"

@@ -249,6 +249,13 @@ async fn bad_references_are_reported_without_a_hot_loop() {
         .await;
     let (_, message) = s.wait_for_reason("ComputeReady", "False", "AwsResourceNotFound").await;
     assert!(message.contains("ami-0000000000000dead"), "{message}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let calls = Emulator::new().calls_by(&operator.app).await;
+    let copies = calls.iter().filter(|c| c.action == "CopyImage").count();
+    assert_eq!(
+        copies, 1,
+        "one copy attempt of a missing AMI, then wait for a spec change"
+    );
     operator.stop().await;
 }
 

@@ -160,22 +160,10 @@ async fn repairs_drift_and_announces_it() {
         reasons.iter().any(|r| r == "ReplicationRuleRepaired") && reasons.iter().any(|r| r == "VersioningRepaired"),
         "drift is announced: {reasons:?}"
     );
-    let warnings = warning_notes(&s).await;
+    let warnings = s.warning_notes().await;
     assert!(warnings.iter().any(|n| n.contains("rule disabled")), "{warnings:?}");
     assert!(warnings.iter().any(|n| n.contains("was suspended")), "{warnings:?}");
     operator.stop().await;
-}
-
-async fn warning_notes(s: &Scenario) -> Vec<String> {
-    let api: kube::Api<k8s_openapi::api::core::v1::Event> = kube::Api::namespaced(s.client.clone(), &s.ns.name);
-    api.list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.type_.as_deref() == Some("Warning"))
-        .filter_map(|e| e.message)
-        .collect()
 }
 
 #[tokio::test]
@@ -256,7 +244,7 @@ async fn drift_that_keeps_coming_back_is_reported_as_persistent() {
     fighter.abort();
     assert!(message.contains("repaired 3 checks in a row"), "{message}");
     assert!(message.contains("was suspended"), "{message}");
-    let warnings = warning_notes(&s).await;
+    let warnings = s.warning_notes().await;
     assert!(warnings.iter().any(|n| n.contains("keeps changing")), "{warnings:?}");
     // Once the other tool stops, the next repair sticks and the condition recovers.
     s.wait("StorageReplicating", "True", None, Duration::from_secs(120))

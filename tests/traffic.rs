@@ -162,6 +162,12 @@ async fn creates_the_health_check_and_points_the_record_at_the_primary() {
     operator.stop().await;
     let reasons = s.event_reasons().await;
     assert!(reasons.iter().any(|r| r == "PointingRecord"), "{reasons:?}");
+    // The first PointingRecord (creation) is Normal; the repair must be a Warning.
+    let warnings = s.warning_notes().await;
+    assert!(
+        warnings.iter().any(|n| n.contains("pointing it back")),
+        "the repair is a Warning: {warnings:?}"
+    );
 }
 
 #[tokio::test]

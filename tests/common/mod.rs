@@ -215,7 +215,7 @@ impl Operator {
     pub async fn start(client: &Client, settings: Settings) -> Self {
         let metrics = Arc::new(Metrics::default());
         let app = format!("pl-test-{}", unique_suffix());
-        let aws = AwsClients::from_env(metrics.clone(), &app).await;
+        let aws = AwsClients::from_env(metrics.clone(), &app, settings.check_intervals.shared_read_window()).await;
         let ctx = Arc::new(Context::new(client.clone(), aws, metrics.clone(), settings));
         let (stop, stopped) = oneshot::channel::<()>();
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -730,6 +730,19 @@ impl Scenario {
 
     pub async fn event_reasons(&self) -> Vec<String> {
         event_reasons(&self.client, &self.ns.name, "app").await
+    }
+
+    /// The notes of the Warning Events in the test's namespace.
+    pub async fn warning_notes(&self) -> Vec<String> {
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &self.ns.name);
+        api.list(&ListParams::default())
+            .await
+            .expect("list events")
+            .items
+            .into_iter()
+            .filter(|e| e.type_.as_deref() == Some("Warning"))
+            .filter_map(|e| e.message)
+            .collect()
     }
 
     /// Deletes the PilotLight and waits until its finalizer has run and it is gone.
