@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
 from .faults import FaultRules, InvalidRule
@@ -27,11 +28,17 @@ class NotFound(Exception):
 
 class ControlApi:
     def __init__(
-        self, calls: CallLog, fault_rules: FaultRules, durations: Durations, reset_moto: Callable[[], None]
+        self,
+        calls: CallLog,
+        fault_rules: FaultRules,
+        durations: Durations,
+        target_health: TargetHealthOverrides,
+        reset_moto: Callable[[], None],
     ) -> None:
         self._calls = calls
         self._faults = fault_rules
         self._durations = durations
+        self._target_health = target_health
         self._reset_moto = reset_moto
 
     def __call__(self, environ: dict, start_response):
@@ -79,11 +86,22 @@ class ControlApi:
                     return self._durations.replace(_json_body(request))
                 except InvalidDurations as exc:
                     raise BadRequest(str(exc)) from exc
+        if path == f"{PREFIX}/target-health":
+            if method == "GET":
+                return {"overrides": self._target_health.all()}
+            if method == "PUT":
+                try:
+                    return self._target_health.put(_json_body(request))
+                except InvalidOverride as exc:
+                    raise BadRequest(str(exc)) from exc
+                except UnknownTargetGroup as exc:
+                    raise NotFound(str(exc)) from exc
         if path == f"{PREFIX}/reset" and method == "POST":
             self._reset_moto()
             self._calls.clear()
             self._faults.clear()
             self._durations.clear()
+            self._target_health.clear()
             return {"ok": True}
         raise NotFound(f"no control endpoint {method} {request.path}")
 

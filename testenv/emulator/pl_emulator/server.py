@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from . import (
     autoscaling_groups,
+    autoscaling_instances,
     cloudwatch_periods,
     dynamodb_replicas,
     ec2_images,
@@ -47,6 +48,7 @@ class RequestHandler(MotoRequestHandler):
 def build_app() -> Gateway:
     """The WSGI application: gateway + control API + patched moto."""
     calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
+    target_health = autoscaling_instances.TargetHealthOverrides()
     rds_global.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
@@ -55,9 +57,10 @@ def build_app() -> Gateway:
     ec2_launch_templates.install()
     ec2_subnets.install()
     autoscaling_groups.install()
+    autoscaling_instances.install(durations, target_health)  # after autoscaling_groups: wraps its detach
     route53_records.install(durations)
     route53_health_checks.install()
-    control = ControlApi(calls, fault_rules, durations, reset_moto=moto_api_backend.reset)
+    control = ControlApi(calls, fault_rules, durations, target_health, reset_moto=moto_api_backend.reset)
     return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Guards transitions and the state of the services that use them (RDS, DynamoDB).
+#: Guards transitions and the state of the services that use them (RDS, DynamoDB, EC2, Auto Scaling, ELBv2).
 LOCK = threading.RLock()
 
 _ATTRIBUTE = "_pl_transition"
