@@ -6,9 +6,17 @@ use std::{
     time::Duration,
 };
 
-use kube::runtime::events::{Recorder, Reporter};
+use futures::channel::mpsc;
+use kube::{
+    ResourceExt,
+    runtime::{
+        events::{Recorder, Reporter},
+        reflector::{self, ObjectRef, Store, store::Writer},
+    },
+};
 
 use crate::{
+    api::{FailoverRequest, PilotLight, RequestPhase},
     aws::AwsClients,
     pilotlight::schedule::{CheckIntervals, Scheduler},
     telemetry::Metrics,
@@ -16,6 +24,10 @@ use crate::{
 
 /// Field manager for every server-side apply, and the Events' reporting controller.
 pub const MANAGER: &str = "pilot-light";
+
+/// Field manager of the PilotLight status fields the failover engine owns (`lastFailover`,
+/// `lastDrill`), so that convergence's applies (under [`MANAGER`]) leave them alone.
+pub const FAILOVER_MANAGER: &str = "pilot-light-failover";
 
 /// Requeue and backoff timing. Defaults suit production; tests shorten them.
 #[derive(Clone, Debug)]
@@ -61,6 +73,16 @@ pub struct Context {
     pub scheduler: Scheduler,
     /// Consecutive retryable failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Every FailoverRequest, kept by the FailoverRequest controller's watch: convergence asks
+    /// it whether a request is running before it changes compute or traffic.
+    pub requests: Store<FailoverRequest>,
+    requests_writer: Mutex<Option<Writer<FailoverRequest>>>,
+    /// Asks the PilotLight controller to reconcile a PilotLight now (after a failover).
+    pilotlight_triggers: mpsc::UnboundedSender<ObjectRef<PilotLight>>,
+    pilotlight_trigger_stream: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<PilotLight>>>>,
+    /// One admission decision at a time per PilotLight, so two requests created together cannot
+    /// both start.
+    admissions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Context {
@@ -69,6 +91,8 @@ impl Context {
             controller: MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let (requests, requests_writer) = reflector::store();
+        let (pilotlight_triggers, trigger_stream) = mpsc::unbounded();
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -77,7 +101,56 @@ impl Context {
             settings,
             scheduler: Scheduler::default(),
             failures: Mutex::default(),
+            requests,
+            requests_writer: Mutex::new(Some(requests_writer)),
+            pilotlight_triggers,
+            pilotlight_trigger_stream: Mutex::new(Some(trigger_stream)),
+            admissions: Mutex::default(),
         }
+    }
+
+    /// The writer of [`Context::requests`], for the one watch that fills it.
+    pub fn take_requests_writer(&self) -> Option<Writer<FailoverRequest>> {
+        self.requests_writer
+            .lock()
+            .expect("requests writer lock poisoned")
+            .take()
+    }
+
+    /// The stream of [`Context::trigger_pilotlight`] calls, for the PilotLight controller.
+    pub fn take_pilotlight_triggers(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef<PilotLight>>> {
+        self.pilotlight_trigger_stream
+            .lock()
+            .expect("trigger lock poisoned")
+            .take()
+    }
+
+    /// Reconciles the PilotLight `namespace/name` now, with every component checked afresh.
+    pub fn trigger_pilotlight(&self, namespace: &str, name: &str) {
+        self.scheduler.forget(&format!("{namespace}/{name}"), &[]);
+        let _ = self
+            .pilotlight_triggers
+            .unbounded_send(ObjectRef::new(name).within(namespace));
+    }
+
+    /// The FailoverRequest now Running against `pl`, if any.
+    pub fn running_request(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
+        let (namespace, name) = (pl.namespace(), pl.name_any());
+        self.requests.state().into_iter().find(|r| {
+            r.namespace() == namespace
+                && r.spec.pilot_light_ref.name == name
+                && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+        })
+    }
+
+    /// The lock under which requests against the PilotLight `key` are admitted.
+    pub fn admission_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.admissions
+            .lock()
+            .expect("admission lock poisoned")
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Delay before retrying `key` after another retryable failure: exponential with jitter

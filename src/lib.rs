@@ -5,6 +5,7 @@ pub mod api;
 pub mod aws;
 pub mod context;
 pub mod error;
+pub mod failover;
 pub mod leader;
 pub mod pilotlight;
 pub mod run;

@@ -18,6 +18,7 @@ use crate::{
     aws::AwsClients,
     context::{Context, Settings},
     error::{Error, Result},
+    failover,
     leader::{Leadership, LeaseSettings},
     pilotlight,
     telemetry::{AdminState, Metrics, serve_admin},
@@ -99,7 +100,7 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     let outcome = match lease {
         None => {
             info!("controllers starting");
-            pilotlight::run(ctx, stopped(), ready).await;
+            controllers(ctx, stopped(), ready).await;
             Ok(())
         }
         Some(lease) => lead(ctx, lease, stopped, ready).await,
@@ -113,6 +114,24 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     }
     info!("stopped");
     Ok(())
+}
+
+/// Runs the PilotLight and FailoverRequest controllers until `shutdown` completes; `ready` is
+/// set once both have synced their caches.
+pub async fn controllers(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ready: Arc<AtomicBool>,
+) {
+    use futures::FutureExt;
+    let shutdown = shutdown.shared();
+    let requests_ready = Arc::new(AtomicBool::new(false));
+    // The PilotLight controller waits for the FailoverRequest cache before it starts, so its
+    // readiness implies both.
+    tokio::join!(
+        failover::run(ctx.clone(), shutdown.clone(), requests_ready),
+        pilotlight::run(ctx, shutdown, ready),
+    );
 }
 
 /// Waits for the leader Lease, then runs the controllers while holding it. A replica waiting for
@@ -134,7 +153,7 @@ where
     ctx.metrics.set_leader(true);
     info!("controllers starting");
     tokio::select! {
-        () = pilotlight::run(ctx.clone(), stopped(), ready) => {
+        () = controllers(ctx.clone(), stopped(), ready) => {
             leadership.release().await;
             Ok(())
         }

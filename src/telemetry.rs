@@ -64,6 +64,27 @@ struct ComponentLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    #[prometheus(flatten)]
+    object: ObjectLabels,
+    /// Failover, Switchover, Drill or Failback.
+    r#type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    r#type: String,
+    /// Succeeded, Failed, Rejected or Cancelled.
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    step: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AwsCallLabels {
     service: String,
     operation: String,
@@ -83,6 +104,10 @@ pub struct Metrics {
     replication_lag: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
     aws_calls: Family<AwsCallLabels, Counter>,
     leader: Gauge,
+    requests: Family<OutcomeLabels, Counter>,
+    recovery_time: Family<RequestLabels, Gauge<f64, AtomicU64>>,
+    data_loss_window: Family<RequestLabels, Gauge<f64, AtomicU64>>,
+    step_duration: Family<StepLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -98,6 +123,32 @@ impl Default for Metrics {
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let leader = Gauge::default();
+        let requests = Family::<OutcomeLabels, Counter>::default();
+        let recovery_time = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
+        let data_loss_window = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
+        let step_duration = Family::<StepLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0])
+        });
+        registry.register(
+            "failover_requests",
+            "FailoverRequests that ended, by type and phase",
+            requests.clone(),
+        );
+        registry.register(
+            "failover_recovery_time_seconds",
+            "Measured RTO of the PilotLight's last request of each type (start or approval until traffic switched)",
+            recovery_time.clone(),
+        );
+        registry.register(
+            "failover_data_loss_window_seconds",
+            "RPO of the PilotLight's last request of each type (replication lag when an unplanned failover began)",
+            data_loss_window.clone(),
+        );
+        registry.register(
+            "failover_step_duration_seconds",
+            "Duration of failover plan steps, by step and final state",
+            step_duration.clone(),
+        );
         registry.register(
             "leader",
             "Whether this replica holds the leader Lease and runs the controllers (1) or waits (0)",
@@ -140,6 +191,10 @@ impl Default for Metrics {
             replication_lag,
             aws_calls,
             leader,
+            requests,
+            recovery_time,
+            data_loss_window,
+            step_duration,
         }
     }
 }
@@ -188,6 +243,42 @@ impl Metrics {
             }
         }
         self.ready.get_or_create(&object).set(i64::from(ready));
+    }
+
+    /// A FailoverRequest ended in `phase`, with its RTO and RPO when measured.
+    pub fn request_ended(
+        &self,
+        object: ObjectLabels,
+        type_: &str,
+        phase: &str,
+        recovery_time: Option<f64>,
+        data_loss_window: Option<f64>,
+    ) {
+        self.requests
+            .get_or_create(&OutcomeLabels {
+                r#type: type_.to_owned(),
+                phase: phase.to_owned(),
+            })
+            .inc();
+        let labels = RequestLabels {
+            object,
+            r#type: type_.to_owned(),
+        };
+        if let Some(rto) = recovery_time {
+            self.recovery_time.get_or_create(&labels).set(rto);
+        }
+        if let Some(rpo) = data_loss_window {
+            self.data_loss_window.get_or_create(&labels).set(rpo);
+        }
+    }
+
+    pub fn step_finished(&self, step: &str, state: &str, duration: Duration) {
+        self.step_duration
+            .get_or_create(&StepLabels {
+                step: step.to_owned(),
+                state: state.to_owned(),
+            })
+            .observe(duration.as_secs_f64());
     }
 
     pub fn set_leader(&self, leading: bool) {

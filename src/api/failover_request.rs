@@ -153,6 +153,10 @@ pub struct StepStatus {
     pub attempts: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The AWS operation this step started and waits for (a Route 53 change id), so that a
+    /// restarted operator waits for it instead of repeating the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,4 +167,6 @@ pub enum StepState {
     Failed,
     Skipped,
     Cancelled,
+    /// Its region does not answer; retried until it does, after the request succeeded.
+    Deferred,
 }

@@ -243,6 +243,12 @@ pub struct ComputeSpec {
     /// Readiness threshold for the age of the AMI copy in the standby region.
     #[serde(default = "default_max_image_age")]
     pub max_image_age: GoDuration,
+    /// The application's Auto Scaling Group in the primary region. A failover or switchover
+    /// fences it at zero (once the region answers), and a failback scales it back up to the
+    /// `failover` sizes. Without it the old primary's compute is left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub primary_auto_scaling_group_name: Option<String>,
 }
 
 fn default_max_image_age() -> GoDuration {
@@ -414,6 +420,56 @@ pub struct FailoverPolicy {
     /// Allow a Failover that may lose data (`AllowDataLoss`) to run without approval.
     #[serde(default)]
     pub allow_data_loss_without_approval: bool,
+    /// The HTTP check a Drill makes against the standby endpoint once its targets are healthy.
+    #[serde(default)]
+    pub smoke_test: SmokeTestSpec,
+}
+
+/// An HTTP GET against the standby region's endpoint.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SmokeTestSpec {
+    /// Base URL of the standby endpoint. Default: `https://` and the standby alias target's DNS
+    /// name (`spec.traffic.route53.standbyTarget.dnsName`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^https?://[^/?#]+(/.*)?$')").message("smokeTest.url must be an http:// or https:// URL"))]
+    #[schemars(length(max = 2048))]
+    pub url: Option<String>,
+    /// Path requested on the endpoint.
+    #[serde(default = "default_smoke_path")]
+    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("smokeTest.path must start with /"))]
+    #[schemars(length(max = 1024))]
+    pub path: String,
+    /// HTTP status that counts as passing.
+    #[serde(default = "default_smoke_status")]
+    #[schemars(range(min = 100, max = 599))]
+    pub expected_status: u16,
+    /// How long one attempt may take; the smoke test tries three times.
+    #[serde(default = "default_smoke_timeout")]
+    pub timeout: GoDuration,
+}
+
+impl Default for SmokeTestSpec {
+    fn default() -> Self {
+        Self {
+            url: None,
+            path: default_smoke_path(),
+            expected_status: default_smoke_status(),
+            timeout: default_smoke_timeout(),
+        }
+    }
+}
+
+fn default_smoke_path() -> String {
+    "/".into()
+}
+
+fn default_smoke_status() -> u16 {
+    200
+}
+
+fn default_smoke_timeout() -> GoDuration {
+    GoDuration("10s".into())
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -634,4 +690,10 @@ pub struct FailoverOutcome {
     pub recovery_time_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_loss_window_seconds: Option<f64>,
+    /// The region serving after the request (for a drill: the region that served throughout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<String>,
+    /// What happened, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -30,6 +30,8 @@ pub struct Group {
     /// Value of the operator's owner tag: set when the operator created the group.
     pub owner: Option<String>,
     pub instances: usize,
+    /// Instances whose lifecycle state is `InService`.
+    pub in_service: usize,
 }
 
 impl From<&AutoScalingGroup> for Group {
@@ -60,6 +62,11 @@ impl From<&AutoScalingGroup> for Group {
                 .find(|t| t.key() == Some(OWNER_TAG))
                 .and_then(|t| t.value().map(str::to_owned)),
             instances: g.instances().len(),
+            in_service: g
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state() == Some(&aws_sdk_autoscaling::types::LifecycleState::InService))
+                .count(),
         }
     }
 }
@@ -130,6 +137,26 @@ pub async fn create_group(
         .send()
         .await
         .map_err(|e| error("CreateAutoScalingGroup", &aws.region, e))?;
+    Ok(())
+}
+
+/// Sets only the sizes of an existing group: what a failover, drill or fence changes.
+pub async fn set_capacity(
+    aws: &RegionalClients,
+    name: &str,
+    min_size: i32,
+    desired_capacity: i32,
+    max_size: i32,
+) -> Result<(), AwsError> {
+    aws.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .min_size(min_size)
+        .desired_capacity(desired_capacity)
+        .max_size(max_size)
+        .send()
+        .await
+        .map_err(|e| error("UpdateAutoScalingGroup", &aws.region, e))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod ec2;
+pub mod elbv2;
 mod error;
 pub mod iam;
 pub mod rds;
@@ -47,6 +48,7 @@ pub struct RegionalClients {
     pub route53: aws_sdk_route53::Client,
     /// IAM is global too.
     pub iam: aws_sdk_iam::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
 }
 
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
@@ -161,6 +163,11 @@ impl AwsClients {
                     ),
                     iam: aws_sdk_iam::Client::from_conf(
                         aws_sdk_iam::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                        aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

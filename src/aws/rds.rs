@@ -15,6 +15,8 @@ pub struct GlobalCluster {
     pub engine: Option<String>,
     pub engine_version: Option<String>,
     pub members: Vec<GlobalClusterMember>,
+    /// The cluster a switchover or failover under way promotes (`FailoverState.ToDbClusterArn`).
+    pub promoting: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +124,10 @@ fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
                 is_writer: m.is_writer().unwrap_or(false),
             })
             .collect(),
+        promoting: g
+            .failover_state()
+            .and_then(|f| f.to_db_cluster_arn())
+            .map(str::to_owned),
     }
 }
 
@@ -259,6 +265,45 @@ pub async fn modify_instance_class(
         .await
         .map_err(|e| AwsError::from_sdk("rds", "ModifyDBInstance", &aws.region, e))?;
     Ok(())
+}
+
+/// How the standby becomes the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Promotion {
+    /// `SwitchoverGlobalCluster`: waits for the replicas to catch up; needs the old writer's region.
+    Switchover,
+    /// `FailoverGlobalCluster` with `AllowDataLoss`: works without the old writer's region.
+    FailoverAllowingDataLoss,
+}
+
+/// Makes `target_cluster_arn` the writer of `global_cluster`; called in the target's region.
+pub async fn promote(
+    aws: &RegionalClients,
+    global_cluster: &str,
+    target_cluster_arn: &str,
+    how: Promotion,
+) -> Result<(), AwsError> {
+    match how {
+        Promotion::Switchover => aws
+            .rds
+            .switchover_global_cluster()
+            .global_cluster_identifier(global_cluster)
+            .target_db_cluster_identifier(target_cluster_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("rds", "SwitchoverGlobalCluster", &aws.region, e)),
+        Promotion::FailoverAllowingDataLoss => aws
+            .rds
+            .failover_global_cluster()
+            .global_cluster_identifier(global_cluster)
+            .target_db_cluster_identifier(target_cluster_arn)
+            .allow_data_loss(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("rds", "FailoverGlobalCluster", &aws.region, e)),
+    }
 }
 
 #[cfg(test)]

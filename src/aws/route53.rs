@@ -266,6 +266,27 @@ async fn list_records_page(
     ))
 }
 
+/// The record `name`/`type_` of `zone`, if it exists (one small read).
+pub async fn record(aws: &RegionalClients, zone: &str, name: &str, type_: &str) -> Result<Option<Record>, AwsError> {
+    let name = normalize_name(name);
+    let (page, _) = list_records_page(aws, zone, Some((&name, type_)), 1).await?;
+    Ok(page.into_iter().find(|r| r.name == name && r.type_ == type_))
+}
+
+/// Whether change `id` has propagated to every Route 53 name server (`INSYNC`).
+pub async fn change_in_sync(aws: &RegionalClients, id: &str) -> Result<bool, AwsError> {
+    let out = aws
+        .route53
+        .get_change()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| error("GetChange", &aws.region, e))?;
+    Ok(out
+        .change_info()
+        .is_some_and(|c| c.status() == &aws_sdk_route53::types::ChangeStatus::Insync))
+}
+
 /// Creates or replaces `record` in `zone`; returns the change id (INSYNC once propagated).
 pub async fn upsert_record(
     aws: &RegionalClients,

@@ -155,7 +155,7 @@ pub struct Decision {
     pub lag: Option<Duration>,
 }
 
-fn standby_instance_identifier(spec: &AuroraSpec) -> String {
+pub fn standby_instance_identifier(spec: &AuroraSpec) -> String {
     spec.standby_instance_identifier
         .as_ref()
         .map_or_else(|| format!("{}-1", spec.standby_cluster_identifier), |i| i.0.clone())

@@ -87,7 +87,16 @@ pub async fn run(
             predicates::generation.combine(predicates::finalizers),
             PredicateConfig::default(),
         );
-    Controller::for_stream(changes, reader)
+    // Convergence asks the FailoverRequest cache whether a request runs: wait until it is filled.
+    if ctx.requests.wait_until_ready().await.is_err() {
+        warn!("the FailoverRequest cache is gone; PilotLight controller not started");
+        return;
+    }
+    let mut controller = Controller::for_stream(changes, reader);
+    if let Some(triggers) = ctx.take_pilotlight_triggers() {
+        controller = controller.reconcile_on(triggers);
+    }
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -176,17 +185,32 @@ fn object_key(pl: &PilotLight) -> String {
 }
 
 /// Runs `check` for `component` when it is due (or `force`d), records its report, and returns
-/// the report; a component that is not due keeps its last report.
+/// the report; a component that is not due keeps its last report, and so does one that the
+/// running FailoverRequest `frozen_by` is changing.
 async fn checked(
     ctx: &Context,
     key: &str,
     component: Component,
     generation: Option<i64>,
     force: bool,
+    frozen_by: Option<&FailoverRequest>,
     check: impl AsyncFnOnce(bool) -> ComponentReport,
 ) -> ComponentReport {
     let now = SystemTime::now();
-    let fresh = match ctx.scheduler.due(key, component, generation, &ctx.settings, now) {
+    let due = ctx.scheduler.due(key, component, generation, &ctx.settings, now);
+    if let Some(request) = frozen_by {
+        return match due {
+            Due::Skip(report) => report,
+            Due::Check { .. } => ComponentReport::converging(
+                "FailoverInProgress",
+                format!(
+                    "FailoverRequest {} is running; it changes this component",
+                    request.name_any()
+                ),
+            ),
+        };
+    }
+    let fresh = match due {
         Due::Skip(report) if !force => return report,
         Due::Skip(_) => true,
         Due::Check { fresh } => fresh,
@@ -207,9 +231,15 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
         components.push(Component::Database);
-        let report = checked(ctx, &owner, Component::Database, generation, false, async |fresh| {
-            converge_database(ctx, pl, &owner, aurora, fresh, &mut status, &mut retry_error).await
-        })
+        let report = checked(
+            ctx,
+            &owner,
+            Component::Database,
+            generation,
+            false,
+            None,
+            async |fresh| converge_database(ctx, pl, &owner, aurora, fresh, &mut status, &mut retry_error).await,
+        )
         .await;
         reports.push((ConditionType::DatabaseReplicating, report));
     }
@@ -219,33 +249,58 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         .filter(|s| !s.s3.is_empty() || !s.dynamodb.is_empty())
     {
         components.push(Component::Storage);
-        let report = checked(ctx, &owner, Component::Storage, generation, false, async |_| {
+        let report = checked(ctx, &owner, Component::Storage, generation, false, None, async |_| {
             converge_storage(ctx, pl, &owner, storage, &mut status, &mut retry_error).await
         })
         .await;
         reports.push((ConditionType::StorageReplicating, report));
     }
     if spec.database.is_none() {
-        // Without a database nothing moves traffic yet: the primary region serves.
-        status.active_region = Some(spec.regions.primary.to_string());
+        // Without a database the region that serves is the one the last failover, switchover or
+        // failback moved to.
+        status.active_region = Some(
+            pl.status
+                .as_ref()
+                .and_then(|s| s.last_failover.as_ref())
+                .filter(|o| o.phase == RequestPhase::Succeeded)
+                .and_then(|o| o.active_region.clone())
+                .unwrap_or_else(|| spec.regions.primary.to_string()),
+        );
     }
+    // While a FailoverRequest runs, compute, traffic and the endpoints ConfigMap are its business:
+    // their last reports stand and nothing is changed behind its back.
+    let request = ctx.running_request(pl);
     // Compute and traffic follow the active region and writer: when those move, look at once.
     let moved =
         status.active_region != previous.active_region || writer_endpoint(&status) != writer_endpoint(&previous);
     if let Some(compute) = &spec.compute {
         components.push(Component::Compute);
-        let report = checked(ctx, &owner, Component::Compute, generation, moved, async |fresh| {
-            converge_compute(ctx, pl, &owner, compute, fresh, &mut status, &mut retry_error).await
-        })
+        let report = checked(
+            ctx,
+            &owner,
+            Component::Compute,
+            generation,
+            moved,
+            request.as_deref(),
+            async |fresh| converge_compute(ctx, pl, &owner, compute, fresh, &mut status, &mut retry_error).await,
+        )
         .await;
         reports.push((ConditionType::ComputeReady, report));
     }
     let traffic_inputs = traffic::TrafficInputs::new(spec, &owner);
     if traffic_inputs.is_configured() {
         components.push(Component::Traffic);
-        let report = checked(ctx, &owner, Component::Traffic, generation, moved, async |fresh| {
-            converge_traffic(ctx, pl, &owner, &traffic_inputs, fresh, &mut status, &mut retry_error).await
-        })
+        let report = checked(
+            ctx,
+            &owner,
+            Component::Traffic,
+            generation,
+            moved,
+            request.as_deref(),
+            async |fresh| {
+                converge_traffic(ctx, pl, &owner, &traffic_inputs, fresh, &mut status, &mut retry_error).await
+            },
+        )
         .await;
         reports.push((ConditionType::TrafficReady, report));
     }
@@ -310,7 +365,9 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     if status != previous {
         write_status(ctx, pl, namespace, &status).await?;
     }
-    endpoints::apply(&ctx.client, &endpoints::desired(pl, &status)).await?;
+    if request.is_none() {
+        endpoints::apply(&ctx.client, &endpoints::desired(pl, &status)).await?;
+    }
     if let Some(e) = retry_error {
         return Err(e.into());
     }
@@ -453,11 +510,7 @@ async fn converge_compute(
     let regions = &pl.spec.regions;
     match compute::observe(&ctx.aws, regions, spec, fresh).await {
         Ok(observation) => {
-            let scaled_up = observation
-                .group
-                .as_ref()
-                .is_some_and(|g| g.min_size != 0 || g.desired_capacity != 0);
-            let capacity = standby_capacity_use(ctx, pl, status, scaled_up).await;
+            let capacity = standby_capacity_use(ctx, pl, status);
             let decision = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
             status.compute = Some(decision.status.clone());
             apply_changes(ctx, pl, owner, &decision.changes, decision.report, retry_error).await
@@ -467,36 +520,12 @@ async fn converge_compute(
 }
 
 /// Standby capacity is in use when the standby region serves, or a FailoverRequest for this
-/// PilotLight is running (a drill scales the standby group up on purpose). FailoverRequests are
-/// listed only when the group is above zero, the one case where the answer matters; when they
-/// cannot be listed, capacity is left alone rather than cut.
-async fn standby_capacity_use(
-    ctx: &Context,
-    pl: &PilotLight,
-    status: &PilotLightStatus,
-    scaled_up: bool,
-) -> compute::CapacityUse {
-    if status.active_region.as_deref() == Some(pl.spec.regions.standby.as_str()) {
-        return compute::CapacityUse::InUse;
-    }
-    if !scaled_up {
-        return compute::CapacityUse::Dormant;
-    }
-    let requests: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
-    match requests.list(&Default::default()).await {
-        Ok(list)
-            if !list.items.iter().any(|r| {
-                r.spec.pilot_light_ref.name == pl.name_any()
-                    && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
-            }) =>
-        {
-            compute::CapacityUse::Dormant
-        }
-        Ok(_) => compute::CapacityUse::InUse,
-        Err(e) => {
-            warn!(error = %e, "cannot list FailoverRequests; standby capacity left as it is");
-            compute::CapacityUse::InUse
-        }
+/// PilotLight is running (a drill scales the standby group up on purpose).
+fn standby_capacity_use(ctx: &Context, pl: &PilotLight, status: &PilotLightStatus) -> compute::CapacityUse {
+    if status.active_region.as_deref() == Some(pl.spec.regions.standby.as_str()) || ctx.running_request(pl).is_some() {
+        compute::CapacityUse::InUse
+    } else {
+        compute::CapacityUse::Dormant
     }
 }
 

@@ -288,28 +288,7 @@ pub fn decide(
         status.record_target = observed.app_record.as_ref().map(target_of);
         match active_region {
             Some(active) => {
-                let target = if active == regions.standby.as_str() {
-                    &r.standby_target
-                } else {
-                    &r.primary_target
-                };
-                let type_ = record_type(r.record_type).to_owned();
-                let value = if r.record_type == RecordType::Cname {
-                    RecordValue::Values {
-                        ttl: 60,
-                        values: vec![route53::normalize_name(&target.dns_name)],
-                    }
-                } else {
-                    RecordValue::Alias {
-                        hosted_zone_id: target.hosted_zone_id.to_string(),
-                        dns_name: route53::normalize_name(&target.dns_name),
-                    }
-                };
-                let want = Record {
-                    name: route53::normalize_name(&r.record_name),
-                    type_,
-                    value,
-                };
+                let want = app_record(r, active == regions.standby.as_str());
                 keep_record(&mut changes, &r.hosted_zone_id.0, observed.app_record.as_ref(), want);
             }
             None => waiting.push(format!(
@@ -322,14 +301,7 @@ pub fn decide(
         status.writer_record_target = observed.writer_record.as_ref().map(target_of);
         match writer_endpoint {
             Some(endpoint) => {
-                let want = Record {
-                    name: route53::normalize_name(&w.name),
-                    type_: "CNAME".into(),
-                    value: RecordValue::Values {
-                        ttl: w.ttl,
-                        values: vec![route53::normalize_name(endpoint)],
-                    },
-                };
+                let want = writer_record(w, endpoint);
                 keep_record(&mut changes, &w.hosted_zone_id.0, observed.writer_record.as_ref(), want);
             }
             None => waiting.push(format!(
@@ -363,6 +335,43 @@ pub fn decide(
         changes,
         report,
         status,
+    }
+}
+
+/// The application record pointing at the standby target (`to_standby`) or the primary one.
+pub fn app_record(r: &crate::api::Route53Spec, to_standby: bool) -> Record {
+    let target = if to_standby {
+        &r.standby_target
+    } else {
+        &r.primary_target
+    };
+    let value = if r.record_type == RecordType::Cname {
+        RecordValue::Values {
+            ttl: 60,
+            values: vec![route53::normalize_name(&target.dns_name)],
+        }
+    } else {
+        RecordValue::Alias {
+            hosted_zone_id: target.hosted_zone_id.to_string(),
+            dns_name: route53::normalize_name(&target.dns_name),
+        }
+    };
+    Record {
+        name: route53::normalize_name(&r.record_name),
+        type_: record_type(r.record_type).to_owned(),
+        value,
+    }
+}
+
+/// The database writer CNAME pointing at `endpoint`.
+pub fn writer_record(w: &crate::api::DnsRecordRef, endpoint: &str) -> Record {
+    Record {
+        name: route53::normalize_name(&w.name),
+        type_: "CNAME".into(),
+        value: RecordValue::Values {
+            ttl: w.ttl,
+            values: vec![route53::normalize_name(endpoint)],
+        },
     }
 }
 

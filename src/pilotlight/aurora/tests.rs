@@ -47,6 +47,7 @@ fn global(status: &str, members: &[(&str, bool)]) -> GlobalCluster {
                 is_writer: *w,
             })
             .collect(),
+        promoting: None,
     }
 }
 

@@ -25,6 +25,7 @@ fn spec() -> ComputeSpec {
             user_data: None,
         },
         max_image_age: GoDuration("168h".into()),
+        primary_auto_scaling_group_name: None,
     }
 }
 
@@ -64,6 +65,7 @@ fn group(min: i32, desired: i32, max: i32) -> Group {
         launch_template: Some(("app-server-dr".into(), "$Default".into())),
         owner: Some("ns/app".into()),
         instances: 0,
+        in_service: 0,
     }
 }
 

@@ -1,0 +1,812 @@
+//! The failover engine: each FailoverRequest is admitted (or rejected), waits for approval when
+//! the PilotLight asks for it, and runs as a journaled plan whose independent steps run in
+//! parallel. The journal (`status.steps`) lets a restarted operator resume where it stopped.
+
+pub mod journal;
+pub mod plan;
+pub mod steps;
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Event, EventType},
+        finalizer::{self, finalizer},
+        predicates,
+        reflector::ObjectRef,
+        utils::{Predicate, PredicateConfig},
+        watcher,
+    },
+};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::{
+    api::{
+        FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase, StepState,
+        StepStatus,
+    },
+    aws::cloudwatch,
+    context::{Context, FAILOVER_MANAGER},
+    error::{Error, Result},
+    telemetry::ObjectLabels,
+};
+
+use journal::{Journal, now};
+use plan::{Direction, StepKind};
+use steps::{Done, StepContext, StepError};
+
+const CONTROLLER: &str = "failoverrequest";
+
+/// Held on every FailoverRequest so that deleting a running one stops it between steps first.
+pub const FINALIZER: &str = "pilotlight.dev/failover";
+
+/// Annotation naming the user who created a request; set by the creator and checked at
+/// admission (see `deploy/admission/`). Its user cannot approve the request.
+pub const CREATED_BY: &str = "pilotlight.dev/created-by";
+
+/// How often steps left Deferred (their region did not answer) are tried again.
+const DEFERRED_RETRY: Duration = Duration::from_secs(30);
+
+/// Attempts of a step that fails with a retryable error (throttling, 5xx, unreachable) before
+/// the request fails. With the backoff below they span about two minutes.
+const STEP_ATTEMPTS: u32 = 8;
+
+/// Runs the FailoverRequest controller until `shutdown` completes. Fills [`Context::requests`].
+pub async fn run(
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    ready: Arc<AtomicBool>,
+) {
+    let api: Api<FailoverRequest> = match &ctx.settings.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let Some(writer) = ctx.take_requests_writer() else {
+        warn!("the FailoverRequest controller runs once per context");
+        return;
+    };
+    let reader = ctx.requests.clone();
+    // Spec changes (approval, cancel; deletion bumps the generation too) and finalizers; our own
+    // status writes do not wake the controller.
+    let changes = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                ready.store(true, Ordering::Relaxed);
+            }
+        })
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers),
+            PredicateConfig::default(),
+        );
+    Controller::for_stream(changes, reader)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "failover reconcile loop");
+            }
+        })
+        .await;
+}
+
+async fn reconcile(request: Arc<FailoverRequest>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = request
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(request.name_any()))?;
+    let span = info_span!(
+        "reconcile",
+        kind = "FailoverRequest",
+        namespace = %namespace,
+        name = %request.name_any(),
+        pilotlight = %request.spec.pilot_light_ref.name
+    );
+    let started = Instant::now();
+    let api: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &namespace);
+    let result = finalizer(&api, FINALIZER, request, |event| async {
+        match event {
+            // A deleted request is a cancelled one: `drive` stops it before its next step.
+            finalizer::Event::Apply(request) | finalizer::Event::Cleanup(request) => drive(&request, &ctx).await,
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| match e {
+        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(Box::new(other)),
+    });
+    ctx.metrics.reconciled(CONTROLLER, started.elapsed());
+    result
+}
+
+fn error_policy(request: Arc<FailoverRequest>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.reconcile_failed(CONTROLLER, error.metric_label());
+    let key = format!("fr/{}/{}", request.namespace().unwrap_or_default(), request.name_any());
+    let delay = ctx.next_backoff(&key);
+    warn!(name = %request.name_any(), error = %error, retry_in = ?delay, "failover reconcile failed");
+    Action::requeue(delay)
+}
+
+/// Moves the request as far as it can go now.
+async fn drive(request: &FailoverRequest, ctx: &Context) -> Result<Action> {
+    let status = request.status.clone().unwrap_or_default();
+    let action = match status.phase {
+        Some(RequestPhase::Running) => {
+            let pl = pilotlight(ctx, request).await?;
+            match pl {
+                Some(pl) => execute(ctx, request, &pl, status).await?,
+                None => {
+                    finish_without_pilotlight(ctx, request, status).await?;
+                    Action::await_change()
+                }
+            }
+        }
+        Some(RequestPhase::Succeeded) if status.steps.iter().any(|s| s.state == StepState::Deferred) => {
+            match pilotlight(ctx, request).await? {
+                Some(pl) => retry_deferred(ctx, request, &pl, status).await?,
+                None => Action::await_change(),
+            }
+        }
+        Some(RequestPhase::Succeeded | RequestPhase::Failed | RequestPhase::Rejected | RequestPhase::Cancelled) => {
+            Action::await_change()
+        }
+        None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval) => admit(ctx, request, status).await?,
+    };
+    ctx.reset_backoff(&format!(
+        "fr/{}/{}",
+        request.namespace().unwrap_or_default(),
+        request.name_any()
+    ));
+    Ok(action)
+}
+
+async fn pilotlight(ctx: &Context, request: &FailoverRequest) -> Result<Option<PilotLight>> {
+    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &request.namespace().unwrap_or_default());
+    Ok(api.get_opt(&request.spec.pilot_light_ref.name).await?)
+}
+
+fn requests_api(ctx: &Context, request: &FailoverRequest) -> Api<FailoverRequest> {
+    Api::namespaced(ctx.client.clone(), &request.namespace().unwrap_or_default())
+}
+
+/// Whether a person asked the request to stop: `spec.cancel`, or deleting it. Read from the
+/// watch cache, which sees the change within milliseconds.
+fn stop_requested(ctx: &Context, request: &FailoverRequest) -> bool {
+    let latest = ctx
+        .requests
+        .get(&ObjectRef::from_obj(request))
+        .map(|r| (*r).clone())
+        .unwrap_or_else(|| request.clone());
+    latest.spec.cancel || latest.metadata.deletion_timestamp.is_some()
+}
+
+/// Admission: the checks that may reject the request, then approval, then the start.
+async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverRequestStatus) -> Result<Action> {
+    let api = requests_api(ctx, request);
+    let name = request.name_any();
+    let type_ = request.spec.type_;
+    let pl_name = &request.spec.pilot_light_ref.name;
+    if stop_requested(ctx, request) {
+        status.phase = Some(RequestPhase::Cancelled);
+        status.completed_at = Some(now());
+        status.message = Some("Cancelled before it started; nothing was changed".into());
+        journal::write(&api, &name, &status).await?;
+        publish(
+            ctx,
+            request,
+            EventType::Normal,
+            "Cancelled",
+            status.message.clone().unwrap_or_default(),
+        );
+        ended(ctx, request, &status);
+        return Ok(Action::await_change());
+    }
+    let key = format!("{}/{pl_name}", request.namespace().unwrap_or_default());
+    let lock = ctx.admission_lock(&key);
+    let _admitting = lock.lock().await;
+
+    let Some(pl) = pilotlight(ctx, request).await? else {
+        return reject(
+            ctx,
+            request,
+            status,
+            format!(
+                "PilotLight {pl_name} does not exist in namespace {}",
+                request.namespace().unwrap_or_default()
+            ),
+        )
+        .await;
+    };
+    if let Some(holder) = holder_of(&api, request).await? {
+        return reject(ctx, request, status, holder).await;
+    }
+    if let Some(why) = plan::refusal(&pl, type_, request.spec.force) {
+        return reject(ctx, request, status, why).await;
+    }
+    if matches!(type_, FailoverType::Switchover | FailoverType::Failback) {
+        let from = Direction::of(&pl.spec, type_).from;
+        if let Err(e) = probe(ctx, from).await {
+            return reject(
+                ctx,
+                request,
+                status,
+                format!("a {type_:?} needs {from}, which does not answer ({e}); a Failover works without it"),
+            )
+            .await;
+        }
+    }
+    if status.steps.is_empty() {
+        status.steps = plan::plan(&pl.spec, type_);
+    }
+    if request.spec.dry_run {
+        for step in &mut status.steps {
+            step.message = Some("dry run: not executed".into());
+        }
+        status.phase = Some(RequestPhase::Succeeded);
+        status.completed_at = Some(now());
+        status.message = Some(format!(
+            "Dry run: the plan has {} steps ({}); nothing was changed",
+            status.steps.len(),
+            status
+                .steps
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        journal::write(&api, &name, &status).await?;
+        publish(
+            ctx,
+            request,
+            EventType::Normal,
+            "DryRun",
+            status.message.clone().unwrap_or_default(),
+        );
+        ended(ctx, request, &status);
+        return Ok(Action::await_change());
+    }
+    let needs_approval = plan::needs_approval(&pl, type_);
+    if needs_approval && !approved(request) {
+        let message = match (&request.spec.approved_by, creator(request)) {
+            (Some(by), Some(creator)) if *by == creator => format!(
+                "Awaiting approval: {by} created this request and cannot approve it; another person must set spec.approvedBy"
+            ),
+            _ => "Awaiting approval: another person must set spec.approvedBy to their user name".to_owned(),
+        };
+        if status.phase != Some(RequestPhase::AwaitingApproval) || status.message.as_ref() != Some(&message) {
+            status.phase = Some(RequestPhase::AwaitingApproval);
+            status.message = Some(message.clone());
+            status.observed_generation = request.metadata.generation;
+            journal::write(&api, &name, &status).await?;
+            publish(ctx, request, EventType::Normal, "AwaitingApproval", message);
+        }
+        return Ok(Action::await_change());
+    }
+
+    // Start. The recovery time counts from creation, or from the approval when one was needed.
+    let started_at = if needs_approval {
+        now()
+    } else {
+        request.metadata.creation_timestamp.clone().unwrap_or_else(now)
+    };
+    status.data_loss_window_seconds = match type_ {
+        FailoverType::Failover => data_loss_window(ctx, &pl).await,
+        FailoverType::Switchover | FailoverType::Failback => Some(0.0),
+        FailoverType::Drill => None,
+    };
+    status.phase = Some(RequestPhase::Running);
+    status.started_at = Some(started_at);
+    status.observed_generation = request.metadata.generation;
+    status.message = Some(match &request.spec.approved_by {
+        Some(by) if needs_approval => format!("Running; approved by {by}"),
+        _ => "Running".to_owned(),
+    });
+    journal::write(&api, &name, &status).await?;
+    publish(
+        ctx,
+        request,
+        EventType::Normal,
+        "Started",
+        format!(
+            "{type_:?} of {pl_name} started: {}",
+            status
+                .steps
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    drop(_admitting);
+    execute(ctx, request, &pl, status).await
+}
+
+fn creator(request: &FailoverRequest) -> Option<String> {
+    request.annotations().get(CREATED_BY).cloned()
+}
+
+/// Approved by someone, and not by its creator (the admission policy refuses that too; this
+/// holds where the policy is not installed).
+fn approved(request: &FailoverRequest) -> bool {
+    match (&request.spec.approved_by, creator(request)) {
+        (Some(by), Some(creator)) => *by != creator,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Another request that holds the PilotLight: one already awaiting approval or running, or an
+/// older one not yet admitted. Read from the API server, under the admission lock.
+async fn holder_of(api: &Api<FailoverRequest>, request: &FailoverRequest) -> Result<Option<String>> {
+    let me = (request.metadata.creation_timestamp.clone(), request.name_any());
+    let others = api.list(&ListParams::default()).await?;
+    let holder = others
+        .items
+        .iter()
+        .filter(|r| r.name_any() != request.name_any())
+        .filter(|r| r.spec.pilot_light_ref.name == request.spec.pilot_light_ref.name)
+        .filter(|r| plan::is_active(r.status.as_ref().and_then(|s| s.phase)))
+        .filter(|r| r.metadata.deletion_timestamp.is_none() && !r.spec.cancel)
+        .filter(|r| {
+            let phase = r.status.as_ref().and_then(|s| s.phase);
+            matches!(phase, Some(RequestPhase::AwaitingApproval | RequestPhase::Running))
+                || (r.metadata.creation_timestamp.clone(), r.name_any()) < me
+        })
+        .min_by_key(|r| (r.metadata.creation_timestamp.clone(), r.name_any()));
+    Ok(holder.map(|h| {
+        let phase = h.status.as_ref().and_then(|s| s.phase).unwrap_or(RequestPhase::Pending);
+        format!(
+            "FailoverRequest {} ({:?}) is already {phase:?} for PilotLight {}; one request at a time",
+            h.name_any(),
+            h.spec.type_,
+            request.spec.pilot_light_ref.name
+        )
+    }))
+}
+
+async fn reject(
+    ctx: &Context,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+    why: String,
+) -> Result<Action> {
+    status.phase = Some(RequestPhase::Rejected);
+    status.completed_at = Some(now());
+    status.message = Some(format!("Rejected: {why}"));
+    status.observed_generation = request.metadata.generation;
+    journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    info!(reason = %why, "rejected");
+    publish(ctx, request, EventType::Warning, "Rejected", why);
+    ended(ctx, request, &status);
+    Ok(Action::await_change())
+}
+
+/// A cheap call to `region`'s EC2 API: does the region answer at all?
+async fn probe(ctx: &Context, region: &str) -> std::result::Result<(), crate::aws::AwsError> {
+    let clients = ctx.aws.region(region);
+    clients
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| crate::aws::AwsError::from_sdk("ec2", "DescribeAvailabilityZones", region, e))
+}
+
+/// The RPO of an unplanned failover: the standby's replication lag as it begins, read fresh
+/// from CloudWatch in the standby region, else the PilotLight's last observed lag.
+async fn data_loss_window(ctx: &Context, pl: &PilotLight) -> Option<f64> {
+    let aurora = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref())?;
+    let standby = ctx.aws.region(pl.spec.regions.standby.as_str());
+    let id = aurora.standby_cluster_identifier.to_string();
+    match cloudwatch::replication_lags(&standby, std::slice::from_ref(&id)).await {
+        Ok(lags) if lags.contains_key(&id) => lags.get(&id).map(|l| l.milliseconds / 1000.0),
+        other => {
+            if let Err(e) = other {
+                warn!(error = %e, "replication lag unavailable; using the last observed one");
+            }
+            pl.status
+                .as_ref()
+                .and_then(|s| s.database.as_ref())
+                .and_then(|d| d.replication_lag_ms)
+                .map(|ms| ms / 1000.0)
+        }
+    }
+}
+
+/// Runs the plan from the journal until every step ended, then records the outcome.
+async fn execute(
+    ctx: &Context,
+    request: &FailoverRequest,
+    pl: &PilotLight,
+    status: FailoverRequestStatus,
+) -> Result<Action> {
+    let type_ = request.spec.type_;
+    let direction = Direction::of(&pl.spec, type_);
+    let journal = Journal::new(requests_api(ctx, request), request.name_any(), status);
+    let mut in_flight = FuturesUnordered::new();
+    let mut started = HashSet::new();
+    let mut stopped_by_person = false;
+    // The loop awaits nothing but the steps: a step holding the journal's write lock must keep
+    // being polled, so everything else here is synchronous.
+    loop {
+        let snapshot = journal.snapshot();
+        stopped_by_person |= stop_requested(ctx, request);
+        let failed = snapshot.steps.iter().any(|s| s.state == StepState::Failed);
+        for name in plan::startable(&snapshot.steps, stopped_by_person || failed) {
+            let Some(kind) = StepKind::from_name(&name) else {
+                continue;
+            };
+            if !started.insert(name.clone()) {
+                continue;
+            }
+            journal.note(|s| {
+                if let Some(step) = s.steps.iter_mut().find(|s| s.name == name) {
+                    step.state = StepState::Running;
+                    step.started_at.get_or_insert_with(now);
+                }
+            });
+            let sc = StepContext {
+                ctx,
+                pl,
+                type_,
+                direction,
+                journal: &journal,
+                kind,
+            };
+            in_flight.push(async move {
+                let began = Instant::now();
+                let result = run_with_retries(&sc).await;
+                record_step(ctx, request, sc.journal, kind, result, began.elapsed()).await
+            });
+        }
+        match in_flight.next().await {
+            Some(result) => result?,
+            None => break,
+        }
+    }
+    finish(ctx, request, pl, &journal, stopped_by_person).await
+}
+
+/// Runs a step, trying again (with jittered, growing delays) after retryable errors. Each try
+/// observes first, so a retry never repeats a call that took effect.
+async fn run_with_retries(sc: &StepContext<'_>) -> std::result::Result<Done, StepError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match steps::run(sc).await {
+            Err(e) if e.retryable && attempt < STEP_ATTEMPTS => {
+                let delay = Duration::from_millis(250 * (1 << attempt.min(7))).mul_f64(rand::random_range(0.5..1.0));
+                warn!(step = sc.kind.name(), error = %e.message, retry_in = ?delay, "step failed; retrying");
+                sc.journal.note(|s| {
+                    if let Some(step) = s.steps.iter_mut().find(|s| s.name == sc.kind.name()) {
+                        step.message = Some(format!("retrying: {}", e.message));
+                    }
+                });
+                tokio::time::sleep(delay).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Journals how a step ended, with an Event and a metric.
+async fn record_step(
+    ctx: &Context,
+    request: &FailoverRequest,
+    journal: &Journal,
+    kind: StepKind,
+    result: std::result::Result<Done, StepError>,
+    took: Duration,
+) -> Result<()> {
+    let (state, message, event_type) = match result {
+        Ok(Done::Succeeded(m)) => (StepState::Succeeded, m, EventType::Normal),
+        Ok(Done::Deferred(m)) => (StepState::Deferred, m, EventType::Warning),
+        Err(e) => (StepState::Failed, e.message, EventType::Warning),
+    };
+    journal
+        .step(kind, |s| {
+            s.state = state;
+            s.finished_at = (state != StepState::Deferred).then(now);
+            s.message = Some(message.clone());
+        })
+        .await?;
+    ctx.metrics.step_finished(kind.name(), &format!("{state:?}"), took);
+    info!(step = kind.name(), ?state, %message, "step ended");
+    // One reason per step and outcome: Events with the same reason are folded into one series.
+    publish(ctx, request, event_type, &format!("{}{state:?}", kind.name()), message);
+    Ok(())
+}
+
+/// The request's phase, RTO and message once no step runs; the PilotLight learns the outcome.
+async fn finish(
+    ctx: &Context,
+    request: &FailoverRequest,
+    pl: &PilotLight,
+    journal: &Journal,
+    stopped_by_person: bool,
+) -> Result<Action> {
+    let snapshot = journal.snapshot();
+    let failed = snapshot.steps.iter().find(|s| s.state == StepState::Failed).cloned();
+    let phase = match (&failed, stopped_by_person) {
+        (Some(_), _) => RequestPhase::Failed,
+        (None, true) => RequestPhase::Cancelled,
+        (None, false) => RequestPhase::Succeeded,
+    };
+    let done: Vec<String> = snapshot
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Succeeded)
+        .map(|s| s.name.clone())
+        .collect();
+    let not_run: Vec<String> = snapshot
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Pending)
+        .map(|s| s.name.clone())
+        .collect();
+    let deferred: Vec<String> = snapshot
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Deferred)
+        .map(|s| s.name.clone())
+        .collect();
+    let rto = recovery_time(&snapshot.steps, snapshot.started_at.as_ref());
+    let mut message = match (&failed, phase) {
+        (Some(step), _) => format!(
+            "Failed at {}: {}",
+            step.name,
+            step.message.as_deref().unwrap_or("no message")
+        ),
+        (None, RequestPhase::Cancelled) => "Cancelled".to_owned(),
+        _ => format!("{:?} succeeded", request.spec.type_),
+    };
+    message.push_str(&format!(
+        ". Done: {}",
+        if done.is_empty() {
+            "nothing".to_owned()
+        } else {
+            done.join(", ")
+        }
+    ));
+    if !not_run.is_empty() {
+        message.push_str(&format!(". Not run: {}", not_run.join(", ")));
+    }
+    if !deferred.is_empty() {
+        message.push_str(&format!(
+            ". Waiting for the old region to answer: {} (retried every {}s)",
+            deferred.join(", "),
+            DEFERRED_RETRY.as_secs()
+        ));
+    }
+    let final_state = if phase == RequestPhase::Cancelled {
+        StepState::Cancelled
+    } else {
+        StepState::Skipped
+    };
+    journal
+        .update(|s| {
+            for step in s.steps.iter_mut().filter(|s| s.state == StepState::Pending) {
+                step.state = final_state;
+            }
+            s.phase = Some(phase);
+            s.completed_at = Some(now());
+            s.recovery_time_seconds = if phase == RequestPhase::Succeeded { rto } else { None };
+            s.message = Some(message.clone());
+            s.current_step = None;
+        })
+        .await?;
+    let status = journal.snapshot();
+    let event_type = if phase == RequestPhase::Succeeded {
+        EventType::Normal
+    } else {
+        EventType::Warning
+    };
+    publish(ctx, request, event_type, &format!("{phase:?}"), message.clone());
+    record_outcome(ctx, request, pl, &status).await?;
+    ended(ctx, request, &status);
+    ctx.trigger_pilotlight(&pl.namespace().unwrap_or_default(), &pl.name_any());
+    Ok(if deferred.is_empty() {
+        Action::await_change()
+    } else {
+        Action::requeue(DEFERRED_RETRY)
+    })
+}
+
+/// The PilotLight vanished while its request ran: nothing more can be done safely.
+async fn finish_without_pilotlight(
+    ctx: &Context,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+) -> Result<()> {
+    status.phase = Some(RequestPhase::Failed);
+    status.completed_at = Some(now());
+    status.message = Some(format!(
+        "PilotLight {} was deleted while the request ran; stopped",
+        request.spec.pilot_light_ref.name
+    ));
+    journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    publish(
+        ctx,
+        request,
+        EventType::Warning,
+        "Failed",
+        status.message.clone().unwrap_or_default(),
+    );
+    ended(ctx, request, &status);
+    Ok(())
+}
+
+/// Steps left Deferred after success: try them again now that time has passed.
+async fn retry_deferred(
+    ctx: &Context,
+    request: &FailoverRequest,
+    pl: &PilotLight,
+    status: FailoverRequestStatus,
+) -> Result<Action> {
+    let type_ = request.spec.type_;
+    let journal = Journal::new(requests_api(ctx, request), request.name_any(), status.clone());
+    let deferred: Vec<StepKind> = status
+        .steps
+        .iter()
+        .filter(|s| s.state == StepState::Deferred)
+        .filter_map(|s| StepKind::from_name(&s.name))
+        .collect();
+    let mut remaining = 0;
+    for kind in deferred {
+        let sc = StepContext {
+            ctx,
+            pl,
+            type_,
+            direction: Direction::of(&pl.spec, type_),
+            journal: &journal,
+            kind,
+        };
+        let began = Instant::now();
+        match steps::run(&sc).await {
+            Ok(Done::Deferred(_)) => remaining += 1,
+            result => record_step(ctx, request, &journal, kind, result, began.elapsed()).await?,
+        }
+    }
+    if remaining == 0 {
+        journal
+            .update(|s| {
+                s.message = Some(format!(
+                    "{}; the old region answered again and every deferred step ended",
+                    s.message
+                        .as_deref()
+                        .unwrap_or_default()
+                        .split(". Waiting")
+                        .next()
+                        .unwrap_or_default()
+                ));
+            })
+            .await?;
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(DEFERRED_RETRY))
+}
+
+/// RTO: from the start (creation or approval) until traffic was switched; without traffic
+/// management, until the last step that restores service (promotion, healthy targets, smoke
+/// test) finished.
+pub fn recovery_time(steps: &[StepStatus], started_at: Option<&Time>) -> Option<f64> {
+    let started = started_at?;
+    let finished = |kind: StepKind| {
+        steps
+            .iter()
+            .find(|s| s.name == kind.name() && s.state == StepState::Succeeded)
+            .and_then(|s| s.finished_at.clone())
+    };
+    let end = finished(StepKind::SwitchTraffic).or_else(|| {
+        [
+            StepKind::PromoteDatabase,
+            StepKind::WaitTargetsHealthy,
+            StepKind::SmokeTest,
+        ]
+        .into_iter()
+        .filter_map(finished)
+        .max_by_key(|t| t.0)
+    })?;
+    let millis = end.0.as_millisecond() - started.0.as_millisecond();
+    Some((millis.max(0) as f64) / 1000.0)
+}
+
+/// Copies the outcome onto the PilotLight (`lastFailover` or `lastDrill`) under the failover
+/// engine's own field manager.
+async fn record_outcome(
+    ctx: &Context,
+    request: &FailoverRequest,
+    pl: &PilotLight,
+    status: &FailoverRequestStatus,
+) -> Result<()> {
+    let type_ = request.spec.type_;
+    let phase = status.phase.unwrap_or(RequestPhase::Failed);
+    let active_region = if phase == RequestPhase::Succeeded {
+        Direction::of(&pl.spec, type_).to
+    } else {
+        Direction::of(&pl.spec, type_).from
+    };
+    let outcome = FailoverOutcome {
+        request_name: request.name_any(),
+        type_,
+        phase,
+        completed_at: status.completed_at.clone(),
+        recovery_time_seconds: status.recovery_time_seconds,
+        data_loss_window_seconds: status.data_loss_window_seconds,
+        active_region: Some(if type_ == FailoverType::Drill {
+            Direction::of(&pl.spec, type_).from.to_owned()
+        } else {
+            active_region.to_owned()
+        }),
+        message: status.message.clone(),
+    };
+    let field = if type_ == FailoverType::Drill {
+        "lastDrill"
+    } else {
+        "lastFailover"
+    };
+    let patch = serde_json::json!({
+        "apiVersion": PilotLight::api_version(&()),
+        "kind": PilotLight::kind(&()),
+        "status": { field: outcome },
+    });
+    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
+    api.patch_status(
+        &pl.name_any(),
+        &PatchParams::apply(FAILOVER_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Metrics for a request that reached a final phase.
+fn ended(ctx: &Context, request: &FailoverRequest, status: &FailoverRequestStatus) {
+    ctx.metrics.request_ended(
+        ObjectLabels {
+            namespace: request.namespace().unwrap_or_default(),
+            name: request.spec.pilot_light_ref.name.clone(),
+        },
+        &format!("{:?}", request.spec.type_),
+        &format!("{:?}", status.phase.unwrap_or(RequestPhase::Failed)),
+        status.recovery_time_seconds,
+        status.data_loss_window_seconds,
+    );
+}
+
+/// Publishes an Event on the request without holding up the plan.
+fn publish(ctx: &Context, request: &FailoverRequest, type_: EventType, reason: &str, note: String) {
+    let recorder = ctx.recorder.clone();
+    let reference = request.object_ref(&());
+    let event = Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: "Failover".into(),
+        secondary: None,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = recorder.publish(&event, &reference).await {
+            warn!(error = %e, "could not publish event");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,288 @@
+//! Plans: which steps a request runs, in which order, and the rules that admit a request. Pure.
+
+use crate::api::{
+    ConditionStatus, ConditionType, FailoverType, PilotLight, PilotLightSpec, RequestPhase, StepState, StepStatus,
+};
+
+/// Every kind of step. The name in `status.steps` is the variant's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StepKind {
+    /// The target region's cluster becomes the global database's writer.
+    PromoteDatabase,
+    /// The target region's Auto Scaling Group goes to the failover sizes.
+    ScaleUpCompute,
+    /// Its target groups report enough healthy targets.
+    WaitTargetsHealthy,
+    /// The application record points at the target region (done at INSYNC).
+    SwitchTraffic,
+    /// The writer CNAME and the endpoints ConfigMap name the new writer.
+    UpdateEndpoints,
+    /// The promoted cluster gets its full instance class and readers.
+    ScaleUpDatabase,
+    /// The old region's Auto Scaling Group goes to zero.
+    FenceOldPrimary,
+    /// S3 replication from the new active buckets back to the old ones.
+    ReverseReplication,
+    /// An HTTP GET against the standby endpoint (drills).
+    SmokeTest,
+    /// The standby group back to zero (after a drill or a failback).
+    ScaleDownCompute,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 10] = [
+        Self::PromoteDatabase,
+        Self::ScaleUpCompute,
+        Self::WaitTargetsHealthy,
+        Self::SwitchTraffic,
+        Self::UpdateEndpoints,
+        Self::ScaleUpDatabase,
+        Self::FenceOldPrimary,
+        Self::ReverseReplication,
+        Self::SmokeTest,
+        Self::ScaleDownCompute,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PromoteDatabase => "PromoteDatabase",
+            Self::ScaleUpCompute => "ScaleUpCompute",
+            Self::WaitTargetsHealthy => "WaitTargetsHealthy",
+            Self::SwitchTraffic => "SwitchTraffic",
+            Self::UpdateEndpoints => "UpdateEndpoints",
+            Self::ScaleUpDatabase => "ScaleUpDatabase",
+            Self::FenceOldPrimary => "FenceOldPrimary",
+            Self::ReverseReplication => "ReverseReplication",
+            Self::SmokeTest => "SmokeTest",
+            Self::ScaleDownCompute => "ScaleDownCompute",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Steps in the old region: when it does not answer they wait for it (`Deferred`) instead of
+    /// failing the request, because the new region already serves.
+    pub fn deferrable(self) -> bool {
+        matches!(self, Self::FenceOldPrimary | Self::ReverseReplication)
+    }
+
+    /// Steps that run even after a failure or a cancel: a drill must not leave compute up.
+    pub fn always_runs(self) -> bool {
+        self == Self::ScaleDownCompute
+    }
+}
+
+/// Which way a request moves the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Direction<'a> {
+    /// The region that serves before.
+    pub from: &'a str,
+    /// The region that serves after (for a drill: the standby region it rehearses).
+    pub to: &'a str,
+}
+
+impl<'a> Direction<'a> {
+    pub fn of(spec: &'a PilotLightSpec, type_: FailoverType) -> Self {
+        let (primary, standby) = (spec.regions.primary.as_str(), spec.regions.standby.as_str());
+        match type_ {
+            FailoverType::Failback => Self {
+                from: standby,
+                to: primary,
+            },
+            _ => Self {
+                from: primary,
+                to: standby,
+            },
+        }
+    }
+
+    pub fn to_standby(&self, spec: &PilotLightSpec) -> bool {
+        self.to == spec.regions.standby.as_str()
+    }
+}
+
+/// The plan for `type_` against `spec`: steps only for configured components, each with the
+/// steps it waits for. Independent branches (database promotion, compute scale-up) run in
+/// parallel, so the recovery time is the longest branch, not the sum.
+pub fn plan(spec: &PilotLightSpec, type_: FailoverType) -> Vec<StepStatus> {
+    use StepKind::*;
+    let aurora = spec.database.as_ref().and_then(|d| d.aurora.as_ref());
+    let compute = spec.compute.as_ref();
+    let traffic = spec.traffic.is_some();
+    let buckets = spec.storage.as_ref().is_some_and(|s| !s.s3.is_empty());
+    let primary_group = compute.and_then(|c| c.primary_auto_scaling_group_name.as_ref());
+    let mut steps: Vec<(StepKind, Vec<StepKind>)> = Vec::new();
+    match type_ {
+        FailoverType::Drill => {
+            if compute.is_some() {
+                steps.push((ScaleUpCompute, vec![]));
+                steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
+                if traffic || spec.failover.smoke_test.url.is_some() {
+                    steps.push((SmokeTest, vec![WaitTargetsHealthy]));
+                    steps.push((ScaleDownCompute, vec![SmokeTest]));
+                } else {
+                    steps.push((ScaleDownCompute, vec![WaitTargetsHealthy]));
+                }
+            }
+        }
+        FailoverType::Failover | FailoverType::Switchover | FailoverType::Failback => {
+            let failback = type_ == FailoverType::Failback;
+            // Failback brings up the primary region's own group, when the spec names it.
+            let target_group = if failback {
+                primary_group.is_some()
+            } else {
+                compute.is_some()
+            };
+            if aurora.is_some() {
+                steps.push((PromoteDatabase, vec![]));
+            }
+            if target_group {
+                steps.push((ScaleUpCompute, vec![]));
+                steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
+            }
+            let serving: Vec<StepKind> = steps
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy))
+                .collect();
+            if traffic {
+                steps.push((SwitchTraffic, serving.clone()));
+            }
+            let switched = if traffic { vec![SwitchTraffic] } else { serving };
+            if let Some(a) = aurora {
+                if a.writer_endpoint_record.is_some() || !failback {
+                    steps.push((UpdateEndpoints, vec![PromoteDatabase]));
+                }
+                if !failback && (a.promoted_instance_class.is_some() || a.promoted_readers > 0) {
+                    steps.push((ScaleUpDatabase, vec![PromoteDatabase]));
+                }
+            }
+            if failback {
+                if compute.is_some() {
+                    steps.push((ScaleDownCompute, switched.clone()));
+                }
+            } else {
+                if primary_group.is_some() {
+                    steps.push((FenceOldPrimary, switched.clone()));
+                }
+                if buckets {
+                    steps.push((ReverseReplication, switched.clone()));
+                }
+            }
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(kind, deps)| StepStatus {
+            name: kind.name().to_owned(),
+            state: StepState::Pending,
+            depends_on: deps.into_iter().map(|d| d.name().to_owned()).collect(),
+            started_at: None,
+            finished_at: None,
+            attempts: 0,
+            message: None,
+            operation: None,
+        })
+        .collect()
+}
+
+/// The steps that can start now: steps journaled as Running (resumed after a restart), and
+/// Pending steps whose dependencies all succeeded. After a failure or a cancel (`stopping`) no
+/// new step starts except those that always run, and those only once nothing else runs.
+pub fn startable(steps: &[StepStatus], stopping: bool) -> Vec<String> {
+    let state = |name: &str| steps.iter().find(|s| s.name == name).map(|s| s.state);
+    let others_running = |me: &str| steps.iter().any(|s| s.name != me && s.state == StepState::Running);
+    steps
+        .iter()
+        .filter(|s| match s.state {
+            StepState::Running => true,
+            StepState::Pending => {
+                let always = StepKind::from_name(&s.name).is_some_and(StepKind::always_runs);
+                if stopping {
+                    always && !others_running(&s.name)
+                } else {
+                    s.depends_on.iter().all(|d| state(d) == Some(StepState::Succeeded))
+                }
+            }
+            _ => false,
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Whether `type_` against a PilotLight with this failover policy waits for a second person.
+/// Drills change no data and no DNS, so they never wait.
+pub fn needs_approval(pl: &PilotLight, type_: FailoverType) -> bool {
+    let policy = &pl.spec.failover;
+    match type_ {
+        FailoverType::Drill => false,
+        FailoverType::Failover => policy.approval.required || !policy.allow_data_loss_without_approval,
+        FailoverType::Switchover | FailoverType::Failback => policy.approval.required,
+    }
+}
+
+/// Why a request cannot start against `pl` as it is, judged from the PilotLight alone (the
+/// region probe and other requests are checked by the executor).
+pub fn refusal(pl: &PilotLight, type_: FailoverType, force: bool) -> Option<String> {
+    let spec = &pl.spec;
+    let status = pl.status.clone().unwrap_or_default();
+    let active = status
+        .active_region
+        .clone()
+        .unwrap_or_else(|| spec.regions.primary.to_string());
+    let standby_active = active == spec.regions.standby.as_str();
+    match type_ {
+        FailoverType::Failback if !standby_active => {
+            return Some(format!(
+                "nothing to fail back: the primary region {active} is already active"
+            ));
+        }
+        FailoverType::Failover | FailoverType::Switchover | FailoverType::Drill if standby_active => {
+            return Some(format!(
+                "the standby region {active} is already active; a {type_:?} needs the primary region to serve (use a Failback to return)"
+            ));
+        }
+        _ => {}
+    }
+    if type_ == FailoverType::Drill && spec.compute.is_none() {
+        return Some("a Drill needs spec.compute: there is nothing to scale up".into());
+    }
+    if plan(spec, type_).is_empty() {
+        return Some(format!("spec configures nothing a {type_:?} would change"));
+    }
+    if type_ == FailoverType::Failover && !force {
+        let not_ready: Vec<String> = status
+            .conditions
+            .iter()
+            .filter(|c| ConditionType::COMPONENTS.iter().any(|t| t.as_str() == c.type_))
+            .filter(|c| c.status == ConditionStatus::False.as_str())
+            .map(|c| format!("{} is False ({}: {})", c.type_, c.reason, c.message))
+            .collect();
+        if status.conditions.is_empty() {
+            return Some(
+                "the standby has not been checked yet, so it is not known to be Ready; set spec.force: true to fail over anyway"
+                    .into(),
+            );
+        }
+        if !not_ready.is_empty() {
+            return Some(format!(
+                "the standby is not Ready: {}; set spec.force: true to fail over anyway",
+                not_ready.join("; ")
+            ));
+        }
+    }
+    None
+}
+
+/// Phases in which a request still holds its PilotLight.
+pub fn is_active(phase: Option<RequestPhase>) -> bool {
+    matches!(
+        phase,
+        None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval | RequestPhase::Running)
+    )
+}
+
+#[cfg(test)]
+mod tests;

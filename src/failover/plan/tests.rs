@@ -1,0 +1,190 @@
+use super::*;
+use crate::api::{FailoverType::*, StepState::*};
+
+fn full() -> PilotLight {
+    let docs = include_str!("../../../examples/pilotlight-full.yaml");
+    let mut pl: PilotLight = serde_yaml::from_str(docs).expect("example parses");
+    pl.metadata.namespace = Some("shop".into());
+    pl
+}
+
+fn shape(steps: &[StepStatus]) -> Vec<(String, Vec<String>)> {
+    steps.iter().map(|s| (s.name.clone(), s.depends_on.clone())).collect()
+}
+
+fn step(name: &str, deps: &[&str]) -> (String, Vec<String>) {
+    (name.to_owned(), deps.iter().map(|d| (*d).to_owned()).collect())
+}
+
+#[test]
+fn failover_promotes_and_scales_in_parallel_then_switches_traffic() {
+    let mut pl = full();
+    pl.spec.compute.as_mut().unwrap().primary_auto_scaling_group_name = Some("app-asg".into());
+    assert_eq!(
+        shape(&plan(&pl.spec, Failover)),
+        vec![
+            step("PromoteDatabase", &[]),
+            step("ScaleUpCompute", &[]),
+            step("WaitTargetsHealthy", &["ScaleUpCompute"]),
+            step("SwitchTraffic", &["PromoteDatabase", "WaitTargetsHealthy"]),
+            step("UpdateEndpoints", &["PromoteDatabase"]),
+            step("ScaleUpDatabase", &["PromoteDatabase"]),
+            step("FenceOldPrimary", &["SwitchTraffic"]),
+            step("ReverseReplication", &["SwitchTraffic"]),
+        ]
+    );
+    assert!(
+        plan(&pl.spec, Failover)
+            .iter()
+            .all(|s| s.state == Pending && s.attempts == 0)
+    );
+}
+
+#[test]
+fn plans_have_steps_only_for_configured_components() {
+    let mut pl = full();
+    pl.spec.database = None;
+    pl.spec.storage = None;
+    assert_eq!(
+        shape(&plan(&pl.spec, Switchover)),
+        vec![
+            step("ScaleUpCompute", &[]),
+            step("WaitTargetsHealthy", &["ScaleUpCompute"]),
+            step("SwitchTraffic", &["WaitTargetsHealthy"]),
+        ]
+    );
+    pl.spec.compute = None;
+    pl.spec.traffic = None;
+    assert!(plan(&pl.spec, Switchover).is_empty());
+    assert!(refusal(&pl, Switchover, false).unwrap().contains("configures nothing"));
+}
+
+#[test]
+fn a_drill_scales_up_smoke_tests_and_always_scales_down() {
+    assert_eq!(
+        shape(&plan(&full().spec, Drill)),
+        vec![
+            step("ScaleUpCompute", &[]),
+            step("WaitTargetsHealthy", &["ScaleUpCompute"]),
+            step("SmokeTest", &["WaitTargetsHealthy"]),
+            step("ScaleDownCompute", &["SmokeTest"]),
+        ]
+    );
+}
+
+#[test]
+fn failback_switches_back_and_scales_the_standby_down() {
+    let mut pl = full();
+    assert_eq!(
+        shape(&plan(&pl.spec, Failback)),
+        vec![
+            step("PromoteDatabase", &[]),
+            step("SwitchTraffic", &["PromoteDatabase"]),
+            step("UpdateEndpoints", &["PromoteDatabase"]),
+            step("ScaleDownCompute", &["SwitchTraffic"]),
+        ]
+    );
+    pl.spec.compute.as_mut().unwrap().primary_auto_scaling_group_name = Some("app-asg".into());
+    let names: Vec<_> = plan(&pl.spec, Failback).into_iter().map(|s| s.name).collect();
+    assert!(names.contains(&"ScaleUpCompute".to_owned()) && names.contains(&"WaitTargetsHealthy".to_owned()));
+}
+
+fn with_states(states: &[(&str, StepState)]) -> Vec<StepStatus> {
+    let mut steps = plan(&full().spec, Drill);
+    for (name, state) in states {
+        steps.iter_mut().find(|s| s.name == *name).unwrap().state = *state;
+    }
+    steps
+}
+
+#[test]
+fn steps_start_when_their_dependencies_succeeded_and_resume_when_running() {
+    let steps = plan(&full().spec, Failover);
+    assert_eq!(startable(&steps, false), vec!["PromoteDatabase", "ScaleUpCompute"]);
+    let steps = with_states(&[("ScaleUpCompute", Succeeded), ("WaitTargetsHealthy", Running)]);
+    assert_eq!(startable(&steps, false), vec!["WaitTargetsHealthy"]);
+    let steps = with_states(&[
+        ("ScaleUpCompute", Succeeded),
+        ("WaitTargetsHealthy", Succeeded),
+        ("SmokeTest", Succeeded),
+    ]);
+    assert_eq!(startable(&steps, false), vec!["ScaleDownCompute"]);
+}
+
+#[test]
+fn after_a_failure_only_the_cleanup_starts_once_nothing_else_runs() {
+    let steps = with_states(&[("ScaleUpCompute", Succeeded), ("WaitTargetsHealthy", Failed)]);
+    assert_eq!(startable(&steps, true), vec!["ScaleDownCompute"]);
+    let steps = with_states(&[("ScaleUpCompute", Running)]);
+    assert_eq!(startable(&steps, true), vec!["ScaleUpCompute"]);
+    let steps = plan(&full().spec, Failover);
+    assert!(startable(&steps, true).is_empty());
+}
+
+#[test]
+fn approval_rules() {
+    let mut pl = full();
+    assert!(needs_approval(&pl, Failover) && needs_approval(&pl, Switchover) && !needs_approval(&pl, Drill));
+    pl.spec.failover.approval.required = false;
+    assert!(needs_approval(&pl, Failover), "data loss needs approval unless allowed");
+    assert!(!needs_approval(&pl, Switchover) && !needs_approval(&pl, Failback));
+    pl.spec.failover.allow_data_loss_without_approval = true;
+    assert!(!needs_approval(&pl, Failover));
+}
+
+fn condition(type_: &str, status: &str, reason: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message: format!("{reason} message"),
+        observed_generation: None,
+        last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        ),
+    }
+}
+
+#[test]
+fn a_failover_into_an_unready_standby_is_refused_unless_forced() {
+    let mut pl = full();
+    assert!(refusal(&pl, Failover, false).unwrap().contains("not been checked"));
+    pl.status = Some(crate::api::PilotLightStatus {
+        conditions: vec![
+            condition("DatabaseReplicating", "Unknown", "RegionUnreachable"),
+            condition("ComputeReady", "True", "Dormant"),
+        ],
+        ..Default::default()
+    });
+    assert_eq!(
+        refusal(&pl, Failover, false),
+        None,
+        "an unreachable primary is why one fails over"
+    );
+    pl.status.as_mut().unwrap().conditions[1] = condition("ComputeReady", "False", "ImageCopyFailed");
+    let why = refusal(&pl, Failover, false).unwrap();
+    assert!(
+        why.contains("ComputeReady is False (ImageCopyFailed") && why.contains("force"),
+        "{why}"
+    );
+    assert_eq!(refusal(&pl, Failover, true), None);
+    assert_eq!(
+        refusal(&pl, Switchover, false),
+        None,
+        "readiness gates only the unplanned failover"
+    );
+}
+
+#[test]
+fn direction_follows_the_active_region() {
+    let mut pl = full();
+    pl.status = Some(Default::default());
+    assert!(refusal(&pl, Failback, false).unwrap().contains("nothing to fail back"));
+    pl.status.as_mut().unwrap().active_region = Some("us-west-2".into());
+    assert!(refusal(&pl, Switchover, false).unwrap().contains("already active"));
+    assert!(refusal(&pl, Drill, false).unwrap().contains("already active"));
+    assert_eq!(refusal(&pl, Failback, false), None);
+    let back = Direction::of(&pl.spec, Failback);
+    assert_eq!((back.from, back.to), ("us-west-2", "us-east-1"));
+    assert!(!back.to_standby(&pl.spec));
+}
