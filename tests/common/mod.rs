@@ -2,6 +2,8 @@
 //! `testenv/` (`./testenv/testenv up && . .testenv/env`, or `make test` which does both).
 #![allow(dead_code)]
 
+pub mod failover;
+
 use std::{
     future::Future,
     sync::{Arc, Once},
@@ -213,13 +215,17 @@ pub struct Operator {
 
 impl Operator {
     pub async fn start(client: &Client, settings: Settings) -> Self {
+        if std::env::var_os("PILOT_LIGHT_TEST_LOG").is_some() {
+            static LOGS: Once = Once::new();
+            LOGS.call_once(|| pilot_light::telemetry::init_tracing(pilot_light::telemetry::LogFormat::Text));
+        }
         let metrics = Arc::new(Metrics::default());
         let app = format!("pl-test-{}", unique_suffix());
         let aws = AwsClients::from_env(metrics.clone(), &app, settings.check_intervals.shared_read_window()).await;
         let ctx = Arc::new(Context::new(client.clone(), aws, metrics.clone(), settings));
         let (stop, stopped) = oneshot::channel::<()>();
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let task = tokio::spawn(pilot_light::pilotlight::run(
+        let task = tokio::spawn(pilot_light::run::controllers(
             ctx,
             async move {
                 let _ = stopped.await;
@@ -856,4 +862,224 @@ pub fn aurora_pilotlight(name: &str, primary: &str, standby: &str, global: &str)
             }},
         }
     })
+}
+
+/// The approval guard's manifest: the ValidatingAdmissionPolicy and its binding, as shipped.
+pub const APPROVAL_POLICY_FILE: &str = "deploy/admission/failoverrequest-approval.yaml";
+
+/// Label of the namespaces where the tests' copy of the approval policy binding applies (see
+/// [`install_approval_policy`]); [`approval_namespace`] creates namespaces with it.
+pub const APPROVAL_TEST_LABEL: &str = "pilotlight.dev/approval-policy-test";
+
+/// The two documents of [`APPROVAL_POLICY_FILE`].
+pub fn approval_policy_documents() -> (
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy,
+    k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+) {
+    use serde::Deserialize;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(APPROVAL_POLICY_FILE);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .collect();
+    let [policy, binding] = docs.as_slice() else {
+        panic!("{}: expected two YAML documents, found {}", path.display(), docs.len())
+    };
+    (
+        serde_json::from_value(policy.clone()).expect("the first document is a ValidatingAdmissionPolicy"),
+        serde_json::from_value(binding.clone()).expect("the second document is a ValidatingAdmissionPolicyBinding"),
+    )
+}
+
+/// Installs the FailoverRequest approval guard (server-side apply, idempotent) and waits until the
+/// API server enforces it. Needs the CRDs ([`ensure_crds`]).
+///
+/// The policy is applied as shipped. The binding is too, except that it is limited to namespaces
+/// labelled [`APPROVAL_TEST_LABEL`]: the shipped binding applies cluster-wide, and the test
+/// environment is shared with tests that create FailoverRequests without the annotation
+/// (`tests/admission.rs`, whose fixtures and examples must stay valid for the CRD alone).
+pub async fn install_approval_policy(client: &Client) {
+    use k8s_openapi::{
+        api::admissionregistration::v1::{MatchResources, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
+        apimachinery::pkg::apis::meta::v1::LabelSelector,
+    };
+    let (policy, mut binding) = approval_policy_documents();
+    let params = PatchParams::apply("pilot-light-tests").force();
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+    policies
+        .patch(&policy.name_any(), &params, &Patch::Apply(&policy))
+        .await
+        .expect("apply the ValidatingAdmissionPolicy");
+    let spec = &mut binding.spec;
+    assert!(
+        spec.match_resources.is_none(),
+        "the shipped binding applies cluster-wide"
+    );
+    spec.match_resources = Some(MatchResources {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some([(APPROVAL_TEST_LABEL.to_owned(), "true".to_owned())].into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let bindings: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
+    bindings
+        .patch(&binding.name_any(), &params, &Patch::Apply(&binding))
+        .await
+        .expect("apply the ValidatingAdmissionPolicyBinding");
+
+    // The API server enforces what its policy cache held at its last refresh (once a second, from
+    // its informers), so the policy may be missing or an older version for a moment. Policies and
+    // bindings reach those informers in the order they were written: once a sentinel policy and
+    // binding written after the two above are enforced, so are the two above.
+    let sentinel = format!("pilot-light-tests-sentinel-{}", unique_suffix());
+    let sentinel_policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+        "metadata": {"name": sentinel},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [{
+                    "apiGroups": ["pilotlight.dev"],
+                    "apiVersions": ["v1alpha1"],
+                    "operations": ["CREATE"],
+                    "resources": ["failoverrequests"],
+                }],
+                "objectSelector": {"matchLabels": {"pilotlight.dev/approval-sentinel": sentinel}},
+            },
+            "validations": [{"expression": "false", "message": "sentinel"}],
+        },
+    }))
+    .unwrap();
+    let sentinel_binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+        "metadata": {"name": sentinel},
+        "spec": {"policyName": sentinel, "validationActions": ["Deny"]},
+    }))
+    .unwrap();
+    policies
+        .create(&PostParams::default(), &sentinel_policy)
+        .await
+        .expect("create the sentinel policy");
+    bindings
+        .create(&PostParams::default(), &sentinel_binding)
+        .await
+        .expect("create the sentinel binding");
+    // A dry-run create (nothing is stored) of a FailoverRequest only the sentinel matches.
+    let requests: Api<FailoverRequest> = Api::namespaced(client.clone(), "default");
+    let probe: FailoverRequest = serde_json::from_value(json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "FailoverRequest",
+        "metadata": {"name": sentinel, "labels": {"pilotlight.dev/approval-sentinel": sentinel}},
+        "spec": {"pilotLightRef": {"name": "app"}, "type": "Drill", "reason": "approval policy probe"},
+    }))
+    .unwrap();
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match requests.create(&dry_run, &probe).await {
+            Err(kube::Error::Api(status)) if status.message.contains(&format!("with binding '{sentinel}'")) => break,
+            other => assert!(
+                Instant::now() < deadline,
+                "the approval policy is not enforced after 30 s; last probe: {other:?}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = bindings.delete(&sentinel, &DeleteParams::default()).await;
+    let _ = policies.delete(&sentinel, &DeleteParams::default()).await;
+}
+
+/// A fresh namespace where the tests' approval policy binding applies, deleted when dropped.
+pub async fn approval_namespace(client: &Client, prefix: &str) -> TestNamespace {
+    let name = format!("{prefix}-{}", unique_suffix());
+    let api: Api<Namespace> = Api::all(client.clone());
+    // Labelled at creation: the API server matches bindings against its cache of namespaces, so a
+    // label added later takes effect only after a moment.
+    let ns: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {APPROVAL_TEST_LABEL: "true"}}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &ns).await.expect("create namespace");
+    TestNamespace {
+        name,
+        client: client.clone(),
+    }
+}
+
+/// A client of the test environment's API server that impersonates `user` (the admin of the
+/// test kubeconfig may impersonate anyone).
+pub async fn client_as(user: &str) -> Client {
+    require_testenv();
+    let mut config = kube::Config::infer().await.expect("kube config from KUBECONFIG");
+    config.auth_info.impersonate = Some(user.to_owned());
+    Client::try_from(config).expect("impersonating kube client")
+}
+
+/// Lets `users` create, read and change FailoverRequests (not their status) and read PilotLights
+/// in `namespace`: a ClusterRole bound by a RoleBinding. Waits until the authorizer allows it.
+pub async fn grant_failover_users(client: &Client, namespace: &str, users: &[&str]) {
+    use k8s_openapi::api::{
+        authorization::v1::SubjectAccessReview,
+        rbac::v1::{ClusterRole, RoleBinding},
+    };
+    let params = PatchParams::apply("pilot-light-tests").force();
+    let role_name = "pilot-light-tests-failover-user";
+    let role: ClusterRole = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": role_name},
+        "rules": [
+            {
+                "apiGroups": ["pilotlight.dev"],
+                "resources": ["failoverrequests"],
+                "verbs": ["create", "get", "list", "watch", "patch", "update"],
+            },
+            {"apiGroups": ["pilotlight.dev"], "resources": ["pilotlights"], "verbs": ["get"]},
+        ],
+    }))
+    .unwrap();
+    Api::<ClusterRole>::all(client.clone())
+        .patch(role_name, &params, &Patch::Apply(&role))
+        .await
+        .expect("apply ClusterRole");
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "failover-users", "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": users
+            .iter()
+            .map(|user| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}))
+            .collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), namespace)
+        .patch("failover-users", &params, &Patch::Apply(&binding))
+        .await
+        .expect("apply RoleBinding");
+
+    // The RBAC authorizer reads from a cache: ask it until every user may patch.
+    let reviews: Api<SubjectAccessReview> = Api::all(client.clone());
+    for user in users {
+        let review: SubjectAccessReview = serde_json::from_value(json!({
+            "spec": {
+                "user": user,
+                "resourceAttributes": {
+                    "namespace": namespace,
+                    "group": "pilotlight.dev",
+                    "resource": "failoverrequests",
+                    "verb": "patch",
+                },
+            },
+        }))
+        .unwrap();
+        eventually(Duration::from_secs(30), || async {
+            let answer = reviews.create(&PostParams::default(), &review).await.ok()?;
+            answer.status?.allowed.then_some(())
+        })
+        .await
+        .unwrap_or_else(|| panic!("{user} may not patch FailoverRequests in {namespace} after 30 s"));
+    }
 }

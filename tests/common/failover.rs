@@ -1,0 +1,289 @@
+//! FailoverRequests in tests: a full pilot light of its own per test (own target group, own
+//! primary Auto Scaling group), requests, waits, and what the call log says about them.
+
+use std::time::Duration;
+
+use kube::{
+    Api,
+    api::{Patch, PatchParams, PostParams},
+};
+use pilot_light::api::{FailoverRequest, PilotLight, RequestPhase, StepState};
+use serde_json::{Value, json};
+
+use super::*;
+
+/// AWS names of a [`failover_setup`] beyond [`FullSetup`]'s.
+pub struct FailoverSetup {
+    pub full: FullSetup,
+    /// The standby group's own target group (tests must not share targets).
+    pub target_group: String,
+    /// The application's group in the primary region, which a failover fences.
+    pub primary_asg: String,
+}
+
+/// [`full_setup`] plus a target group and a primary Auto Scaling group of this test's own, and
+/// no approval (tests of approval turn it on). Applies the manifest and waits until Ready.
+pub async fn failover_setup(s: &mut Scenario) -> FailoverSetup {
+    let full = full_setup(s).await;
+    let seed = seed();
+    let suffix = unique_suffix();
+    let target_group = elbv2("us-west-2")
+        .await
+        .create_target_group()
+        .name(format!("tg-{suffix}"))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(seed["vpc"]["us-west-2"]["vpcId"].as_str().unwrap())
+        .send()
+        .await
+        .expect("create target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned();
+    let primary_asg = create_primary_group(&suffix).await;
+    s.manifest["spec"]["compute"]["autoScalingGroup"]["targetGroupArns"] = json!([target_group]);
+    s.manifest["spec"]["compute"]["primaryAutoScalingGroupName"] = json!(primary_asg);
+    s.manifest["spec"]["failover"] = json!({"approval": {"required": false}, "allowDataLossWithoutApproval": true});
+    s.apply(|_| {}).await;
+    s.wait("Ready", "True", None, Duration::from_secs(120)).await;
+    FailoverSetup {
+        full,
+        target_group,
+        primary_asg,
+    }
+}
+
+/// The application's serving group in us-east-1 at 2/2/4, from the seed's AMI and subnets.
+async fn create_primary_group(suffix: &str) -> String {
+    let seed = seed();
+    let template = format!("primary-lt-{suffix}");
+    ec2("us-east-1")
+        .await
+        .create_launch_template()
+        .launch_template_name(&template)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(seed["amiId"].as_str().unwrap())
+                .instance_type(aws_sdk_ec2::types::InstanceType::C5Xlarge)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create primary launch template");
+    let name = format!("primary-asg-{suffix}");
+    let subnets: Vec<&str> = seed["vpc"]["us-east-1"]["subnetIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    autoscaling("us-east-1")
+        .await
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(&name)
+        .launch_template(
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
+                .launch_template_name(&template)
+                .build(),
+        )
+        .min_size(2)
+        .desired_capacity(2)
+        .max_size(4)
+        .vpc_zone_identifier(subnets.join(","))
+        .send()
+        .await
+        .expect("create primary group");
+    name
+}
+
+/// Creates FailoverRequest `name` of `type_` against `app`, recording the admin as creator;
+/// `extra` is merged into the spec.
+pub async fn create_request(s: &Scenario, name: &str, type_: &str, extra: Value) -> FailoverRequest {
+    let mut spec = json!({"pilotLightRef": {"name": "app"}, "type": type_, "reason": format!("test {name}")});
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    let request: FailoverRequest = serde_json::from_value(json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "FailoverRequest",
+        "metadata": {"name": name, "annotations": {"pilotlight.dev/created-by": "testenv-admin"}},
+        "spec": spec,
+    }))
+    .expect("FailoverRequest manifest");
+    requests(s)
+        .create(&PostParams::default(), &request)
+        .await
+        .expect("create FailoverRequest")
+}
+
+pub fn requests(s: &Scenario) -> Api<FailoverRequest> {
+    Api::namespaced(s.client.clone(), &s.ns.name)
+}
+
+pub fn phase(request: &FailoverRequest) -> Option<RequestPhase> {
+    request.status.as_ref().and_then(|s| s.phase)
+}
+
+/// Waits until request `name` reaches one of `phases`; panics with its status otherwise.
+pub async fn wait_phase(s: &Scenario, name: &str, phases: &[RequestPhase], timeout: Duration) -> FailoverRequest {
+    let api = requests(s);
+    let found = eventually(timeout, || async {
+        let r = api.get(name).await.ok()?;
+        phases.contains(&phase(&r)?).then_some(r)
+    })
+    .await;
+    match found {
+        Some(r) => r,
+        None => panic!(
+            "FailoverRequest {name} did not reach {phases:?} in {timeout:?}: {:#?}",
+            api.get(name).await.ok().and_then(|r| r.status)
+        ),
+    }
+}
+
+/// Waits until step `step` of request `name` is in `state`.
+pub async fn wait_step(s: &Scenario, name: &str, step: &str, state: StepState, timeout: Duration) -> FailoverRequest {
+    let api = requests(s);
+    eventually(timeout, || async {
+        let r = api.get(name).await.ok()?;
+        let st = r.status.as_ref()?.steps.iter().find(|x| x.name == step)?.state;
+        (st == state).then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| panic!("step {step} of {name} not {state:?} within {timeout:?}"))
+}
+
+/// The states of a request's steps, by name.
+pub fn step_states(request: &FailoverRequest) -> Vec<(String, StepState)> {
+    request
+        .status
+        .as_ref()
+        .map(|s| s.steps.iter().map(|x| (x.name.clone(), x.state)).collect())
+        .unwrap_or_default()
+}
+
+/// Sets `spec.approvedBy` or `spec.cancel` (a merge patch, as `kubectl patch` does).
+pub async fn patch_request(
+    api: &Api<FailoverRequest>,
+    name: &str,
+    spec: Value,
+) -> Result<FailoverRequest, kube::Error> {
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({"spec": spec})))
+        .await
+}
+
+/// Whether an AWS action changes something (everything but reads).
+pub fn is_mutating(action: &str) -> bool {
+    !["Describe", "List", "Get", "Head"]
+        .iter()
+        .any(|p| action.starts_with(p))
+}
+
+/// The successful mutating calls of `app` after sequence number `since`, as "region action".
+pub async fn mutating_calls(emulator: &Emulator, app: &str, since: u64) -> Vec<String> {
+    emulator
+        .calls_since(since)
+        .await
+        .into_iter()
+        .filter(|c| c.app.as_deref() == Some(app) && c.outcome == "ok" && is_mutating(&c.action))
+        .map(|c| format!("{} {}", c.region, c.action))
+        .collect()
+}
+
+/// The last sequence number in the call log: calls after it are the test's next ones.
+pub async fn call_log_mark(emulator: &Emulator) -> u64 {
+    emulator.calls_since(0).await.last().map(|c| c.seq).unwrap_or(0)
+}
+
+pub async fn pilotlight(s: &Scenario) -> PilotLight {
+    Api::<PilotLight>::namespaced(s.client.clone(), &s.ns.name)
+        .get("app")
+        .await
+        .expect("get PilotLight")
+}
+
+/// Where the global cluster's writer is: (region, cluster identifier).
+pub async fn writer(global: &str) -> (String, String) {
+    let out = rds("us-west-2")
+        .await
+        .describe_global_clusters()
+        .global_cluster_identifier(global)
+        .send()
+        .await
+        .expect("describe global cluster");
+    let arn = out.global_clusters()[0]
+        .global_cluster_members()
+        .iter()
+        .find(|m| m.is_writer() == Some(true))
+        .and_then(|m| m.db_cluster_arn())
+        .expect("a writer")
+        .to_owned();
+    let parts: Vec<&str> = arn.split(':').collect();
+    (parts[3].to_owned(), parts[6].to_owned())
+}
+
+/// (min, desired, max) of an Auto Scaling group.
+pub async fn capacity(region: &str, name: &str) -> (i32, i32, i32) {
+    let out = autoscaling(region)
+        .await
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .expect("describe group");
+    let g = &out.auto_scaling_groups()[0];
+    (
+        g.min_size().unwrap_or_default(),
+        g.desired_capacity().unwrap_or_default(),
+        g.max_size().unwrap_or_default(),
+    )
+}
+
+/// Where record `name` (type `type_`) of `zone` points: an alias's DNS name or the values.
+pub async fn record_target(zone: &str, name: &str, type_: &str) -> Option<String> {
+    let out = route53()
+        .await
+        .list_resource_record_sets()
+        .hosted_zone_id(zone)
+        .start_record_name(name)
+        .start_record_type(aws_sdk_route53::types::RrType::from(type_))
+        .max_items(1)
+        .send()
+        .await
+        .expect("list records");
+    let r = out.resource_record_sets().first()?;
+    match r.alias_target() {
+        Some(a) => Some(a.dns_name().trim_end_matches('.').to_owned()),
+        None => Some(
+            r.resource_records()
+                .iter()
+                .map(|v| v.value().trim_end_matches('.').to_owned())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    }
+}
+
+/// A tiny HTTP server on loopback answering every request with `status`: the standby endpoint
+/// a drill smoke-tests. Returns its base URL; serves until the test's runtime ends.
+pub async fn http_endpoint(status: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = socket.read(&mut buf).await;
+                let body = if status == 200 { "ok" } else { "broken" };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
