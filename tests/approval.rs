@@ -287,3 +287,52 @@ fn the_shipped_manifest_denies_everywhere_and_fails_closed() {
     );
     assert!(binding_spec.param_ref.is_none());
 }
+
+#[tokio::test]
+async fn an_approved_request_runs_and_a_self_approved_one_never_does() {
+    let (admin, ns) = setup("appr-run").await;
+    let names = AuroraNames::unique();
+    let mut s = Scenario {
+        client: admin,
+        manifest: aurora_pilotlight("app", &names.primary, &names.standby, &names.global),
+        names,
+        ns,
+    };
+    let operator = s.start_operator().await;
+    failover::failover_setup(&mut s).await;
+    s.apply(|m| m["spec"]["failover"]["approval"]["required"] = json!(true))
+        .await;
+    let alice = requests_as("alice", &s.ns.name).await;
+    let mut switch = request("switch", Some("alice"));
+    switch.spec.type_ = pilot_light::api::FailoverType::Switchover;
+    create(&alice, &switch).await.expect("alice creates the request");
+    let waiting = failover::wait_phase(&s, "switch", &[RequestPhase::AwaitingApproval], Duration::from_secs(30)).await;
+    assert!(waiting.status.unwrap().message.unwrap().contains("another person"));
+
+    // The API server refuses alice's own approval; the request keeps waiting.
+    assert_contains(
+        &denial(merge(&alice, "switch", approve("alice")).await),
+        "cannot approve",
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = failover::requests(&s).get("switch").await.unwrap();
+    assert_eq!(failover::phase(&still), Some(RequestPhase::AwaitingApproval));
+    assert_eq!(failover::writer(&s.names.global).await.0, "us-east-1", "nothing moved");
+
+    // Bob's approval starts it.
+    let bob = requests_as("bob", &s.ns.name).await;
+    merge(&bob, "switch", approve("bob")).await.expect("bob approves");
+    let done = failover::wait_phase(
+        &s,
+        "switch",
+        &[RequestPhase::Succeeded, RequestPhase::Failed],
+        Duration::from_secs(60),
+    )
+    .await;
+    let status = done.status.unwrap();
+    assert_eq!(status.phase, Some(RequestPhase::Succeeded), "{status:#?}");
+    assert_eq!(failover::writer(&s.names.global).await.0, "us-west-2");
+    let rto = status.recovery_time_seconds.unwrap();
+    assert!(rto < 30.0, "RTO counts from the approval, not from creation: {rto}");
+    operator.stop().await;
+}

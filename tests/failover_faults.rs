@@ -1,0 +1,231 @@
+//! FailoverRequests under faults, one test at a time (the emulator's faults and durations are
+//! global): a primary region in outage, throttling and 5xx on every service, and a cancel.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{failover::*, *};
+use pilot_light::api::{RequestPhase::*, StepState};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+const FINAL: &[pilot_light::api::RequestPhase] = &[Succeeded, Failed, Rejected, Cancelled];
+
+/// Removes the emulator's faults and durations when the test ends, however it ends.
+struct CleanEmulator;
+
+impl Drop for CleanEmulator {
+    fn drop(&mut self) {
+        run_to_completion_in_drop(async {
+            let emulator = Emulator::new();
+            emulator.clear_faults().await;
+            emulator.set_durations(json!({})).await;
+        });
+    }
+}
+
+/// Every regional service of `region` drops its connections; Route 53 (global) keeps working.
+async fn outage(emulator: &Emulator, region: &str) {
+    for service in [
+        "rds",
+        "ec2",
+        "autoscaling",
+        "elasticloadbalancing",
+        "s3",
+        "dynamodb",
+        "monitoring",
+    ] {
+        emulator
+            .add_fault(json!({"region": region, "service": service, "kind": "outage"}))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refuses() {
+    let _serial = SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("fo-outage").await;
+    let operator = s.start_operator().await;
+    let setup = failover_setup(&mut s).await;
+    let emulator = Emulator::new();
+    outage(&emulator, "us-east-1").await;
+
+    create_request(&s, "planned", "Switchover", json!({})).await;
+    let refused = wait_phase(&s, "planned", FINAL, Duration::from_secs(60)).await;
+    let message = refused.status.unwrap().message.unwrap();
+    assert!(
+        message.contains("Switchover needs us-east-1, which does not answer") && message.contains("Failover"),
+        "{message}"
+    );
+
+    let mark = call_log_mark(&emulator).await;
+    create_request(&s, "unplanned", "Failover", json!({})).await;
+    let r = wait_phase(&s, "unplanned", FINAL, Duration::from_secs(120)).await;
+    let status = r.status.clone().unwrap();
+    assert_eq!(status.phase, Some(Succeeded), "{status:#?}");
+    let states = step_states(&r);
+    for step in [
+        "PromoteDatabase",
+        "ScaleUpCompute",
+        "WaitTargetsHealthy",
+        "SwitchTraffic",
+        "UpdateEndpoints",
+    ] {
+        assert!(
+            states.contains(&(step.into(), StepState::Succeeded)),
+            "{step}: {states:?}"
+        );
+    }
+    // The old region's steps wait for it instead of failing the request.
+    assert!(
+        states.contains(&("FenceOldPrimary".into(), StepState::Deferred)),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&("ReverseReplication".into(), StepState::Deferred)),
+        "{states:?}"
+    );
+    assert!(
+        status
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("Waiting for the old region")
+    );
+    assert!(status.recovery_time_seconds.is_some());
+    assert_eq!(
+        writer(&s.names.global).await,
+        ("us-west-2".into(), s.names.standby.clone())
+    );
+    let calls = mutating_calls(&emulator, &operator.app, mark).await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.as_str() == "us-west-2 FailoverGlobalCluster")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+
+    // The region returns: the deferred steps finish on their own.
+    emulator.clear_faults().await;
+    let finished = eventually(Duration::from_secs(90), || async {
+        let r = requests(&s).get("unplanned").await.ok()?;
+        let states = step_states(&r);
+        states.iter().all(|(_, st)| *st == StepState::Succeeded).then_some(r)
+    })
+    .await
+    .expect("deferred steps finished once us-east-1 answered");
+    assert_eq!(phase(&finished), Some(Succeeded));
+    assert_eq!(
+        capacity("us-east-1", &setup.primary_asg).await,
+        (0, 0, 4),
+        "old primary fenced"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_failover_completes_through_throttling_and_5xx_on_every_service() {
+    let _serial = SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("fo-flaky").await;
+    let operator = s.start_operator().await;
+    failover_setup(&mut s).await;
+    let emulator = Emulator::new();
+    let mark = call_log_mark(&emulator).await;
+    emulator
+        .add_fault(json!({"region": "*", "service": "*", "kind": "throttle", "probability": 0.3}))
+        .await;
+    emulator
+        .add_fault(json!({"region": "*", "service": "*", "kind": "error5xx", "probability": 0.15}))
+        .await;
+
+    create_request(&s, "flaky", "Failover", json!({})).await;
+    let r = wait_phase(&s, "flaky", FINAL, Duration::from_secs(180)).await;
+    let status = r.status.clone().unwrap();
+    assert_eq!(status.phase, Some(Succeeded), "{status:#?}");
+    let all = emulator.calls_since(mark).await;
+    let faulted = all
+        .iter()
+        .filter(|c| c.app.as_deref() == Some(operator.app.as_str()))
+        .filter(|c| c.outcome == "throttled" || c.outcome == "fault5xx")
+        .count();
+    assert!(faulted > 0, "faults were injected");
+    // Each mutating call took effect exactly once.
+    let calls = mutating_calls(&emulator, &operator.app, mark).await;
+    for (call, times) in [
+        ("us-west-2 FailoverGlobalCluster", 1),
+        ("us-west-2 UpdateAutoScalingGroup", 1),
+        ("us-east-1 UpdateAutoScalingGroup", 1),
+        ("us-west-2 PutBucketReplication", 1),
+    ] {
+        assert_eq!(
+            calls.iter().filter(|c| c.as_str() == call).count(),
+            times,
+            "{call}: {calls:?}"
+        );
+    }
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_request_stops_before_its_next_step_and_says_what_was_done() {
+    let _serial = SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("fo-cancel").await;
+    let operator = s.start_operator().await;
+    let setup = failover_setup(&mut s).await;
+    let emulator = Emulator::new();
+    emulator
+        .set_durations(json!({"rds:SwitchoverGlobalCluster": 3.0}))
+        .await;
+
+    create_request(&s, "switch", "Switchover", json!({})).await;
+    wait_step(
+        &s,
+        "switch",
+        "PromoteDatabase",
+        StepState::Running,
+        Duration::from_secs(30),
+    )
+    .await;
+    patch_request(&requests(&s), "switch", json!({"cancel": true}))
+        .await
+        .unwrap();
+    let r = wait_phase(&s, "switch", FINAL, Duration::from_secs(60)).await;
+    let status = r.status.clone().unwrap();
+    assert_eq!(status.phase, Some(Cancelled), "{status:#?}");
+    let states = step_states(&r);
+    // The promotion under way finished; nothing after it started.
+    assert!(
+        states.contains(&("PromoteDatabase".into(), StepState::Succeeded)),
+        "{states:?}"
+    );
+    for step in [
+        "SwitchTraffic",
+        "UpdateEndpoints",
+        "FenceOldPrimary",
+        "ReverseReplication",
+    ] {
+        assert!(
+            states.contains(&(step.into(), StepState::Cancelled)),
+            "{step}: {states:?}"
+        );
+    }
+    let message = status.message.unwrap();
+    assert!(message.starts_with("Cancelled. Done: PromoteDatabase"), "{message}");
+    assert!(
+        message.contains("Not run: ") && message.contains("SwitchTraffic"),
+        "{message}"
+    );
+    assert_eq!(capacity("us-east-1", &setup.primary_asg).await, (2, 2, 4), "not fenced");
+    // A cancel cannot be taken back.
+    let undo = patch_request(&requests(&s), "switch", json!({"cancel": false})).await;
+    assert!(undo.is_err(), "cancel is set once");
+    operator.stop().await;
+}
