@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, TryStreamExt, stream::FuturesUnordered};
+use futures::{FutureExt, StreamExt, TryStreamExt, stream::FuturesUnordered};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{
     Api, Resource, ResourceExt,
@@ -448,6 +448,7 @@ async fn execute(
         let snapshot = journal.snapshot();
         stopped_by_person |= stop_requested(ctx, request);
         let failed = snapshot.steps.iter().any(|s| s.state == StepState::Failed);
+        let mut newly_started = false;
         for name in plan::startable(&snapshot.steps, stopped_by_person || failed) {
             let Some(kind) = StepKind::from_name(&name) else {
                 continue;
@@ -469,11 +470,20 @@ async fn execute(
                 journal: &journal,
                 kind,
             };
-            in_flight.push(async move {
-                let began = Instant::now();
-                let result = run_with_retries(&sc).await;
-                record_step(ctx, request, sc.journal, kind, result, began.elapsed()).await
-            });
+            in_flight.push(
+                async move {
+                    let began = Instant::now();
+                    let result = run_with_retries(&sc).await;
+                    record_step(ctx, request, sc.journal, kind, result, began.elapsed()).await
+                }
+                .boxed(),
+            );
+            newly_started = true;
+        }
+        if newly_started {
+            // One write says which steps run now (`kubectl get fr -w` shows them), concurrently
+            // with the steps themselves.
+            in_flight.push(async { journal.update(|_| {}).await.map_err(Error::from) }.boxed());
         }
         match in_flight.next().await {
             Some(result) => result?,
