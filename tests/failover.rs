@@ -19,6 +19,12 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
     let setup = failover_setup(&mut s).await;
     let (full, names) = (&setup.full, s.names.clone());
     let seed = seed();
+    // The second seed: the promoted cluster is scaled up and gets a reader.
+    s.apply(|m| {
+        m["spec"]["database"]["aurora"]["promotedInstanceClass"] = json!("db.r5.xlarge");
+        m["spec"]["database"]["aurora"]["promotedReaders"] = json!(1);
+    })
+    .await;
     let emulator = Emulator::new();
     let mark = call_log_mark(&emulator).await;
 
@@ -34,10 +40,41 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
             "WaitTargetsHealthy",
             "SwitchTraffic",
             "UpdateEndpoints",
+            "ScaleUpDatabase",
             "FenceOldPrimary",
             "ReverseReplication"
         ]
         .map(|n| (n.to_owned(), StepState::Succeeded))
+    );
+    let instances = rds("us-west-2")
+        .await
+        .describe_db_instances()
+        .filters(
+            aws_sdk_rds::types::Filter::builder()
+                .name("db-cluster-id")
+                .values(&names.standby)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut classes: Vec<_> = instances
+        .db_instances()
+        .iter()
+        .map(|i| {
+            (
+                i.db_instance_identifier().unwrap().to_owned(),
+                i.db_instance_class().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    classes.sort();
+    assert_eq!(
+        classes,
+        [
+            (format!("{}-1", names.standby), "db.r5.xlarge".to_owned()),
+            (format!("{}-reader-1", names.standby), "db.r5.xlarge".to_owned())
+        ]
     );
     assert_eq!(status.data_loss_window_seconds, Some(0.0), "a switchover loses nothing");
     let rto = status.recovery_time_seconds.expect("RTO measured");
