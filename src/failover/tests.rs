@@ -42,3 +42,33 @@ fn without_traffic_rto_ends_with_the_last_serving_step() {
     let failed = [step(StepKind::SwitchTraffic, StepState::Failed, Some(10))];
     assert_eq!(recovery_time(&failed, Some(&at(0))), None);
 }
+
+fn request(approved_by: Option<&str>, created_by: Option<&str>) -> FailoverRequest {
+    let mut r = FailoverRequest::new(
+        "switch",
+        crate::api::FailoverRequestSpec {
+            pilot_light_ref: crate::api::PilotLightRef { name: "app".into() },
+            type_: FailoverType::Switchover,
+            reason: "test".into(),
+            dry_run: false,
+            force: false,
+            approved_by: approved_by.map(str::to_owned),
+            cancel: false,
+        },
+    );
+    if let Some(creator) = created_by {
+        r.metadata.annotations = Some([(CREATED_BY.to_owned(), creator.to_owned())].into());
+    }
+    r
+}
+
+#[test]
+fn the_creator_cannot_approve_even_without_the_admission_policy() {
+    assert!(!approved(&request(None, Some("alice"))));
+    assert!(!approved(&request(Some("alice"), Some("alice"))));
+    assert!(approved(&request(Some("bob"), Some("alice"))));
+    assert!(
+        approved(&request(Some("bob"), None)),
+        "creator unknown: the policy is not installed"
+    );
+}
