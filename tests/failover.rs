@@ -317,3 +317,30 @@ async fn one_request_at_a_time_and_a_missing_pilotlight_is_rejected() {
     );
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_failover_into_a_standby_that_is_not_ready_needs_force() {
+    let mut s = Scenario::new("fo-force").await;
+    let operator = s.start_operator().await;
+    failover_setup(&mut s).await;
+    // Any AMI copy is too old for a one-second limit: ComputeReady turns False.
+    s.apply(|m| m["spec"]["compute"]["maxImageAge"] = json!("1s")).await;
+    s.wait("ComputeReady", "False", Some("ImageStale"), Duration::from_secs(30))
+        .await;
+
+    create_request(&s, "unforced", "Failover", json!({})).await;
+    let refused = wait_phase(&s, "unforced", FINAL, Duration::from_secs(30)).await;
+    assert_eq!(phase(&refused), Some(Rejected));
+    let why = refused.status.unwrap().message.unwrap();
+    assert!(
+        why.contains("the standby is not Ready: ComputeReady is False (ImageStale") && why.contains("force: true"),
+        "{why}"
+    );
+    assert_eq!(writer(&s.names.global).await.0, "us-east-1", "nothing moved");
+
+    create_request(&s, "forced", "Failover", json!({"force": true})).await;
+    let forced = wait_phase(&s, "forced", FINAL, Duration::from_secs(60)).await;
+    assert_eq!(phase(&forced), Some(Succeeded), "{:#?}", forced.status);
+    assert_eq!(writer(&s.names.global).await.0, "us-west-2");
+    operator.stop().await;
+}
