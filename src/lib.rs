@@ -8,5 +8,6 @@ pub mod error;
 pub mod failover;
 pub mod leader;
 pub mod pilotlight;
+pub mod plugin;
 pub mod run;
 pub mod telemetry;

@@ -1,0 +1,217 @@
+//! `kubectl pilotlight`: status, plans and FailoverRequests from the command line. Install the
+//! binary on the PATH as `kubectl-pilotlight`.
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use futures::TryStreamExt;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{ListParams, Patch, PatchParams, PostParams},
+    runtime::{WatchStreamExt, watcher},
+};
+use pilot_light::{
+    api::{FailoverRequest, FailoverType, PilotLight, RequestPhase},
+    plugin,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "kubectl-pilotlight",
+    version,
+    about = "Pilot-light disaster recovery from kubectl"
+)]
+struct Cli {
+    /// Namespace (default: the kubeconfig context's).
+    #[arg(short, long, global = true)]
+    namespace: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// PilotLights at a glance, or one in detail (conditions, a running request's steps).
+    Status { name: Option<String> },
+    /// The plan a request would run, from a dry run the operator admits like a real request.
+    Plan {
+        name: String,
+        #[arg(long = "type", value_parser = parse_type, default_value = "Failover")]
+        type_: FailoverType,
+    },
+    /// Unplanned failover to the standby region (may lose the replication lag's writes).
+    Failover(RequestArgs),
+    /// Planned switchover to the standby region (no data loss; needs the primary region).
+    Switchover(RequestArgs),
+    /// Rehearsal: standby compute up, smoke test, back to zero.
+    Drill(RequestArgs),
+    /// Switch back to the primary region.
+    Failback(RequestArgs),
+    /// Approve a request as yourself (you cannot approve your own).
+    Approve { request: String },
+    /// Stop a request before its next step.
+    Cancel { request: String },
+    /// FailoverRequests, oldest first (of one PilotLight when named).
+    History { name: Option<String> },
+}
+
+#[derive(clap::Args)]
+struct RequestArgs {
+    /// The PilotLight.
+    name: String,
+    /// Why, for the record (an incident or change number).
+    #[arg(long)]
+    reason: String,
+    /// Fail over although the standby is not Ready.
+    #[arg(long)]
+    force: bool,
+    /// Follow the request until it ends.
+    #[arg(long)]
+    wait: bool,
+}
+
+fn parse_type(value: &str) -> std::result::Result<FailoverType, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("{value}: one of Failover, Switchover, Drill, Failback"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let client = Client::try_default().await?;
+    let namespace = cli
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let pilotlights: Api<PilotLight> = Api::namespaced(client.clone(), &namespace);
+    let requests: Api<FailoverRequest> = Api::namespaced(client.clone(), &namespace);
+    match cli.command {
+        Command::Status { name: None } => print!(
+            "{}",
+            plugin::status_table(&pilotlights.list(&ListParams::default()).await?.items)
+        ),
+        Command::Status { name: Some(name) } => {
+            let pl = pilotlights.get(&name).await?;
+            let running = requests
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .find(|r| {
+                    r.spec.pilot_light_ref.name == name
+                        && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+                });
+            print!("{}", plugin::status_detail(&pl, running.as_ref()));
+        }
+        Command::Plan { name, type_ } => {
+            let me = whoami(&client).await?;
+            let request = plugin::new_request(&name, type_, "kubectl pilotlight plan", &me, true, false);
+            let created = requests.create(&PostParams::default(), &request).await?;
+            return follow(&requests, &created.name_any()).await;
+        }
+        Command::Failover(args) => return start(&client, &requests, FailoverType::Failover, args).await,
+        Command::Switchover(args) => return start(&client, &requests, FailoverType::Switchover, args).await,
+        Command::Drill(args) => return start(&client, &requests, FailoverType::Drill, args).await,
+        Command::Failback(args) => return start(&client, &requests, FailoverType::Failback, args).await,
+        Command::Approve { request } => {
+            let me = whoami(&client).await?;
+            set(&requests, &request, serde_json::json!({"approvedBy": me})).await?;
+            println!("{request} approved by {me}");
+        }
+        Command::Cancel { request } => {
+            set(&requests, &request, serde_json::json!({"cancel": true})).await?;
+            println!("{request}: cancel requested; it stops before its next step");
+        }
+        Command::History { name } => {
+            let mut items = requests.list(&ListParams::default()).await?.items;
+            items.retain(|r| name.as_ref().is_none_or(|n| r.spec.pilot_light_ref.name == *n));
+            print!("{}", plugin::history_table(&items));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The user name the API server authenticates this kubeconfig as.
+async fn whoami(client: &Client) -> Result<String> {
+    let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"
+    }))?;
+    let answer = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await?;
+    answer
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .ok_or_else(|| "the API server did not say who you are".into())
+}
+
+async fn set(requests: &Api<FailoverRequest>, name: &str, spec: serde_json::Value) -> Result<()> {
+    requests
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn start(
+    client: &Client,
+    requests: &Api<FailoverRequest>,
+    type_: FailoverType,
+    args: RequestArgs,
+) -> Result<ExitCode> {
+    let me = whoami(client).await?;
+    let request = plugin::new_request(&args.name, type_, &args.reason, &me, false, args.force);
+    let created = requests.create(&PostParams::default(), &request).await?;
+    let name = created.name_any();
+    println!("{name} created by {me}");
+    if args.wait {
+        return follow(requests, &name).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the request's steps whenever they change, until it ends or waits for approval.
+/// Exits non-zero unless it succeeded.
+async fn follow(requests: &Api<FailoverRequest>, name: &str) -> Result<ExitCode> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut stream = std::pin::pin!(watcher(requests.clone(), config).applied_objects());
+    let mut last = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    while let Some(request) = tokio::time::timeout_at(deadline, stream.try_next()).await?? {
+        let shown = plugin::steps_table(&request);
+        if shown != last {
+            println!("{shown}");
+            last = shown;
+        }
+        let phase = request.status.as_ref().and_then(|s| s.phase);
+        if phase == Some(RequestPhase::AwaitingApproval) {
+            println!("waiting for a second person: kubectl pilotlight approve {name}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        if plugin::is_final(&request) {
+            return Ok(if phase == Some(RequestPhase::Succeeded) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+    }
+    Ok(ExitCode::FAILURE)
+}

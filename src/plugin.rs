@@ -1,0 +1,254 @@
+//! `kubectl pilotlight`: what the plugin builds and prints, kept pure so it is unit-tested; the
+//! binary (`src/bin/kubectl-pilotlight.rs`) only talks to the API server.
+
+use std::fmt::Write;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::ResourceExt;
+
+use crate::{
+    api::{
+        FailoverOutcome, FailoverRequest, FailoverRequestSpec, FailoverType, PilotLight, PilotLightRef, RequestPhase,
+        StepStatus,
+    },
+    failover::CREATED_BY,
+};
+
+/// A new request against `pilotlight`, recording `creator` (the admission policy checks it).
+pub fn new_request(
+    pilotlight: &str,
+    type_: FailoverType,
+    reason: &str,
+    creator: &str,
+    dry_run: bool,
+    force: bool,
+) -> FailoverRequest {
+    let prefix = format!("{pilotlight}-{}-", format!("{type_:?}").to_lowercase());
+    FailoverRequest {
+        metadata: ObjectMeta {
+            generate_name: Some(prefix),
+            annotations: Some([(CREATED_BY.to_owned(), creator.to_owned())].into()),
+            ..ObjectMeta::default()
+        },
+        spec: FailoverRequestSpec {
+            pilot_light_ref: PilotLightRef {
+                name: pilotlight.to_owned(),
+            },
+            type_,
+            reason: reason.to_owned(),
+            dry_run,
+            force,
+            approved_by: None,
+            cancel: false,
+        },
+        status: None,
+    }
+}
+
+/// Whether the request reached a phase it never leaves.
+pub fn is_final(request: &FailoverRequest) -> bool {
+    matches!(
+        request.status.as_ref().and_then(|s| s.phase),
+        Some(RequestPhase::Succeeded | RequestPhase::Failed | RequestPhase::Rejected | RequestPhase::Cancelled)
+    )
+}
+
+fn seconds(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |s| format!("{s:.1}s"))
+}
+
+fn outcome(o: Option<&FailoverOutcome>) -> String {
+    o.map_or("-".to_owned(), |o| {
+        format!("{:?} {:?} (RTO {})", o.type_, o.phase, seconds(o.recovery_time_seconds))
+    })
+}
+
+/// Lines aligned in columns (the first row is the header).
+fn table(rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
+}
+
+/// `kubectl pilotlight status`: one line per PilotLight.
+pub fn status_table(pilotlights: &[PilotLight]) -> String {
+    let mut rows = vec![
+        ["NAME", "ACTIVE", "PHASE", "READY", "LAG", "LAST FAILOVER", "LAST DRILL"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for pl in pilotlights {
+        let status = pl.status.clone().unwrap_or_default();
+        let ready = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map_or("Unknown".to_owned(), |c| c.status.clone());
+        rows.push(vec![
+            pl.name_any(),
+            status.active_region.clone().unwrap_or_else(|| "-".into()),
+            status.phase.map_or("-".to_owned(), |p| format!("{p:?}")),
+            ready,
+            status
+                .database
+                .as_ref()
+                .and_then(|d| d.replication_lag.clone())
+                .unwrap_or_else(|| "-".into()),
+            outcome(status.last_failover.as_ref()),
+            outcome(status.last_drill.as_ref()),
+        ]);
+    }
+    table(&rows)
+}
+
+/// `kubectl pilotlight status NAME`: the conditions, and the running request if any.
+pub fn status_detail(pl: &PilotLight, running: Option<&FailoverRequest>) -> String {
+    let mut out = status_table(std::slice::from_ref(pl));
+    let status = pl.status.clone().unwrap_or_default();
+    let mut rows = vec![["CONDITION", "STATUS", "REASON", "MESSAGE"].map(str::to_owned).to_vec()];
+    for c in &status.conditions {
+        rows.push(vec![
+            c.type_.clone(),
+            c.status.clone(),
+            c.reason.clone(),
+            c.message.clone(),
+        ]);
+    }
+    let _ = write!(out, "\n{}", table(&rows));
+    if let Some(r) = running {
+        let _ = write!(out, "\nRunning: {}\n{}", r.name_any(), steps_table(r));
+    }
+    out
+}
+
+/// A request's steps: state, timing, attempts and message.
+pub fn steps_table(request: &FailoverRequest) -> String {
+    let steps: &[StepStatus] = request.status.as_ref().map_or(&[], |s| &s.steps);
+    let mut rows = vec![
+        ["STEP", "STATE", "AFTER", "STARTED", "FINISHED", "TRIES", "MESSAGE"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for s in steps {
+        let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+            t.as_ref()
+                .map_or("-".to_owned(), |t| t.0.strftime("%H:%M:%S").to_string())
+        };
+        rows.push(vec![
+            s.name.clone(),
+            format!("{:?}", s.state),
+            if s.depends_on.is_empty() {
+                "-".into()
+            } else {
+                s.depends_on.join(",")
+            },
+            time(&s.started_at),
+            time(&s.finished_at),
+            s.attempts.to_string(),
+            s.message.clone().unwrap_or_default(),
+        ]);
+    }
+    let mut out = table(&rows);
+    if let Some(status) = &request.status {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")),
+            status.message.clone().unwrap_or_default()
+        );
+        if status.recovery_time_seconds.is_some() || status.data_loss_window_seconds.is_some() {
+            let _ = writeln!(
+                out,
+                "RTO {}, RPO {}",
+                seconds(status.recovery_time_seconds),
+                seconds(status.data_loss_window_seconds)
+            );
+        }
+    }
+    out
+}
+
+/// `kubectl pilotlight history`: the requests, oldest first.
+pub fn history_table(requests: &[FailoverRequest]) -> String {
+    let mut sorted: Vec<&FailoverRequest> = requests.iter().collect();
+    sorted.sort_by_key(|r| (r.metadata.creation_timestamp.clone(), r.name_any()));
+    let mut rows = vec![
+        [
+            "NAME",
+            "PILOTLIGHT",
+            "TYPE",
+            "PHASE",
+            "RTO",
+            "RPO",
+            "CREATED BY",
+            "APPROVED BY",
+            "REASON",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for r in sorted {
+        let status = r.status.clone().unwrap_or_default();
+        rows.push(vec![
+            r.name_any(),
+            r.spec.pilot_light_ref.name.clone(),
+            format!("{:?}{}", r.spec.type_, if r.spec.dry_run { " (dry run)" } else { "" }),
+            status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")),
+            seconds(status.recovery_time_seconds),
+            seconds(status.data_loss_window_seconds),
+            r.annotations().get(CREATED_BY).cloned().unwrap_or_else(|| "-".into()),
+            r.spec.approved_by.clone().unwrap_or_else(|| "-".into()),
+            r.spec.reason.clone(),
+        ]);
+    }
+    table(&rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_record_their_creator_and_get_a_generated_name() {
+        let r = new_request("checkout", FailoverType::Switchover, "CHG-1", "alice", false, false);
+        assert_eq!(r.metadata.generate_name.as_deref(), Some("checkout-switchover-"));
+        assert_eq!(r.annotations().get(CREATED_BY).map(String::as_str), Some("alice"));
+        assert_eq!(r.spec.approved_by, None);
+        assert!(!is_final(&r));
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let t = table(&[vec!["A".into(), "LONG".into()], vec!["long".into(), "b".into()]]);
+        assert_eq!(t, "A     LONG\nlong  b\n");
+    }
+
+    #[test]
+    fn history_lists_oldest_first_with_outcome() {
+        let mut a = new_request("app", FailoverType::Drill, "drill", "alice", false, false);
+        a.metadata.name = Some("b-second".into());
+        a.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(2_000).unwrap(),
+        ));
+        let mut b = a.clone();
+        b.metadata.name = Some("a-first".into());
+        b.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(1_000).unwrap(),
+        ));
+        b.status = Some(crate::api::FailoverRequestStatus {
+            phase: Some(RequestPhase::Succeeded),
+            recovery_time_seconds: Some(12.34),
+            ..Default::default()
+        });
+        let out = history_table(&[a, b]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[1].starts_with("a-first") && lines[1].contains("Succeeded") && lines[1].contains("12.3s"));
+        assert!(lines[2].starts_with("b-second") && lines[2].contains("Pending"));
+    }
+}
