@@ -47,6 +47,7 @@ import time
 
 from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup, InstanceState
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.ec2.models.instances import Instance
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
 from moto.elbv2.responses import ELBV2Response
 
@@ -136,7 +137,24 @@ def install(durations: Durations, overrides: TargetHealthOverrides) -> None:
     AutoScalingBackend.detach_load_balancer_target_groups = detach_load_balancer_target_groups
     FakeTargetGroup.register = register
     FakeTargetGroup.health_for = health_for
+    if Instance.terminate is not terminate:
+        global _moto_terminate
+        _moto_terminate = Instance.terminate
+        Instance.terminate = terminate
 
+
+def terminate(self: Instance):
+    """moto never returns a terminated instance's private address to its subnet, so groups that
+    scale out and in again and again use a subnet up (a 500 once it is full). AWS frees it."""
+    addresses = [(nic.subnet, nic.private_ip_address) for nic in self.nics.values() if nic.subnet]
+    previous = _moto_terminate(self)
+    for subnet, address in addresses:
+        if address:
+            subnet.del_subnet_ip(address)
+    return previous
+
+
+_moto_terminate = Instance.terminate
 
 # --- request handlers ----------------------------------------------------------------------
 
