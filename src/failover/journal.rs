@@ -1,6 +1,7 @@
-//! The request's status as its journal: every change is written to the API server (server-side
-//! apply, one field manager) before the executor goes on, so a restarted operator finds exactly
-//! where the request stopped.
+//! The request's status as its journal, written to the API server (server-side apply, one field
+//! manager) before and after every mutating call, so a restarted operator finds where the
+//! request stopped. Steps observe AWS before they act, so a state noted but not yet written
+//! (a step started, or done without a call) is found again by observation.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{
@@ -18,12 +19,15 @@ use super::plan::StepKind;
 
 /// The status of one request, shared by its concurrently running steps. The status itself is
 /// behind a plain lock (never held across an await, so the executor can read and note without
-/// waiting for steps); writes are serialized and each carries the latest status.
+/// waiting for steps). Writes are serialized and group-committed: each carries the latest
+/// status, and a change that a write already carried is not written again.
 pub struct Journal {
     api: Api<FailoverRequest>,
     name: String,
-    status: Mutex<FailoverRequestStatus>,
-    writes: tokio::sync::Mutex<()>,
+    /// The status and its version (bumped by every change).
+    status: Mutex<(FailoverRequestStatus, u64)>,
+    /// The version last written.
+    written: tokio::sync::Mutex<u64>,
 }
 
 impl Journal {
@@ -31,33 +35,44 @@ impl Journal {
         Self {
             api,
             name,
-            status: Mutex::new(status),
-            writes: tokio::sync::Mutex::new(()),
+            status: Mutex::new((status, 0)),
+            written: tokio::sync::Mutex::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, FailoverRequestStatus> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (FailoverRequestStatus, u64)> {
         self.status.lock().expect("journal lock poisoned")
     }
 
     pub fn snapshot(&self) -> FailoverRequestStatus {
-        self.lock().clone()
+        self.lock().0.clone()
     }
 
-    /// Changes the status and writes it.
+    /// Changes the status and returns once the change is written.
     pub async fn update(&self, change: impl FnOnce(&mut FailoverRequestStatus)) -> Result<(), kube::Error> {
-        let _writing = self.writes.lock().await;
-        let status = {
-            let mut status = self.lock();
-            change(&mut status);
-            status.clone()
-        };
-        write(&self.api, &self.name, &status).await
+        self.note(change);
+        self.flush().await
     }
 
     /// Changes the status in memory only; the next write carries it.
     pub fn note(&self, change: impl FnOnce(&mut FailoverRequestStatus)) {
-        change(&mut self.lock());
+        let mut guard = self.lock();
+        change(&mut guard.0);
+        guard.1 += 1;
+    }
+
+    /// Returns once every change noted so far is written: at once when a write that started
+    /// after them already carried them, else after writing the latest status.
+    pub async fn flush(&self) -> Result<(), kube::Error> {
+        let wanted = self.lock().1;
+        let mut written = self.written.lock().await;
+        if *written >= wanted {
+            return Ok(());
+        }
+        let (status, version) = self.lock().clone();
+        write(&self.api, &self.name, &status).await?;
+        *written = version;
+        Ok(())
     }
 
     /// Changes one step and writes the status.
@@ -96,6 +111,7 @@ impl Journal {
     /// The operation an earlier attempt of `kind` started, if any.
     pub fn operation(&self, kind: StepKind) -> Option<String> {
         self.lock()
+            .0
             .steps
             .iter()
             .find(|s| s.name == kind.name())

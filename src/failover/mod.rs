@@ -24,7 +24,6 @@ use kube::{
         Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType},
-        finalizer::{self, finalizer},
         predicates,
         reflector::ObjectRef,
         utils::{Predicate, PredicateConfig},
@@ -117,22 +116,42 @@ async fn reconcile(request: Arc<FailoverRequest>, ctx: Arc<Context>) -> Result<A
         pilotlight = %request.spec.pilot_light_ref.name
     );
     let started = Instant::now();
-    let api: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &namespace);
-    let result = finalizer(&api, FINALIZER, request, |event| async {
-        match event {
-            // A deleted request is a cancelled one: `drive` stops it before its next step.
-            finalizer::Event::Apply(request) | finalizer::Event::Cleanup(request) => drive(&request, &ctx).await,
+    let result = async {
+        let action = drive(&request, &ctx).await?;
+        // A deleted request is a cancelled one: `drive` has stopped it before its next step.
+        if request.metadata.deletion_timestamp.is_some() && request.finalizers().iter().any(|f| f == FINALIZER) {
+            set_finalizer(&ctx, &request, false).await?;
         }
-    })
+        Ok(action)
+    }
     .instrument(span)
-    .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(Box::new(other)),
-    });
+    .await;
     ctx.metrics.reconciled(CONTROLLER, started.elapsed());
     result
 }
+
+/// Adds or removes [`FINALIZER`]: server-side apply of `metadata.finalizers` (a set) under a field
+/// manager of its own, so other finalizers stay. Held only while a request is active, so that
+/// deleting it mid-step stops it first.
+async fn set_finalizer(ctx: &Context, request: &FailoverRequest, present: bool) -> Result<()> {
+    let finalizers: &[&str] = if present { &[FINALIZER] } else { &[] };
+    let patch = serde_json::json!({
+        "apiVersion": FailoverRequest::api_version(&()),
+        "kind": FailoverRequest::kind(&()),
+        "metadata": {"name": request.name_any(), "finalizers": finalizers},
+    });
+    requests_api(ctx, request)
+        .patch(
+            &request.name_any(),
+            &PatchParams::apply(FINALIZER_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Field manager of [`FINALIZER`].
+const FINALIZER_MANAGER: &str = "pilot-light-finalizer";
 
 fn error_policy(request: Arc<FailoverRequest>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(CONTROLLER, error.metric_label());
@@ -163,6 +182,10 @@ async fn drive(request: &FailoverRequest, ctx: &Context) -> Result<Action> {
             }
         }
         Some(RequestPhase::Succeeded | RequestPhase::Failed | RequestPhase::Rejected | RequestPhase::Cancelled) => {
+            // An operator that stopped between the last write and the finalizer's removal.
+            if request.finalizers().iter().any(|f| f == FINALIZER) {
+                set_finalizer(ctx, request, false).await?;
+            }
             Action::await_change()
         }
         None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval) => admit(ctx, request, status).await?,
@@ -206,6 +229,7 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         status.completed_at = Some(now());
         status.message = Some("Cancelled before it started; nothing was changed".into());
         journal::write(&api, &name, &status).await?;
+        set_finalizer(ctx, request, false).await?;
         publish(
             ctx,
             request,
@@ -292,7 +316,10 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
             status.phase = Some(RequestPhase::AwaitingApproval);
             status.message = Some(message.clone());
             status.observed_generation = request.metadata.generation;
-            journal::write(&api, &name, &status).await?;
+            tokio::try_join!(
+                async { journal::write(&api, &name, &status).await.map_err(Error::from) },
+                set_finalizer(ctx, request, true)
+            )?;
             publish(ctx, request, EventType::Normal, "AwaitingApproval", message);
         }
         return Ok(Action::await_change());
@@ -316,7 +343,10 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         Some(by) if needs_approval => format!("Running; approved by {by}"),
         _ => "Running".to_owned(),
     });
-    journal::write(&api, &name, &status).await?;
+    tokio::try_join!(
+        async { journal::write(&api, &name, &status).await.map_err(Error::from) },
+        set_finalizer(ctx, request, true)
+    )?;
     publish(
         ctx,
         request,
@@ -390,6 +420,9 @@ async fn reject(
     status.message = Some(format!("Rejected: {why}"));
     status.observed_generation = request.metadata.generation;
     journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    if request.finalizers().iter().any(|f| f == FINALIZER) {
+        set_finalizer(ctx, request, false).await?;
+    }
     info!(reason = %why, "rejected");
     publish(ctx, request, EventType::Warning, "Rejected", why);
     ended(ctx, request, &status);
@@ -442,13 +475,14 @@ async fn execute(
     let mut in_flight = FuturesUnordered::new();
     let mut started = HashSet::new();
     let mut stopped_by_person = false;
-    // The loop awaits nothing but the steps: a step holding the journal's write lock must keep
-    // being polled, so everything else here is synchronous.
+    // Step outcomes noted but not yet written.
+    let mut unwritten = false;
+    // The loop awaits nothing but the steps (and journal flushes among them): a step holding the
+    // journal's write lock must keep being polled, so everything else here is synchronous.
     loop {
         let snapshot = journal.snapshot();
         stopped_by_person |= stop_requested(ctx, request);
         let failed = snapshot.steps.iter().any(|s| s.state == StepState::Failed);
-        let mut newly_started = false;
         for name in plan::startable(&snapshot.steps, stopped_by_person || failed) {
             let Some(kind) = StepKind::from_name(&name) else {
                 continue;
@@ -474,19 +508,20 @@ async fn execute(
                 async move {
                     let began = Instant::now();
                     let result = run_with_retries(&sc).await;
-                    record_step(ctx, request, sc.journal, kind, result, began.elapsed()).await
+                    record_step(ctx, request, sc.journal, kind, result, began.elapsed());
+                    Ok(true)
                 }
                 .boxed(),
             );
-            newly_started = true;
         }
-        if newly_started {
-            // One write says which steps run now (`kubectl get fr -w` shows them), concurrently
-            // with the steps themselves.
-            in_flight.push(async { journal.update(|_| {}).await.map_err(Error::from) }.boxed());
+        if unwritten && !in_flight.is_empty() {
+            // Steps ended while others run: write their outcome, group-committed with the
+            // running steps' own writes. When nothing runs any more, `finish` writes it.
+            in_flight.push(journal.flush().map(|r| r.map(|()| false).map_err(Error::from)).boxed());
+            unwritten = false;
         }
         match in_flight.next().await {
-            Some(result) => result?,
+            Some(step_ended) => unwritten |= step_ended?,
             None => break,
         }
     }
@@ -515,32 +550,31 @@ async fn run_with_retries(sc: &StepContext<'_>) -> std::result::Result<Done, Ste
     }
 }
 
-/// Journals how a step ended, with an Event and a metric.
-async fn record_step(
+/// Notes how a step ended (the executor has it written), with an Event and a metric.
+fn record_step(
     ctx: &Context,
     request: &FailoverRequest,
     journal: &Journal,
     kind: StepKind,
     result: std::result::Result<Done, StepError>,
     took: Duration,
-) -> Result<()> {
+) {
     let (state, message, event_type) = match result {
         Ok(Done::Succeeded(m)) => (StepState::Succeeded, m, EventType::Normal),
         Ok(Done::Deferred(m)) => (StepState::Deferred, m, EventType::Warning),
         Err(e) => (StepState::Failed, e.message, EventType::Warning),
     };
-    journal
-        .step(kind, |s| {
+    journal.note(|status| {
+        if let Some(s) = status.steps.iter_mut().find(|s| s.name == kind.name()) {
             s.state = state;
             s.finished_at = (state != StepState::Deferred).then(now);
             s.message = Some(message.clone());
-        })
-        .await?;
+        }
+    });
     ctx.metrics.step_finished(kind.name(), &format!("{state:?}"), took);
     info!(step = kind.name(), ?state, %message, "step ended");
     // One reason per step and outcome: Events with the same reason are folded into one series.
     publish(ctx, request, event_type, &format!("{}{state:?}", kind.name()), message);
-    Ok(())
 }
 
 /// The request's phase, RTO and message once no step runs; the PilotLight learns the outcome.
@@ -628,7 +662,15 @@ async fn finish(
         EventType::Warning
     };
     publish(ctx, request, event_type, &format!("{phase:?}"), message.clone());
-    record_outcome(ctx, request, pl, &status).await?;
+    if deferred.is_empty() {
+        // Nothing left to do: the request may be deleted at any time now.
+        tokio::try_join!(
+            record_outcome(ctx, request, pl, &status),
+            set_finalizer(ctx, request, false)
+        )?;
+    } else {
+        record_outcome(ctx, request, pl, &status).await?;
+    }
     ended(ctx, request, &status);
     ctx.trigger_pilotlight(&pl.namespace().unwrap_or_default(), &pl.name_any());
     Ok(if deferred.is_empty() {
@@ -690,10 +732,14 @@ async fn retry_deferred(
         let began = Instant::now();
         match steps::run(&sc).await {
             Ok(Done::Deferred(_)) => remaining += 1,
-            result => record_step(ctx, request, &journal, kind, result, began.elapsed()).await?,
+            result => {
+                record_step(ctx, request, &journal, kind, result, began.elapsed());
+                journal.flush().await?;
+            }
         }
     }
     if remaining == 0 {
+        set_finalizer(ctx, request, false).await?;
         journal
             .update(|s| {
                 s.message = Some(format!(

@@ -70,11 +70,12 @@ const INSYNC_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 const DATABASE_SCALE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Polls a condition adaptively: at once, then at an interval that grows with the time already
-/// waited (an eighth of it, between 100 ms and 5 s). Short operations are seen finishing within
+/// waited (an eighth of it, between a floor and 5 s). Short operations are seen finishing within
 /// a fraction of their duration; long ones cost at most one call per 5 s.
 struct Poll {
     started: Instant,
     timeout: Duration,
+    floor: Duration,
 }
 
 impl Poll {
@@ -82,7 +83,13 @@ impl Poll {
         Self {
             started: Instant::now(),
             timeout,
+            floor: Duration::from_millis(100),
         }
+    }
+
+    /// Never polls more often than every `floor`.
+    fn at_most_every(self, floor: Duration) -> Self {
+        Self { floor, ..self }
     }
 
     /// Sleeps until the next look; fails with `what` once the timeout has passed.
@@ -95,7 +102,7 @@ impl Poll {
                 what()
             )));
         }
-        let interval = (waited / 8).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let interval = (waited / 8).clamp(self.floor, Duration::from_secs(5).max(self.floor));
         tokio::time::sleep(interval).await;
         Ok(())
     }
@@ -283,9 +290,10 @@ async fn set_group_capacity(sc: &StepContext<'_>, (min, desired, max): (i32, i32
         ))
         .await?;
         autoscaling::set_capacity(&clients, &name, min, desired, max).await?;
-        let message = format!("{name} in {region} set to {min}/{desired}/{max} (was {was})");
-        sc.after_call(message.clone(), None).await?;
-        Ok(Done::Succeeded(message))
+        // Nothing to wait for: the write that marks the step Succeeded is the one after the call.
+        Ok(Done::Succeeded(format!(
+            "{name} in {region} set to {min}/{desired}/{max} (was {was})"
+        )))
     }
     .await;
     defer_if_unreachable(sc, result)
@@ -385,7 +393,8 @@ async fn point_record(sc: &StepContext<'_>, zone: &str, want: Record) -> Result<
             change
         }
     };
-    let poll = Poll::new(INSYNC_TIMEOUT);
+    // Route 53 allows five requests per second per account, for every PilotLight together.
+    let poll = Poll::new(INSYNC_TIMEOUT).at_most_every(Duration::from_secs(1));
     while !route53::change_in_sync(&global, &change).await? {
         poll.next(|| format!("Route 53 change {change} is still PENDING"))
             .await?;
@@ -522,9 +531,8 @@ async fn reverse_replication(sc: &StepContext<'_>) -> Result<Done, StepError> {
             let others = current.map(|c| c.other_rules).unwrap_or_default();
             sc.before_call(format!("PutBucketReplication {source} -> {destination}"))
                 .await?;
+            // The next pair's write, or the step's Succeeded write, is the one after this call.
             s3::put_replication(&new, source, pair.replication_role_arn.as_str(), &rule, &others).await?;
-            sc.after_call(format!("{source} now replicates to {destination}"), None)
-                .await?;
             done.push(format!("{source} -> {destination}"));
         }
         Ok(Done::Succeeded(format!("replicating {}", done.join(", "))))
