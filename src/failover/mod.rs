@@ -56,6 +56,9 @@ pub const FINALIZER: &str = "pilotlight.dev/failover";
 /// admission (see `deploy/admission/`). Its user cannot approve the request.
 pub const CREATED_BY: &str = "pilotlight.dev/created-by";
 
+/// How long a step's outcome waits for another write to carry it before it is written alone.
+const OUTCOME_WRITE_DELAY: Duration = Duration::from_millis(50);
+
 /// How often steps left Deferred (their region did not answer) are tried again.
 const DEFERRED_RETRY: Duration = Duration::from_secs(30);
 
@@ -168,7 +171,7 @@ async fn drive(request: &FailoverRequest, ctx: &Context) -> Result<Action> {
         Some(RequestPhase::Running) => {
             let pl = pilotlight(ctx, request).await?;
             match pl {
-                Some(pl) => execute(ctx, request, &pl, status).await?,
+                Some(pl) => execute(ctx, request, &pl, status, None).await?,
                 None => {
                     finish_without_pilotlight(ctx, request, status).await?;
                     Action::await_change()
@@ -241,10 +244,10 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         return Ok(Action::await_change());
     }
     let key = format!("{}/{pl_name}", request.namespace().unwrap_or_default());
-    let lock = ctx.admission_lock(&key);
-    let _admitting = lock.lock().await;
+    let admitting = ctx.admission_lock(&key).lock_owned().await;
 
-    let Some(pl) = pilotlight(ctx, request).await? else {
+    let (pl, holder) = tokio::try_join!(pilotlight(ctx, request), holder_of(&api, request))?;
+    let Some(pl) = pl else {
         return reject(
             ctx,
             request,
@@ -256,7 +259,7 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         )
         .await;
     };
-    if let Some(holder) = holder_of(&api, request).await? {
+    if let Some(holder) = holder {
         return reject(ctx, request, status, holder).await;
     }
     if let Some(why) = plan::refusal(&pl, type_, request.spec.force) {
@@ -343,10 +346,6 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         Some(by) if needs_approval => format!("Running; approved by {by}"),
         _ => "Running".to_owned(),
     });
-    tokio::try_join!(
-        async { journal::write(&api, &name, &status).await.map_err(Error::from) },
-        set_finalizer(ctx, request, true)
-    )?;
     publish(
         ctx,
         request,
@@ -362,8 +361,9 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
                 .join(", ")
         ),
     );
-    drop(_admitting);
-    execute(ctx, request, &pl, status).await
+    // The Running phase is written (with the finalizer) while the steps make their first reads;
+    // the PilotLight is held until it is, and no step calls anything mutating before it is.
+    execute(ctx, request, &pl, status, Some(admitting)).await
 }
 
 fn creator(request: &FailoverRequest) -> Option<String> {
@@ -462,21 +462,45 @@ async fn data_loss_window(ctx: &Context, pl: &PilotLight) -> Option<f64> {
     }
 }
 
-/// Runs the plan from the journal until every step ended, then records the outcome.
+/// Runs the plan from the journal until every step ended, then records the outcome. A request
+/// just admitted (`admitted` holds its PilotLight's admission lock) has its Running phase and
+/// finalizer written first, concurrently with the steps' first reads; the lock is released once
+/// they are.
 async fn execute(
     ctx: &Context,
     request: &FailoverRequest,
     pl: &PilotLight,
     status: FailoverRequestStatus,
+    admitted: Option<tokio::sync::OwnedMutexGuard<()>>,
 ) -> Result<Action> {
     let type_ = request.spec.type_;
     let direction = Direction::of(&pl.spec, type_);
     let journal = Journal::new(requests_api(ctx, request), request.name_any(), status);
-    let mut in_flight = FuturesUnordered::new();
+    // Each yields whether it was a step (true) or a journal write (false).
+    let mut in_flight: FuturesUnordered<futures::future::BoxFuture<'_, Result<bool>>> = FuturesUnordered::new();
+    if let Some(admission) = admitted {
+        journal.note(|_| {});
+        let journal = &journal;
+        in_flight.push(
+            async move {
+                tokio::try_join!(
+                    async { journal.flush().await.map_err(Error::from) },
+                    set_finalizer(ctx, request, true)
+                )?;
+                drop(admission);
+                Ok(false)
+            }
+            .boxed(),
+        );
+    }
     let mut started = HashSet::new();
     let mut stopped_by_person = false;
     // Step outcomes noted but not yet written.
     let mut unwritten = false;
+    let mut running = 0_usize;
+    // Set once no step runs: outcome writes still waiting for their turn are then left to
+    // `finish`, which writes everything with the phase.
+    let (steps_done, steps_done_rx) = tokio::sync::watch::channel(false);
     // The loop awaits nothing but the steps (and journal flushes among them): a step holding the
     // journal's write lock must keep being polled, so everything else here is synchronous.
     loop {
@@ -504,6 +528,7 @@ async fn execute(
                 journal: &journal,
                 kind,
             };
+            running += 1;
             in_flight.push(
                 async move {
                     let began = Instant::now();
@@ -514,14 +539,36 @@ async fn execute(
                 .boxed(),
             );
         }
-        if unwritten && !in_flight.is_empty() {
-            // Steps ended while others run: write their outcome, group-committed with the
-            // running steps' own writes. When nothing runs any more, `finish` writes it.
-            in_flight.push(journal.flush().map(|r| r.map(|()| false).map_err(Error::from)).boxed());
+        if running == 0 {
+            let _ = steps_done.send(true);
+        } else if unwritten {
+            // Steps ended while others run. Their outcome rides on the next write a running step
+            // makes before or after a call; if none comes soon, it is written on its own, so that
+            // `kubectl get fr -w` shows progress during long waits.
+            let journal = &journal;
+            let mut done = steps_done_rx.clone();
+            in_flight.push(
+                async move {
+                    let alone = tokio::select! {
+                        () = tokio::time::sleep(OUTCOME_WRITE_DELAY) => true,
+                        _ = done.wait_for(|d| *d) => false,
+                    };
+                    if alone {
+                        journal.flush().await?;
+                    }
+                    Ok(false)
+                }
+                .boxed(),
+            );
             unwritten = false;
         }
         match in_flight.next().await {
-            Some(step_ended) => unwritten |= step_ended?,
+            Some(step_ended) => {
+                if step_ended? {
+                    running -= 1;
+                    unwritten = true;
+                }
+            }
             None => break,
         }
     }

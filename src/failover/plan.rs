@@ -168,7 +168,9 @@ pub fn plan(spec: &PilotLightSpec, type_: FailoverType) -> Vec<StepStatus> {
                     steps.push((FenceOldPrimary, switched.clone()));
                 }
                 if buckets {
-                    steps.push((ReverseReplication, switched.clone()));
+                    // Replication back to the old buckets changes nothing that serves, and the
+                    // new buckets take writes once the endpoints move: set it up at once.
+                    steps.push((ReverseReplication, vec![]));
                 }
             }
         }

@@ -220,6 +220,9 @@ async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
     };
     let poll = Poll::new(PROMOTION_TIMEOUT);
     let mut called = false;
+    // After the call the cluster is looked at once more before the journal says it is waiting:
+    // when it is done already, the write that marks the step Succeeded is the one after the call.
+    let mut waiting_written = false;
     loop {
         let clusters = rds::describe_global_clusters(&clients).await?;
         let g = clusters
@@ -245,12 +248,15 @@ async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
                 .await?;
             rds::promote(&clients, global, &target.cluster_arn, how).await?;
             called = true;
+            continue;
+        }
+        if called && !waiting_written {
             sc.after_call(
                 format!("{call} accepted; waiting for {cluster} to become the writer"),
                 None,
             )
             .await?;
-            continue;
+            waiting_written = true;
         }
         poll.next(|| {
             format!(
@@ -385,6 +391,13 @@ async fn point_record(sc: &StepContext<'_>, zone: &str, want: Record) -> Result<
                 ),
             )
             .await?;
+            // Already propagated: the step's Succeeded write is the one after the call.
+            if route53::change_in_sync(&global, &change).await? {
+                return Ok(Done::Succeeded(format!(
+                    "{} -> {target} (change {change} INSYNC)",
+                    want.name
+                )));
+            }
             sc.after_call(
                 format!("{} -> {target} submitted as {change}; waiting for INSYNC", want.name),
                 Some(change.clone()),

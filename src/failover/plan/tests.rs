@@ -30,7 +30,7 @@ fn failover_promotes_and_scales_in_parallel_then_switches_traffic() {
             step("UpdateEndpoints", &["PromoteDatabase"]),
             step("ScaleUpDatabase", &["PromoteDatabase"]),
             step("FenceOldPrimary", &["SwitchTraffic"]),
-            step("ReverseReplication", &["SwitchTraffic"]),
+            step("ReverseReplication", &[]),
         ]
     );
     assert!(
@@ -100,7 +100,10 @@ fn with_states(states: &[(&str, StepState)]) -> Vec<StepStatus> {
 #[test]
 fn steps_start_when_their_dependencies_succeeded_and_resume_when_running() {
     let steps = plan(&full().spec, Failover);
-    assert_eq!(startable(&steps, false), vec!["PromoteDatabase", "ScaleUpCompute"]);
+    assert_eq!(
+        startable(&steps, false),
+        vec!["PromoteDatabase", "ScaleUpCompute", "ReverseReplication"]
+    );
     let steps = with_states(&[("ScaleUpCompute", Succeeded), ("WaitTargetsHealthy", Running)]);
     assert_eq!(startable(&steps, false), vec!["WaitTargetsHealthy"]);
     let steps = with_states(&[
