@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 TESTENV := ./testenv/testenv
 
-.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence
+.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover
 
 ## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
 ## the database replicates. Leaves everything running; `make down` stops it.
@@ -23,7 +23,7 @@ test: lint
 	  ./testenv/emulator/run-tests
 
 ## Benchmarks that print numbers (see README.md, "Scale and cost").
-bench: bench-convergence
+bench: bench-convergence bench-failover
 
 ## 200 PilotLights (PILOT_LIGHT_BENCH_PILOTLIGHTS=N for another count) converged by the operator
 ## binary: time to Ready, peak RSS, steady-state AWS calls per PilotLight-hour. Uses a running
@@ -32,6 +32,16 @@ bench-convergence:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
 	  . .testenv/env && cargo bench --bench convergence
+
+## One PilotLight with every component, the operator in-process: (a) Switchovers with instant
+## emulated operations against the same AWS calls replayed in a straight line with the SDK;
+## (b) Failover RTO with real-world durations scaled by PILOT_LIGHT_BENCH_SCALE (default 1/20)
+## against the seed article's sequential Lambda order. See BENCHMARKS.md. Uses a running test
+## environment, or starts one and stops it afterwards.
+bench-failover:
+	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
+	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
+	  . .testenv/env && cargo bench --bench failover
 
 lint:
 	cargo fmt --check

@@ -287,3 +287,31 @@ pub async fn http_endpoint(status: u16) -> String {
     });
     url
 }
+
+impl Emulator {
+    /// The operation durations in effect (`{}` = every operation instant).
+    pub async fn durations(&self) -> Value {
+        self.http
+            .get(format!("{}/_emulator/durations", self.base))
+            .send()
+            .await
+            .expect("get durations")
+            .json()
+            .await
+            .expect("durations JSON")
+    }
+
+    /// The fault rules in effect.
+    pub async fn faults(&self) -> Vec<Value> {
+        let body: Value = self
+            .http
+            .get(format!("{}/_emulator/faults", self.base))
+            .send()
+            .await
+            .expect("get faults")
+            .json()
+            .await
+            .expect("faults JSON");
+        body["faults"].as_array().cloned().unwrap_or_default()
+    }
+}

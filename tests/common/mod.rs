@@ -342,8 +342,14 @@ pub struct Emulator {
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Call {
     pub seq: u64,
+    /// Epoch seconds when the request arrived.
+    pub time: f64,
+    /// How long the emulator took to answer (with injected latency); none for an outage.
+    #[serde(default)]
+    pub duration_ms: Option<f64>,
     pub service: String,
     pub action: String,
     pub region: String,
