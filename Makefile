@@ -6,7 +6,8 @@ TESTENV := ./testenv/testenv
 .PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover
 
 ## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
-## the database replicates. Leaves everything running; `make down` stops it.
+## it is Ready; then a drill, an approved switchover and a failback. Leaves everything running;
+## `make down` stops it.
 demo:
 	./scripts/demo
 
