@@ -10,21 +10,6 @@ use common::*;
 use kube::Api;
 use pilot_light::api::{Phase, PilotLight};
 
-async fn global_members(global: &str) -> Vec<(String, bool)> {
-    let out = rds("us-west-2")
-        .await
-        .describe_global_clusters()
-        .global_cluster_identifier(global)
-        .send()
-        .await
-        .unwrap();
-    out.global_clusters()[0]
-        .global_cluster_members()
-        .iter()
-        .map(|m| (m.db_cluster_arn().unwrap().to_owned(), m.is_writer().unwrap()))
-        .collect()
-}
-
 fn mutating(calls: &[Call]) -> Vec<&Call> {
     calls
         .iter()

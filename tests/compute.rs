@@ -149,20 +149,7 @@ async fn adopts_an_existing_group_and_template_and_rolls_a_new_image() {
         .expect("create template");
     let subnets: Vec<String> = serde_json::from_value(seed["vpc"]["us-west-2"]["subnetIds"].clone()).unwrap();
     // ... registered with a target group the spec does not name.
-    let other_target_group = elbv2("us-west-2")
-        .await
-        .create_target_group()
-        .name(format!("tg-{}", unique_suffix()))
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .port(80)
-        .vpc_id(seed["vpc"]["us-west-2"]["vpcId"].as_str().unwrap())
-        .send()
-        .await
-        .expect("create target group")
-        .target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_owned();
+    let other_target_group = create_target_group().await;
     autoscaling("us-west-2")
         .await
         .create_auto_scaling_group()

@@ -46,20 +46,8 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
         ]
         .map(|n| (n.to_owned(), StepState::Succeeded))
     );
-    let instances = rds("us-west-2")
+    let mut classes: Vec<_> = cluster_instances("us-west-2", &names.standby)
         .await
-        .describe_db_instances()
-        .filters(
-            aws_sdk_rds::types::Filter::builder()
-                .name("db-cluster-id")
-                .values(&names.standby)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut classes: Vec<_> = instances
-        .db_instances()
         .iter()
         .map(|i| {
             (

@@ -48,19 +48,8 @@ async fn one_pilotlight_reproduces_steps_one_and_two() {
     let members = global.global_clusters()[0].global_cluster_members();
     assert_eq!(members.len(), 2);
     assert_eq!(members.iter().filter(|m| m.is_writer() == Some(true)).count(), 1);
-    let instances = rds("us-west-2")
-        .await
-        .describe_db_instances()
-        .filters(
-            aws_sdk_rds::types::Filter::builder()
-                .name("db-cluster-id")
-                .values(&names.standby)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(instances.db_instances()[0].db_instance_class(), Some("db.r5.large"));
+    let instances = cluster_instances("us-west-2", &names.standby).await;
+    assert_eq!(instances[0].db_instance_class(), Some("db.r5.large"));
 
     // Step 1: versioned buckets and a replication rule with delete-marker replication.
     assert_eq!(

@@ -639,24 +639,19 @@ async fn finish(
         (None, true) => RequestPhase::Cancelled,
         (None, false) => RequestPhase::Succeeded,
     };
-    let done: Vec<String> = snapshot
-        .steps
-        .iter()
-        .filter(|s| s.state == StepState::Succeeded)
-        .map(|s| s.name.clone())
-        .collect();
-    let not_run: Vec<String> = snapshot
-        .steps
-        .iter()
-        .filter(|s| s.state == StepState::Pending)
-        .map(|s| s.name.clone())
-        .collect();
-    let deferred: Vec<String> = snapshot
-        .steps
-        .iter()
-        .filter(|s| s.state == StepState::Deferred)
-        .map(|s| s.name.clone())
-        .collect();
+    let in_state = |state: StepState| -> Vec<String> {
+        snapshot
+            .steps
+            .iter()
+            .filter(|s| s.state == state)
+            .map(|s| s.name.clone())
+            .collect()
+    };
+    let (done, not_run, deferred) = (
+        in_state(StepState::Succeeded),
+        in_state(StepState::Pending),
+        in_state(StepState::Deferred),
+    );
     let rto = recovery_time(&snapshot.steps, snapshot.started_at.as_ref());
     let mut message = match (&failed, phase) {
         (Some(step), _) => format!(
@@ -840,10 +835,13 @@ async fn record_outcome(
 ) -> Result<()> {
     let type_ = request.spec.type_;
     let phase = status.phase.unwrap_or(RequestPhase::Failed);
-    let active_region = if phase == RequestPhase::Succeeded {
-        Direction::of(&pl.spec, type_).to
+    let direction = Direction::of(&pl.spec, type_);
+    // A drill moves nothing; anything that did not succeed is taken to have left traffic where
+    // it was (convergence reports where the writer really is).
+    let active_region = if phase == RequestPhase::Succeeded && type_ != FailoverType::Drill {
+        direction.to
     } else {
-        Direction::of(&pl.spec, type_).from
+        direction.from
     };
     let outcome = FailoverOutcome {
         request_name: request.name_any(),
@@ -852,11 +850,7 @@ async fn record_outcome(
         completed_at: status.completed_at.clone(),
         recovery_time_seconds: status.recovery_time_seconds,
         data_loss_window_seconds: status.data_loss_window_seconds,
-        active_region: Some(if type_ == FailoverType::Drill {
-            Direction::of(&pl.spec, type_).from.to_owned()
-        } else {
-            active_region.to_owned()
-        }),
+        active_region: Some(active_region.to_owned()),
         message: status.message.clone(),
     };
     let field = if type_ == FailoverType::Drill {

@@ -179,9 +179,9 @@ impl StepContext<'_> {
     /// The region whose group this step scales: a drill and a failover scale the standby; a
     /// failback scales the primary up and the standby down.
     fn compute_region(&self) -> &str {
-        match (self.kind, self.type_) {
-            (StepKind::ScaleDownCompute, _) => self.pl.spec.regions.standby.as_str(),
-            (StepKind::FenceOldPrimary, _) => self.direction.from,
+        match self.kind {
+            StepKind::ScaleDownCompute => self.pl.spec.regions.standby.as_str(),
+            StepKind::FenceOldPrimary => self.direction.from,
             _ => self.direction.to,
         }
     }

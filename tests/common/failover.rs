@@ -25,23 +25,8 @@ pub struct FailoverSetup {
 /// no approval (tests of approval turn it on). Applies the manifest and waits until Ready.
 pub async fn failover_setup(s: &mut Scenario) -> FailoverSetup {
     let full = full_setup(s).await;
-    let seed = seed();
-    let suffix = unique_suffix();
-    let target_group = elbv2("us-west-2")
-        .await
-        .create_target_group()
-        .name(format!("tg-{suffix}"))
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .port(80)
-        .vpc_id(seed["vpc"]["us-west-2"]["vpcId"].as_str().unwrap())
-        .send()
-        .await
-        .expect("create target group")
-        .target_groups()[0]
-        .target_group_arn()
-        .unwrap()
-        .to_owned();
-    let primary_asg = create_primary_group(&suffix).await;
+    let target_group = create_target_group().await;
+    let primary_asg = create_primary_group(&unique_suffix()).await;
     s.manifest["spec"]["compute"]["autoScalingGroup"]["targetGroupArns"] = json!([target_group]);
     s.manifest["spec"]["compute"]["primaryAutoScalingGroupName"] = json!(primary_asg);
     s.manifest["spec"]["failover"] = json!({"approval": {"required": false}, "allowDataLossWithoutApproval": true});
@@ -205,22 +190,13 @@ pub async fn pilotlight(s: &Scenario) -> PilotLight {
 
 /// Where the global cluster's writer is: (region, cluster identifier).
 pub async fn writer(global: &str) -> (String, String) {
-    let out = rds("us-west-2")
-        .await
-        .describe_global_clusters()
-        .global_cluster_identifier(global)
-        .send()
-        .await
-        .expect("describe global cluster");
-    let arn = out.global_clusters()[0]
-        .global_cluster_members()
+    let members = global_members(global).await;
+    let arn = members
         .iter()
-        .find(|m| m.is_writer() == Some(true))
-        .and_then(|m| m.db_cluster_arn())
-        .expect("a writer")
-        .to_owned();
-    let parts: Vec<&str> = arn.split(':').collect();
-    (parts[3].to_owned(), parts[6].to_owned())
+        .find_map(|(arn, is_writer)| is_writer.then_some(arn))
+        .expect("a writer");
+    let (region, cluster) = pilot_light::aws::rds::parse_cluster_arn(arn).expect("a cluster ARN");
+    (region.to_owned(), cluster.to_owned())
 }
 
 /// (min, desired, max) of an Auto Scaling group.

@@ -1089,3 +1089,55 @@ pub async fn grant_failover_users(client: &Client, namespace: &str, users: &[&st
         .unwrap_or_else(|| panic!("{user} may not patch FailoverRequests in {namespace} after 30 s"));
     }
 }
+
+/// Members of a global cluster as (cluster ARN, is writer), read from us-west-2.
+pub async fn global_members(global: &str) -> Vec<(String, bool)> {
+    let out = rds("us-west-2")
+        .await
+        .describe_global_clusters()
+        .global_cluster_identifier(global)
+        .send()
+        .await
+        .expect("describe global cluster");
+    out.global_clusters()[0]
+        .global_cluster_members()
+        .iter()
+        .map(|m| (m.db_cluster_arn().unwrap().to_owned(), m.is_writer().unwrap()))
+        .collect()
+}
+
+/// The DB instances of `cluster` in `region`.
+pub async fn cluster_instances(region: &str, cluster: &str) -> Vec<aws_sdk_rds::types::DbInstance> {
+    rds(region)
+        .await
+        .describe_db_instances()
+        .filters(
+            aws_sdk_rds::types::Filter::builder()
+                .name("db-cluster-id")
+                .values(cluster)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe DB instances")
+        .db_instances()
+        .to_vec()
+}
+
+/// A new HTTP target group (port 80) in the seed's us-west-2 VPC; returns its ARN.
+pub async fn create_target_group() -> String {
+    elbv2("us-west-2")
+        .await
+        .create_target_group()
+        .name(format!("tg-{}", unique_suffix()))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(seed()["vpc"]["us-west-2"]["vpcId"].as_str().unwrap())
+        .send()
+        .await
+        .expect("create target group")
+        .target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_owned()
+}
