@@ -102,12 +102,14 @@ pub struct Metrics {
     ready: Family<ObjectLabels, Gauge>,
     component_ready: Family<ComponentLabels, Gauge>,
     replication_lag: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
+    image_age: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
     aws_calls: Family<AwsCallLabels, Counter>,
     leader: Gauge,
     requests: Family<OutcomeLabels, Counter>,
     recovery_time: Family<RequestLabels, Gauge<f64, AtomicU64>>,
     data_loss_window: Family<RequestLabels, Gauge<f64, AtomicU64>>,
     step_duration: Family<StepLabels, Histogram>,
+    request_duration: Family<OutcomeLabels, Histogram>,
 }
 
 impl Default for Metrics {
@@ -121,14 +123,15 @@ impl Default for Metrics {
         let ready = Family::<ObjectLabels, Gauge>::default();
         let component_ready = Family::<ComponentLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
+        let image_age = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let leader = Gauge::default();
         let requests = Family::<OutcomeLabels, Counter>::default();
         let recovery_time = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
         let data_loss_window = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
-        let step_duration = Family::<StepLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0])
-        });
+        let step_duration = Family::<StepLabels, Histogram>::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS));
+        let request_duration =
+            Family::<OutcomeLabels, Histogram>::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS));
         registry.register(
             "failover_requests",
             "FailoverRequests that ended, by type and phase",
@@ -148,6 +151,11 @@ impl Default for Metrics {
             "failover_step_duration_seconds",
             "Duration of failover plan steps, by step and final state",
             step_duration.clone(),
+        );
+        registry.register(
+            "failover_duration_seconds",
+            "Duration of FailoverRequests from start (or approval) to their final phase, by type and phase",
+            request_duration.clone(),
         );
         registry.register(
             "leader",
@@ -177,6 +185,11 @@ impl Default for Metrics {
             replication_lag.clone(),
         );
         registry.register(
+            "standby_image_age_seconds",
+            "Age of the standby region's AMI copy at the last compute check",
+            image_age.clone(),
+        );
+        registry.register(
             "aws_calls",
             "AWS API call attempts by service, operation, region and outcome",
             aws_calls.clone(),
@@ -189,12 +202,14 @@ impl Default for Metrics {
             ready,
             component_ready,
             replication_lag,
+            image_age,
             aws_calls,
             leader,
             requests,
             recovery_time,
             data_loss_window,
             step_duration,
+            request_duration,
         }
     }
 }
@@ -222,8 +237,16 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the per-PilotLight gauges: Ready, each component (by condition type), and the lag.
-    pub fn set_readiness(&self, object: ObjectLabels, ready: bool, components: &[(&str, bool)], lag: Option<Duration>) {
+    /// Sets the per-PilotLight gauges: Ready, each component (by condition type), the lag and the
+    /// standby AMI's age (both removed when unknown, so a stale value never lingers).
+    pub fn set_readiness(
+        &self,
+        object: ObjectLabels,
+        ready: bool,
+        components: &[(&str, bool)],
+        lag: Option<Duration>,
+        image_age: Option<Duration>,
+    ) {
         self.forget_components(&object);
         for (component, healthy) in components {
             self.component_ready
@@ -234,14 +257,8 @@ impl Metrics {
                 })
                 .set(i64::from(*healthy));
         }
-        match lag {
-            Some(lag) => {
-                self.replication_lag.get_or_create(&object).set(lag.as_secs_f64());
-            }
-            None => {
-                self.replication_lag.remove(&object);
-            }
-        }
+        set_or_remove(&self.replication_lag, &object, lag);
+        set_or_remove(&self.image_age, &object, image_age);
         self.ready.get_or_create(&object).set(i64::from(ready));
     }
 
@@ -251,15 +268,20 @@ impl Metrics {
         object: ObjectLabels,
         type_: &str,
         phase: &str,
+        duration: Option<Duration>,
         recovery_time: Option<f64>,
         data_loss_window: Option<f64>,
     ) {
-        self.requests
-            .get_or_create(&OutcomeLabels {
-                r#type: type_.to_owned(),
-                phase: phase.to_owned(),
-            })
-            .inc();
+        let outcome = OutcomeLabels {
+            r#type: type_.to_owned(),
+            phase: phase.to_owned(),
+        };
+        self.requests.get_or_create(&outcome).inc();
+        if let Some(duration) = duration {
+            self.request_duration
+                .get_or_create(&outcome)
+                .observe(duration.as_secs_f64());
+        }
         let labels = RequestLabels {
             object,
             r#type: type_.to_owned(),
@@ -289,6 +311,7 @@ impl Metrics {
     pub fn forget(&self, object: &ObjectLabels) {
         self.ready.remove(object);
         self.replication_lag.remove(object);
+        self.image_age.remove(object);
         self.forget_components(object);
     }
 
@@ -364,4 +387,18 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+}
+
+/// Buckets of failover steps and requests: sub-second emulated steps up to a 30-minute promotion.
+const FAILOVER_BUCKETS: [f64; 11] = [0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+
+fn set_or_remove(family: &Family<ObjectLabels, Gauge<f64, AtomicU64>>, object: &ObjectLabels, value: Option<Duration>) {
+    match value {
+        Some(value) => {
+            family.get_or_create(object).set(value.as_secs_f64());
+        }
+        None => {
+            family.remove(object);
+        }
+    }
 }

@@ -608,6 +608,9 @@ pub struct ComputeStatus {
     /// Age of the copy, e.g. `3d4h`; compared with `spec.compute.maxImageAge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_age: Option<String>,
+    /// When the copy was made: the age's origin, and the `standby_image_age_seconds` metric's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_created_at: Option<Time>,
     /// Default version of the launch template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_template_version: Option<i64>,

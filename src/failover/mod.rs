@@ -882,6 +882,11 @@ fn ended(ctx: &Context, request: &FailoverRequest, status: &FailoverRequestStatu
         },
         &format!("{:?}", request.spec.type_),
         &format!("{:?}", status.phase.unwrap_or(RequestPhase::Failed)),
+        status
+            .started_at
+            .as_ref()
+            .zip(status.completed_at.as_ref())
+            .and_then(|(start, end)| Duration::try_from(end.0.duration_since(start.0)).ok()),
         status.recovery_time_seconds,
         status.data_loss_window_seconds,
     );

@@ -2,7 +2,7 @@
 //! from it, and the standby Auto Scaling Group held at zero (the seed's cost guard) until a drill
 //! or failover needs it.
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use crate::{
     api::{ComputeSpec, ComputeStatus, Regions},
@@ -278,12 +278,10 @@ pub fn decide(
             status.image_state = Some(copy.state.clone());
             match copy.state.as_str() {
                 "available" => {
-                    let age = copy
-                        .creation_date
-                        .as_deref()
-                        .and_then(|d| d.parse::<Timestamp>().ok())
-                        .map(|created| (now - created).get_seconds().max(0));
+                    let created = copy.creation_date.as_deref().and_then(|d| d.parse::<Timestamp>().ok());
+                    let age = created.map(|created| (now - created).get_seconds().max(0));
                     status.image_age = age.map(human_age);
+                    status.image_created_at = created.map(Time);
                     let max = spec.max_image_age.to_duration().map(|d| d.as_secs() as i64);
                     if let (Some(age), Ok(max)) = (age, max)
                         && age > max

@@ -350,6 +350,11 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         .as_ref()
         .and_then(|d| d.replication_lag_ms)
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    let image_age = status
+        .compute
+        .as_ref()
+        .and_then(|c| c.image_created_at.as_ref())
+        .map(|created| Duration::from_secs((now - created.0).get_seconds().max(0) as u64));
     ctx.metrics.set_readiness(
         ObjectLabels {
             namespace: namespace.to_owned(),
@@ -361,6 +366,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
             .map(|(t, r)| (t.as_str(), r.health == ComponentHealth::Healthy))
             .collect::<Vec<_>>(),
         lag,
+        image_age,
     );
     if status != previous {
         write_status(ctx, pl, namespace, &status).await?;
