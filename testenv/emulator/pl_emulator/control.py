@@ -10,10 +10,12 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from . import cloudwatch_alarms
 from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
 from .faults import FaultRules, InvalidRule
+from .route53_health_checks import HealthCheckStatuses, InvalidStatus, UnknownHealthCheck
 
 PREFIX = "/_emulator"
 
@@ -33,12 +35,14 @@ class ControlApi:
         fault_rules: FaultRules,
         durations: Durations,
         target_health: TargetHealthOverrides,
+        health_check_statuses: HealthCheckStatuses,
         reset_moto: Callable[[], None],
     ) -> None:
         self._calls = calls
         self._faults = fault_rules
         self._durations = durations
         self._target_health = target_health
+        self._health_check_statuses = health_check_statuses
         self._reset_moto = reset_moto
 
     def __call__(self, environ: dict, start_response):
@@ -96,12 +100,28 @@ class ControlApi:
                     raise BadRequest(str(exc)) from exc
                 except UnknownTargetGroup as exc:
                     raise NotFound(str(exc)) from exc
+        if path == f"{PREFIX}/health-check-status":
+            if method == "GET":
+                return {"failingRegions": self._health_check_statuses.all()}
+            if method == "POST":
+                try:
+                    return self._health_check_statuses.put(_json_body(request))
+                except InvalidStatus as exc:
+                    raise BadRequest(str(exc)) from exc
+                except UnknownHealthCheck as exc:
+                    raise NotFound(str(exc)) from exc
+        if path == f"{PREFIX}/alarm-state" and method == "POST":
+            try:
+                return cloudwatch_alarms.force_state(_json_body(request))
+            except cloudwatch_alarms.InvalidAlarmState as exc:
+                raise BadRequest(str(exc)) from exc
         if path == f"{PREFIX}/reset" and method == "POST":
             self._reset_moto()
             self._calls.clear()
             self._faults.clear()
             self._durations.clear()
             self._target_health.clear()
+            self._health_check_statuses.clear()
             return {"ok": True}
         raise NotFound(f"no control endpoint {method} {request.path}")
 

@@ -14,15 +14,41 @@ or cleans up; install() fixes:
   HealthCheckVersionMismatch (409);
 * DeleteHealthCheck, ChangeTagsForResource and ListTagsForResource accept a
   health check id that does not exist (tagging it even); Route 53 answers
-  NoSuchHealthCheck (404). Deleting a health check drops its tags.
+  NoSuchHealthCheck (404). Deleting a health check drops its tags;
+* GetHealthCheckStatus answers one observation, always a success, from a
+  made-up checker. Now it answers one per Route 53 checker region (those of
+  the health check's Regions if it has any, else all eight, each with an
+  address of its ROUTE53_HEALTHCHECKS range), checked now, "Success: HTTP
+  Status Code 200, OK" unless HealthCheckStatuses (POST
+  /_emulator/health-check-status) makes some of them report "Failure: HTTP
+  Status Code 503, Service Unavailable". Disabled, inverted and calculated
+  health checks are not told apart.
 """
 
+import threading
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.route53.exceptions import NoSuchHealthCheck, Route53ClientError
-from moto.route53.models import HealthCheck, Route53Backend
+from moto.route53.models import HealthCheck, Route53Backend, route53_backends
 from moto.route53.responses import Route53
 
 LOCATION = "https://route53.amazonaws.com/2013-04-01/healthcheck/{}"
+#: Route 53's health checker regions (HealthCheckRegion), each with an address of its range.
+CHECKERS = {
+    "us-east-1": "54.243.31.193",
+    "us-west-1": "54.183.255.129",
+    "us-west-2": "54.244.52.193",
+    "eu-west-1": "54.228.16.1",
+    "ap-southeast-1": "54.251.31.129",
+    "ap-southeast-2": "54.252.79.129",
+    "ap-northeast-1": "54.248.220.1",
+    "sa-east-1": "177.71.207.129",
+}
+SUCCESS = "Success: HTTP Status Code 200, OK"
+FAILURE = "Failure: HTTP Status Code 503, Service Unavailable"
+STATUS_FIELDS = {"id", "fqdn", "status", "checkers"}
 
 _moto_create = Route53.create_health_check
 _moto_update = Route53.update_health_check
@@ -49,9 +75,70 @@ class HealthCheckVersionMismatch(Route53ClientError):
         )
 
 
-def install() -> None:
-    """Patches moto's Route 53 health checks; idempotent."""
-    for handler in (create_health_check, update_health_check, list_tags_for_resource):
+class UnknownHealthCheck(LookupError):
+    """POST /_emulator/health-check-status for an id or FQDN no health check has."""
+
+
+class InvalidStatus(ValueError):
+    """A POST /_emulator/health-check-status body that does not follow the documented shape."""
+
+
+class HealthCheckStatuses:
+    """The checker regions forced to report a failure, by health check id (all others succeed)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failing: dict[str, list[str]] = {}
+
+    def put(self, data: object) -> dict:
+        """Applies {"id" | "fqdn", "status", "checkers"}; answers the failing regions of each health check named."""
+        if not isinstance(data, dict) or set(data) - STATUS_FIELDS or ("id" in data) == ("fqdn" in data):
+            raise InvalidStatus(
+                'expected {"id": ID} or {"fqdn": NAME}, with "status": "Success" | "Failure" and optional "checkers"'
+            )
+        status, checkers = data.get("status"), data.get("checkers")
+        if status not in ("Success", "Failure"):
+            raise InvalidStatus(f'status must be "Success" or "Failure", got {status!r}')
+        if status == "Success" and checkers is not None:
+            raise InvalidStatus('"checkers" only applies to status "Failure"')
+        failing = {
+            check.id: _failing_regions(check, checkers) if status == "Failure" else []
+            for check in _health_checks_named(data)
+        }
+        with self._lock:
+            for check_id, regions in failing.items():
+                if regions:
+                    self._failing[check_id] = regions
+                else:
+                    self._failing.pop(check_id, None)
+        return {"failingRegions": failing}
+
+    def all(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {check_id: list(regions) for check_id, regions in self._failing.items()}
+
+    def failing(self, check_id: str) -> list[str]:
+        with self._lock:
+            return self._failing.get(check_id, [])
+
+    def forget(self, check_id: str) -> None:
+        with self._lock:
+            self._failing.pop(check_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._failing = {}
+
+
+#: Set by install(); the handlers below run inside moto and cannot be handed it.
+_statuses = HealthCheckStatuses()
+
+
+def install(statuses: HealthCheckStatuses) -> None:
+    """Patches moto's Route 53 health checks; idempotent (a second call replaces statuses)."""
+    global _statuses
+    _statuses = statuses
+    for handler in (create_health_check, update_health_check, list_tags_for_resource, get_health_check_status):
         setattr(Route53, handler.__name__, handler)
     Route53Backend.change_tags_for_resource = change_tags_for_resource
     Route53Backend.delete_health_check = delete_health_check
@@ -84,6 +171,20 @@ def update_health_check(self: Route53) -> ActionResult:
     return result
 
 
+def get_health_check_status(self: Route53) -> ActionResult:
+    check = self.backend.get_health_check(self._get_param("HealthCheckId"))
+    failing, now = _statuses.failing(check.id), utcnow()
+    observations = [
+        {
+            "Region": region,
+            "IPAddress": CHECKERS[region],
+            "StatusReport": {"Status": FAILURE if region in failing else SUCCESS, "CheckedTime": now},
+        }
+        for region in _checker_regions(check)
+    ]
+    return ActionResult({"HealthCheckObservations": observations})
+
+
 def list_tags_for_resource(self: Route53) -> ActionResult:
     if self._get_param("ResourceType") == "healthcheck":
         self.backend.get_health_check(self._get_param("ResourceId"))
@@ -105,6 +206,7 @@ def delete_health_check(self: Route53Backend, health_check_id: str) -> None:
         raise NoSuchHealthCheck(health_check_id)
     _deleted_references(self).add(check.caller_reference)
     self.resource_tags.pop(health_check_id, None)
+    _statuses.forget(health_check_id)
     _moto_delete(self, health_check_id)
 
 
@@ -114,6 +216,42 @@ def delete_health_check(self: Route53Backend, health_check_id: str) -> None:
 def _deleted_references(backend: Route53Backend) -> set:
     """CallerReferences of deleted health checks; kept on the backend, so moto's reset drops them."""
     return backend.__dict__.setdefault("_pl_deleted_references", set())
+
+
+def _checker_regions(check: HealthCheck) -> list[str]:
+    """The regions whose checkers report on the health check, in CHECKERS order."""
+    return [region for region in CHECKERS if not check.regions or region in check.regions]
+
+
+def _health_checks_named(data: dict) -> list[HealthCheck]:
+    """The health check with data's "id", or every one whose FullyQualifiedDomainName is data's "fqdn"."""
+    field = "id" if "id" in data else "fqdn"
+    if not isinstance(data[field], str):
+        raise InvalidStatus(f"{field} must be a string")
+    checks = list(route53_backends[DEFAULT_ACCOUNT_ID]["aws"].health_checks.values())
+    if field == "id":
+        named = [check for check in checks if check.id == data["id"]]
+    else:
+        fqdn = data["fqdn"].rstrip(".").lower()
+        named = [check for check in checks if (check.fqdn or "").rstrip(".").lower() == fqdn]
+    if not named:
+        raise UnknownHealthCheck(f"no health check with {field} {data[field]!r}")
+    return named
+
+
+def _failing_regions(check: HealthCheck, checkers) -> list[str]:
+    """The regions of ``checkers`` (None: all, N: the first N, or a list) among the check's own."""
+    regions = _checker_regions(check)
+    if checkers is None:
+        return regions
+    if isinstance(checkers, int) and not isinstance(checkers, bool) and 1 <= checkers <= len(regions):
+        return regions[:checkers]
+    if isinstance(checkers, list) and checkers and all(region in regions for region in checkers):
+        return [region for region in regions if region in checkers]
+    raise InvalidStatus(
+        f"checkers must be a count from 1 to {len(regions)} or a non-empty list of the checker regions "
+        f"{regions} of health check {check.id}, got {checkers!r}"
+    )
 
 
 def _config_of_request(self: Route53) -> dict:

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from . import (
     autoscaling_groups,
     autoscaling_instances,
+    cloudwatch_alarms,
     cloudwatch_periods,
     dynamodb_replicas,
     ec2_images,
@@ -49,9 +50,11 @@ def build_app() -> Gateway:
     """The WSGI application: gateway + control API + patched moto."""
     calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
     target_health = autoscaling_instances.TargetHealthOverrides()
+    health_check_statuses = route53_health_checks.HealthCheckStatuses()
     rds_global.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
+    cloudwatch_alarms.install()
     s3_replication.install()
     ec2_images.install(durations)
     ec2_launch_templates.install()
@@ -59,8 +62,10 @@ def build_app() -> Gateway:
     autoscaling_groups.install()
     autoscaling_instances.install(durations, target_health)  # after autoscaling_groups: wraps its detach
     route53_records.install(durations)
-    route53_health_checks.install()
-    control = ControlApi(calls, fault_rules, durations, target_health, reset_moto=moto_api_backend.reset)
+    route53_health_checks.install(health_check_statuses)
+    control = ControlApi(
+        calls, fault_rules, durations, target_health, health_check_statuses, reset_moto=moto_api_backend.reset
+    )
     return Gateway(DomainDispatcherApplication(create_backend_app), control, calls, fault_rules)
 
 

@@ -18,6 +18,9 @@ from botocore.config import Config
 EMULATOR_DIR = Path(__file__).resolve().parent.parent
 CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret"}
 PRIMARY, STANDBY = "us-east-1", "us-west-2"
+CBOR = "smithy-rpc-v2-cbor"
+#: The protocols CloudWatch clients speak: the Rust SDK's, then botocore's others.
+CLOUDWATCH_PROTOCOLS = (CBOR, "json", "query")
 
 
 def free_port() -> int:
@@ -29,9 +32,9 @@ def free_port() -> int:
 class Emulator:
     """A running emulator: its endpoint, boto3 clients and the control API."""
 
-    def __init__(self, endpoint: str, cbor_session: botocore.session.Session) -> None:
+    def __init__(self, endpoint: str, cloudwatch_sessions: dict[str, botocore.session.Session]) -> None:
         self.endpoint = endpoint
-        self._cbor_session = cbor_session
+        self._cloudwatch_sessions = cloudwatch_sessions
 
     def client(self, service: str, region: str = PRIMARY, **config):
         config.setdefault("retries", {"total_max_attempts": 1})
@@ -73,24 +76,29 @@ class Emulator:
         assert self.control("PUT", "durations", durations) == (200, durations)
 
     def cbor_cloudwatch(self, region: str = STANDBY, **config):
-        """A CloudWatch client speaking rpc-v2-cbor like the Rust SDK (botocore prefers JSON)."""
+        """A CloudWatch client speaking rpc-v2-cbor like the Rust SDK."""
+        return self.cloudwatch(region, CBOR, **config)
+
+    def cloudwatch(self, region: str, protocol: str, **config):
+        """A CloudWatch client speaking only ``protocol`` (one of CLOUDWATCH_PROTOCOLS)."""
         config.setdefault("retries", {"total_max_attempts": 1})
-        session = boto3.Session(botocore_session=self._cbor_session)
+        session = boto3.Session(botocore_session=self._cloudwatch_sessions[protocol])
         return session.client(
             "cloudwatch", region_name=region, endpoint_url=self.endpoint, config=Config(**config), **CREDENTIALS
         )
 
 
-def cbor_botocore_session(models: Path) -> botocore.session.Session:
-    """A botocore session whose CloudWatch model lists only smithy-rpc-v2-cbor."""
+def cloudwatch_botocore_session(models: Path, protocol: str) -> botocore.session.Session:
+    """A botocore session whose CloudWatch model lists only ``protocol``."""
     session = botocore.session.get_session()
     loader = session.get_component("data_loader")
     model = loader.load_service_model("cloudwatch", "service-2")
-    model["metadata"]["protocols"] = ["smithy-rpc-v2-cbor"]
-    version_dir = models / "cloudwatch" / model["metadata"]["apiVersion"]
+    model["metadata"]["protocols"] = [protocol]
+    model["metadata"]["protocol"] = protocol
+    version_dir = models / protocol / "cloudwatch" / model["metadata"]["apiVersion"]
     version_dir.mkdir(parents=True)
     (version_dir / "service-2.json").write_text(json.dumps(model))
-    loader.search_paths.insert(0, str(models))
+    loader.search_paths.insert(0, str(models / protocol))
     return session
 
 
@@ -107,7 +115,9 @@ def emulator(tmp_path_factory):
     try:
         ready = process.stdout.readline()
         assert ready.strip() == f"pl-emulator ready on http://127.0.0.1:{port}", ready
-        yield Emulator(f"http://127.0.0.1:{port}", cbor_botocore_session(tmp_path_factory.mktemp("models")))
+        models = tmp_path_factory.mktemp("models")
+        sessions = {protocol: cloudwatch_botocore_session(models, protocol) for protocol in CLOUDWATCH_PROTOCOLS}
+        yield Emulator(f"http://127.0.0.1:{port}", sessions)
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
