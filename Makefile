@@ -48,9 +48,12 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-## Regenerate crds/ from the Rust types (a test fails when they are stale).
+## Regenerate crds/ and the chart's copies from the Rust types and deploy/admission/ (a test
+## fails when they are stale).
 crds:
 	cargo run --quiet -- crd --dir crds
+	cargo run --quiet -- crd --dir charts/pilot-light/crds
+	cp deploy/admission/failoverrequest-approval.yaml charts/pilot-light/files/
 
 build:
 	cargo build

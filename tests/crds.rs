@@ -1,17 +1,33 @@
-//! The committed CRDs are exactly what the Rust types generate.
+//! The committed CRDs (in `crds/` and in the Helm chart) are exactly what the Rust types
+//! generate, and the chart's admission policy is `deploy/admission/`'s.
 
 use std::path::Path;
 
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
 #[test]
 fn committed_crds_match_the_rust_types() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-    for (file, generated) in pilot_light::api::crd_documents() {
-        let path = dir.join(file);
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-        assert!(
-            committed == generated,
-            "{} is stale: regenerate it with `make crds` (cargo run -- crd --dir crds) and commit it",
-            path.display()
-        );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["crds", "charts/pilot-light/crds"] {
+        for (file, generated) in pilot_light::api::crd_documents() {
+            let path = root.join(dir).join(file);
+            assert!(
+                read(&path) == generated,
+                "{} is stale: regenerate it with `make crds` and commit it",
+                path.display()
+            );
+        }
     }
+}
+
+#[test]
+fn the_chart_ships_the_approval_policy_unchanged() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = "failoverrequest-approval.yaml";
+    assert!(
+        read(&root.join("charts/pilot-light/files").join(file)) == read(&root.join("deploy/admission").join(file)),
+        "charts/pilot-light/files/{file} differs from deploy/admission/{file}: run `make crds`"
+    );
 }

@@ -1,0 +1,63 @@
+{{/* Name of the chart's objects. */}}
+{{- define "pilot-light.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "pilot-light.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "pilot-light.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "pilot-light.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "pilot-light.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pilot-light.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "pilot-light.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "pilot-light.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "pilot-light.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "pilot-light.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The leader Lease, named as the operator names it (src/leader.rs). */}}
+{{- define "pilot-light.leaseName" -}}
+{{- if .Values.watchNamespace }}pilot-light-{{ .Values.watchNamespace }}{{ else }}pilot-light{{ end }}
+{{- end }}
+
+{{/*
+What the operator does with Kubernetes objects, exactly: tests/helm.rs compares these rules with
+the verbs the operator used in the API server's audit log.
+*/}}
+{{- define "pilot-light.rules" -}}
+- apiGroups: [pilotlight.dev]
+  resources: [pilotlights]
+  verbs: [get, list, watch, patch]
+# The failover engine reads requests from its watch cache and a list (admission); no get.
+- apiGroups: [pilotlight.dev]
+  resources: [failoverrequests]
+  verbs: [list, watch, patch]
+- apiGroups: [pilotlight.dev]
+  resources: [pilotlights/status, failoverrequests/status]
+  verbs: [patch]
+# Server-side apply of the endpoints ConfigMap: `create` too when it does not exist yet.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end }}
