@@ -228,6 +228,11 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     let mut reports = Vec::new();
     let mut components = Vec::new();
     let mut retry_error = None;
+    // While a FailoverRequest runs, compute, traffic and the endpoints ConfigMap are its business:
+    // their last reports stand and nothing is changed behind its back. Looked at before anything
+    // is observed (a request ending half-way through this check still freezes them) and again
+    // before compute and traffic (one starting half-way does too).
+    let running_at_start = ctx.running_request(pl);
 
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
         components.push(Component::Database);
@@ -267,9 +272,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
                 .unwrap_or_else(|| spec.regions.primary.to_string()),
         );
     }
-    // While a FailoverRequest runs, compute, traffic and the endpoints ConfigMap are its business:
-    // their last reports stand and nothing is changed behind its back.
-    let request = ctx.running_request(pl);
+    let request = running_at_start.or_else(|| ctx.running_request(pl));
     // Compute and traffic follow the active region and writer: when those move, look at once.
     let moved =
         status.active_region != previous.active_region || writer_endpoint(&status) != writer_endpoint(&previous);
@@ -344,6 +347,12 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         status.traffic = None;
     }
 
+    if request.is_some() && ctx.running_request(pl).is_none() {
+        // The request ended during this check, which may have seen the database before it moved:
+        // report nothing, forget what was seen, and look again now that it is done.
+        ctx.scheduler.forget(&owner, &[]);
+        return Ok(Action::requeue(Duration::ZERO));
+    }
     announce_transitions(ctx, pl, &previous, &reports, &ready).await;
     let lag = status
         .database
@@ -371,7 +380,7 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
     if status != previous {
         write_status(ctx, pl, namespace, &status).await?;
     }
-    if request.is_none() {
+    if request.is_none() && ctx.running_request(pl).is_none() {
         endpoints::apply(&ctx.client, &endpoints::desired(pl, &status)).await?;
     }
     if let Some(e) = retry_error {
