@@ -66,7 +66,7 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
     );
     assert_eq!(status.data_loss_window_seconds, Some(0.0), "a switchover loses nothing");
     let rto = status.recovery_time_seconds.expect("RTO measured");
-    assert!(rto > 0.0 && rto < 60.0, "RTO {rto}");
+    assert!(rto > 0.0 && rto < 60.0, "RTO {rto}: {status:#?}");
 
     // AWS moved: writer, compute, traffic, endpoints, the old primary fenced.
     assert_eq!(writer(&names.global).await, ("us-west-2".into(), names.standby.clone()));

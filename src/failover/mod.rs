@@ -685,33 +685,32 @@ async fn finish(
     } else {
         StepState::Skipped
     };
-    journal
-        .update(|s| {
-            for step in s.steps.iter_mut().filter(|s| s.state == StepState::Pending) {
-                step.state = final_state;
-            }
-            s.phase = Some(phase);
-            s.completed_at = Some(now());
-            s.recovery_time_seconds = if phase == RequestPhase::Succeeded { rto } else { None };
-            s.message = Some(message.clone());
-            s.current_step = None;
-        })
-        .await?;
+    journal.note(|s| {
+        for step in s.steps.iter_mut().filter(|s| s.state == StepState::Pending) {
+            step.state = final_state;
+        }
+        s.phase = Some(phase);
+        s.completed_at = Some(now());
+        s.recovery_time_seconds = if phase == RequestPhase::Succeeded { rto } else { None };
+        s.message = Some(message.clone());
+        s.current_step = None;
+    });
     let status = journal.snapshot();
+    // The PilotLight first: whoever sees this request end and asks for the next one finds the
+    // active region already moved.
+    record_outcome(ctx, request, pl, &status).await?;
     let event_type = if phase == RequestPhase::Succeeded {
         EventType::Normal
     } else {
         EventType::Warning
     };
     publish(ctx, request, event_type, &format!("{phase:?}"), message.clone());
+    journal.flush().await?;
     if deferred.is_empty() {
-        // Nothing left to do: the request may be deleted at any time now.
-        tokio::try_join!(
-            record_outcome(ctx, request, pl, &status),
-            set_finalizer(ctx, request, false)
-        )?;
-    } else {
-        record_outcome(ctx, request, pl, &status).await?;
+        // Nothing left to do: the request may be deleted at any time now. Only after the final
+        // phase is written: the finalizer's removal wakes the controller, which must not find
+        // the request still Running and finish it again.
+        set_finalizer(ctx, request, false).await?;
     }
     ended(ctx, request, &status);
     ctx.trigger_pilotlight(&pl.namespace().unwrap_or_default(), &pl.name_any());
@@ -858,11 +857,16 @@ async fn record_outcome(
     } else {
         "lastFailover"
     };
-    let patch = serde_json::json!({
+    let mut patch = serde_json::json!({
         "apiVersion": PilotLight::api_version(&()),
         "kind": PilotLight::kind(&()),
         "status": { field: outcome },
     });
+    // Traffic and writer moved: say so now rather than at the next convergence, which confirms
+    // it from AWS, so that a Failback admitted right after this request is not refused.
+    if phase == RequestPhase::Succeeded && type_ != FailoverType::Drill {
+        patch["status"]["activeRegion"] = serde_json::json!(active_region);
+    }
     let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
     api.patch_status(
         &pl.name_any(),
