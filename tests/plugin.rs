@@ -1,9 +1,9 @@
 //! `kubectl pilotlight` (the `kubectl-pilotlight` binary) against the real API server, with the
-//! operator running: a dry-run plan, a drill followed to the end, status and history.
+//! operator running: every command, as the user and impersonating others with `--as`.
 
 mod common;
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
 use common::{failover::*, *};
 
@@ -72,5 +72,87 @@ async fn plan_drill_status_and_history_from_the_command_line() {
 
     let (ok, out) = run(vec!["status".into(), "nothing-here".into()]).await.unwrap();
     assert!(!ok && out.contains("error:"), "a missing PilotLight is an error: {out}");
+    operator.stop().await;
+}
+
+/// The request's name from the plugin's "NAME created by USER" line.
+fn created(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.split_once(" created by ").map(|(name, _)| name.to_owned()))
+        .unwrap_or_else(|| panic!("a created line in {out}"))
+}
+
+#[tokio::test]
+async fn failover_approve_failback_switchover_and_cancel_from_the_command_line() {
+    use pilot_light::api::RequestPhase::*;
+    let mut s = Scenario::new("plugin-approve").await;
+    let operator = s.start_operator().await;
+    failover_setup(&mut s).await;
+    s.apply(|m| m["spec"]["failover"] = serde_json::json!({"approval": {"required": true}}))
+        .await;
+    grant_failover_users(&s.client, &s.ns.name, &["alice", "bob"]).await;
+    let ns = s.ns.name.clone();
+    let run = |args: &[&str]| {
+        let ns = ns.clone();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        async move {
+            tokio::task::spawn_blocking(move || plugin(&ns, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+                .await
+                .unwrap()
+        }
+    };
+
+    // Alice fails over; with --wait the plugin stops at the approval and says what to run.
+    let (ok, out) = run(&["--as", "alice", "failover", "app", "--reason", "INC-42", "--wait"]).await;
+    assert!(ok, "{out}");
+    let failover = created(&out);
+    assert!(out.contains("created by alice"), "{out}");
+    assert!(out.contains(&format!("kubectl pilotlight approve {failover}")), "{out}");
+    wait_phase(&s, &failover, &[AwaitingApproval], Duration::from_secs(30)).await;
+
+    // Bob approves it as himself, and it runs.
+    let (ok, out) = run(&["--as", "bob", "approve", &failover]).await;
+    assert!(ok && out.contains(&format!("{failover} approved by bob")), "{out}");
+    let done = wait_phase(&s, &failover, &[Succeeded, Failed], Duration::from_secs(90)).await;
+    assert_eq!(phase(&done), Some(Succeeded), "{:#?}", done.status);
+    assert_eq!(done.spec.approved_by.as_deref(), Some("bob"));
+
+    // The admin (who did not create them) approves the failback and the switchover; --wait
+    // follows each to its end, and the exit code says it succeeded.
+    for (type_, reason) in [("failback", "back home"), ("switchover", "planned move")] {
+        let started = run(&["--as", "alice", type_, "app", "--reason", reason]).await;
+        assert!(started.0, "{}", started.1);
+        let name = created(&started.1);
+        wait_phase(&s, &name, &[AwaitingApproval], Duration::from_secs(30)).await;
+        let (ok, out) = run(&["approve", &name]).await;
+        assert!(ok && out.contains("approved by testenv-admin"), "{out}");
+        let done = wait_phase(&s, &name, &[Succeeded, Failed], Duration::from_secs(90)).await;
+        assert_eq!(phase(&done), Some(Succeeded), "{type_}: {:#?}", done.status);
+    }
+    assert_eq!(
+        endpoints(&s).await.get("activeRegion").map(String::as_str),
+        Some("us-west-2")
+    );
+
+    // A request waiting for approval is cancelled from the command line.
+    let (ok, out) = run(&["--as", "alice", "failback", "app", "--reason", "changed my mind"]).await;
+    assert!(ok, "{out}");
+    let waiting = created(&out);
+    wait_phase(&s, &waiting, &[AwaitingApproval], Duration::from_secs(30)).await;
+    let (ok, out) = run(&["cancel", &waiting]).await;
+    assert!(ok && out.contains("cancel requested"), "{out}");
+    let cancelled = wait_phase(&s, &waiting, &[Cancelled], Duration::from_secs(30)).await;
+    assert_eq!(phase(&cancelled), Some(Cancelled));
+
+    // One PilotLight in detail: its conditions and where it serves from.
+    let (ok, out) = run(&["status", "app"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("DatabaseReplicating") && out.contains("us-west-2"),
+        "{out}"
+    );
+    // The outcome is the exit code: a switchover while the standby already serves is Rejected.
+    let (ok, out) = run(&["--as", "alice", "switchover", "app", "--reason", "again", "--wait"]).await;
+    assert!(!ok && out.contains("Rejected"), "{out}");
     operator.stop().await;
 }

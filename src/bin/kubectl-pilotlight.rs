@@ -26,6 +26,10 @@ struct Cli {
     /// Namespace (default: the kubeconfig context's).
     #[arg(short, long, global = true)]
     namespace: Option<String>,
+    /// Act as this user (Kubernetes impersonation, as `kubectl --as`): e.g. an on-call lead's
+    /// approval from a shared admin context, if RBAC lets you impersonate them.
+    #[arg(long = "as", global = true, value_name = "USER")]
+    as_user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -91,7 +95,9 @@ async fn main() -> ExitCode {
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let client = Client::try_default().await?;
+    let mut config = kube::Config::infer().await?;
+    config.auth_info.impersonate = cli.as_user.clone();
+    let client = Client::try_from(config)?;
     let namespace = cli
         .namespace
         .clone()
