@@ -25,9 +25,12 @@ use crate::{
 /// Field manager for every server-side apply, and the Events' reporting controller.
 pub const MANAGER: &str = "pilot-light";
 
-/// Field manager of the PilotLight status fields the failover engine owns (`lastFailover`,
-/// `lastDrill`), so that convergence's applies (under [`MANAGER`]) leave them alone.
+/// Field managers of the PilotLight status fields the failover engine owns, so that
+/// convergence's applies (under [`MANAGER`]) leave them alone: `lastFailover` (and the
+/// `activeRegion` it moved), and `lastDrill`. One manager each, because an apply drops the fields
+/// its manager applied before and leaves out: with one, a failover erased the last drill.
 pub const FAILOVER_MANAGER: &str = "pilot-light-failover";
+pub const DRILL_MANAGER: &str = "pilot-light-drill";
 
 /// Requeue and backoff timing. Defaults suit production; tests shorten them.
 #[derive(Clone, Debug)]

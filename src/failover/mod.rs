@@ -38,7 +38,7 @@ use crate::{
         StepStatus,
     },
     aws::cloudwatch,
-    context::{Context, FAILOVER_MANAGER},
+    context::{Context, DRILL_MANAGER, FAILOVER_MANAGER},
     error::{Error, Result},
     telemetry::ObjectLabels,
 };
@@ -852,10 +852,10 @@ async fn record_outcome(
         active_region: Some(active_region.to_owned()),
         message: status.message.clone(),
     };
-    let field = if type_ == FailoverType::Drill {
-        "lastDrill"
+    let (field, manager) = if type_ == FailoverType::Drill {
+        ("lastDrill", DRILL_MANAGER)
     } else {
-        "lastFailover"
+        ("lastFailover", FAILOVER_MANAGER)
     };
     let mut patch = serde_json::json!({
         "apiVersion": PilotLight::api_version(&()),
@@ -870,7 +870,7 @@ async fn record_outcome(
     let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
     api.patch_status(
         &pl.name_any(),
-        &PatchParams::apply(FAILOVER_MANAGER).force(),
+        &PatchParams::apply(manager).force(),
         &Patch::Apply(&patch),
     )
     .await?;
