@@ -4,6 +4,10 @@ use crate::api::{
     ConditionStatus, ConditionType, FailoverType, PilotLight, PilotLightSpec, RequestPhase, StepState, StepStatus,
 };
 
+/// Reason of the compute and traffic conditions while a request changes them (convergence
+/// leaves them alone meanwhile).
+pub const FAILOVER_IN_PROGRESS: &str = "FailoverInProgress";
+
 /// Every kind of step. The name in `status.steps` is the variant's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StepKind {
@@ -260,6 +264,9 @@ pub fn refusal(pl: &PilotLight, type_: FailoverType, force: bool) -> Option<Stri
             .iter()
             .filter(|c| ConditionType::COMPONENTS.iter().any(|t| t.as_str() == c.type_))
             .filter(|c| c.status == ConditionStatus::False.as_str())
+            // Left by a request that has ended (admission holds no other): not a verdict on the
+            // standby, and the check that replaces it follows within a second.
+            .filter(|c| c.reason != FAILOVER_IN_PROGRESS)
             .map(|c| format!("{} is False ({}: {})", c.type_, c.reason, c.message))
             .collect();
         if status.conditions.is_empty() {

@@ -202,7 +202,7 @@ async fn checked(
         return match due {
             Due::Skip(report) => report,
             Due::Check { .. } => ComponentReport::converging(
-                "FailoverInProgress",
+                crate::failover::plan::FAILOVER_IN_PROGRESS,
                 format!(
                     "FailoverRequest {} is running; it changes this component",
                     request.name_any()

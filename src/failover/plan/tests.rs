@@ -171,6 +171,12 @@ fn a_failover_into_an_unready_standby_is_refused_unless_forced() {
         "{why}"
     );
     assert_eq!(refusal(&pl, Failover, true), None);
+    pl.status.as_mut().unwrap().conditions[1] = condition("ComputeReady", "False", FAILOVER_IN_PROGRESS);
+    assert_eq!(
+        refusal(&pl, Failover, false),
+        None,
+        "a condition left by the drill that just ended says nothing about the standby"
+    );
     assert_eq!(
         refusal(&pl, Switchover, false),
         None,
