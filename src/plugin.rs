@@ -79,9 +79,18 @@ fn table(rows: &[Vec<String>]) -> String {
 /// `kubectl pilotlight status`: one line per PilotLight.
 pub fn status_table(pilotlights: &[PilotLight]) -> String {
     let mut rows = vec![
-        ["NAME", "ACTIVE", "PHASE", "READY", "LAG", "LAST FAILOVER", "LAST DRILL"]
-            .map(str::to_owned)
-            .to_vec(),
+        [
+            "NAME",
+            "ACTIVE",
+            "PHASE",
+            "READY",
+            "LAG",
+            "IMAGE AGE",
+            "LAST FAILOVER",
+            "LAST DRILL",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
     ];
     for pl in pilotlights {
         let status = pl.status.clone().unwrap_or_default();
@@ -99,6 +108,11 @@ pub fn status_table(pilotlights: &[PilotLight]) -> String {
                 .database
                 .as_ref()
                 .and_then(|d| d.replication_lag.clone())
+                .unwrap_or_else(|| "-".into()),
+            status
+                .compute
+                .as_ref()
+                .and_then(|c| c.image_age.clone())
                 .unwrap_or_else(|| "-".into()),
             outcome(status.last_failover.as_ref()),
             outcome(status.last_drill.as_ref()),

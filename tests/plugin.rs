@@ -88,8 +88,11 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     let mut s = Scenario::new("plugin-approve").await;
     let operator = s.start_operator().await;
     failover_setup(&mut s).await;
-    s.apply(|m| m["spec"]["failover"] = serde_json::json!({"approval": {"required": true}}))
-        .await;
+    let healthy = http_endpoint(200).await;
+    s.apply(|m| {
+        m["spec"]["failover"] = serde_json::json!({"approval": {"required": true}, "smokeTest": {"url": healthy}})
+    })
+    .await;
     grant_failover_users(&s.client, &s.ns.name, &["alice", "bob"]).await;
     let ns = s.ns.name.clone();
     let run = |args: &[&str]| {
@@ -101,6 +104,10 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
                 .unwrap()
         }
     };
+
+    // A drill first: its record on the PilotLight must survive the failovers after it.
+    let (ok, out) = run(&["--as", "alice", "drill", "app", "--reason", "rehearsal", "--wait"]).await;
+    assert!(ok && out.contains("Succeeded"), "{out}");
 
     // Alice fails over; with --wait the plugin stops at the approval and says what to run.
     let (ok, out) = run(&["--as", "alice", "failover", "app", "--reason", "INC-42", "--wait"]).await;
@@ -150,6 +157,10 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     assert!(
         out.contains("DatabaseReplicating") && out.contains("us-west-2"),
         "{out}"
+    );
+    assert!(
+        out.contains("Drill Succeeded") && out.contains("Switchover Succeeded"),
+        "the last drill and the last failover both shown: {out}"
     );
     // The outcome is the exit code: a switchover while the standby already serves is Rejected.
     let (ok, out) = run(&["--as", "alice", "switchover", "app", "--reason", "again", "--wait"]).await;
