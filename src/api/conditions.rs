@@ -20,6 +20,11 @@ pub enum ConditionType {
     /// The health check exists and the application and database records point at the active
     /// region.
     TrafficReady,
+    /// The primary region's health check and alarms say it serves (`spec.detection`). Not part
+    /// of `Ready`, which is about the standby.
+    PrimaryHealthy,
+    /// The last drill succeeded and is younger than `spec.drills.maxAge`.
+    DrillPassed,
 }
 
 impl ConditionType {
@@ -38,6 +43,8 @@ impl ConditionType {
             Self::StorageReplicating => "StorageReplicating",
             Self::ComputeReady => "ComputeReady",
             Self::TrafficReady => "TrafficReady",
+            Self::PrimaryHealthy => "PrimaryHealthy",
+            Self::DrillPassed => "DrillPassed",
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The custom resources: the only place that knows the schema.
 
 mod conditions;
+mod detection;
 mod failover_request;
 mod pilotlight;
 mod schema;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
+pub use detection::*;
 pub use failover_request::*;
 pub use pilotlight::*;
 pub use schema::*;

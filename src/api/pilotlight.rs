@@ -71,6 +71,12 @@ pub struct PilotLightSpec {
     /// How FailoverRequests against this PilotLight are allowed to run.
     #[serde(default)]
     pub failover: FailoverPolicy,
+    /// Watching the primary region: notify, propose a failover, or fail over by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<super::DetectionSpec>,
+    /// Drills on a schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drills: Option<super::DrillScheduleSpec>,
     /// What deleting this PilotLight does to AWS resources. `Retain` (default) leaves everything;
     /// `Delete` removes only what the operator created and that holds no data. Clusters, buckets
     /// and tables are never deleted by the operator.
@@ -541,6 +547,18 @@ pub struct PilotLightStatus {
     /// Outcome of the last drill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drill: Option<FailoverOutcome>,
+    /// The primary region as the detection loop last saw it (`spec.detection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_health: Option<super::PrimaryHealthStatus>,
+    /// The drill schedule's progress (`spec.drills`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_schedule: Option<super::DrillScheduleStatus>,
+    /// Recent readiness transitions, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readiness_history: Vec<super::HistoryEntry>,
+    /// Recent drill outcomes, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drill_history: Vec<super::HistoryEntry>,
 }
 
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
