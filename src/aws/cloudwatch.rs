@@ -95,3 +95,33 @@ pub async fn replication_lags(
     }
     Ok(lags)
 }
+
+/// A CloudWatch alarm's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmState {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub state: String,
+    pub reason: String,
+}
+
+/// The states of the metric alarms `names` in this region (`DescribeAlarms`, 100 names per call).
+/// Alarms that do not exist are absent.
+pub async fn alarm_states(aws: &RegionalClients, names: &[String]) -> Result<Vec<AlarmState>, AwsError> {
+    let mut states = Vec::new();
+    for chunk in names.chunks(100) {
+        let out = aws
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("monitoring", "DescribeAlarms", &aws.region, e))?;
+        states.extend(out.metric_alarms().iter().map(|a| AlarmState {
+            name: a.alarm_name().unwrap_or_default().to_owned(),
+            state: a.state_value().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            reason: a.state_reason().unwrap_or_default().to_owned(),
+        }));
+    }
+    Ok(states)
+}

@@ -464,3 +464,41 @@ impl Route53View {
         }
     }
 }
+
+/// What one Route 53 health checker last saw of a health check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckerObservation {
+    /// The checker's region.
+    pub region: String,
+    /// Route 53's report, e.g. `Success: HTTP Status Code 200, OK` or `Failure: ...`.
+    pub status: String,
+}
+
+impl CheckerObservation {
+    pub fn is_success(&self) -> bool {
+        self.status.starts_with("Success")
+    }
+}
+
+/// Every health checker's latest observation of health check `id` (`GetHealthCheckStatus`).
+pub async fn health_check_status(aws: &RegionalClients, id: &str) -> Result<Vec<CheckerObservation>, AwsError> {
+    let out = aws
+        .route53
+        .get_health_check_status()
+        .health_check_id(id)
+        .send()
+        .await
+        .map_err(|e| error("GetHealthCheckStatus", &aws.region, e))?;
+    Ok(out
+        .health_check_observations()
+        .iter()
+        .map(|o| CheckerObservation {
+            region: o.region().map(|r| r.as_str().to_owned()).unwrap_or_default(),
+            status: o
+                .status_report()
+                .and_then(|r| r.status())
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect())
+}
