@@ -50,6 +50,8 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// Watch only this namespace (all namespaces when `None`).
     pub namespace: Option<String>,
+    /// How often the primary region's health and the drill schedules are looked at.
+    pub detection_interval: Duration,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             degraded_interval: Duration::from_secs(60),
             check_intervals: CheckIntervals::default(),
             misconfigured_interval: Duration::from_secs(300),
+            detection_interval: Duration::from_secs(30),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(120),
             namespace: None,
@@ -86,6 +89,9 @@ pub struct Context {
     /// One admission decision at a time per PilotLight, so two requests created together cannot
     /// both start.
     admissions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The user name the API server knows the operator by (the creator it records on the
+    /// requests it creates itself).
+    identity: tokio::sync::OnceCell<String>,
 }
 
 impl Context {
@@ -109,7 +115,16 @@ impl Context {
             pilotlight_triggers,
             pilotlight_trigger_stream: Mutex::new(Some(trigger_stream)),
             admissions: Mutex::default(),
+            identity: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The operator's own user name, asked of the API server once (a SelfSubjectReview).
+    pub async fn identity(&self) -> Result<&str, kube::Error> {
+        self.identity
+            .get_or_try_init(|| whoami(&self.client))
+            .await
+            .map(String::as_str)
     }
 
     /// The writer of [`Context::requests`], for the one watch that fills it.
@@ -175,6 +190,24 @@ fn backoff_delay(settings: &Settings, failures: u32, random: f64) -> Duration {
     let exp = settings.backoff_base.saturating_mul(1u32 << (failures - 1).min(20));
     let capped = exp.min(settings.backoff_max);
     capped.mul_f64(0.5 + random / 2.0)
+}
+
+/// The user name the API server authenticates `client` as (a SelfSubjectReview, which every
+/// authenticated user may create).
+pub async fn whoami(client: &kube::Client) -> Result<String, kube::Error> {
+    use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+    let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({
+        "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"
+    }))
+    .expect("a SelfSubjectReview");
+    let answer = kube::Api::<SelfSubjectReview>::all(client.clone())
+        .create(&Default::default(), &review)
+        .await?;
+    Ok(answer
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

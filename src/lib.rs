@@ -4,6 +4,7 @@
 pub mod api;
 pub mod aws;
 pub mod context;
+pub mod detection;
 pub mod error;
 pub mod failover;
 pub mod leader;

@@ -63,6 +63,11 @@ struct RunArgs {
     /// Namespace of the leader Lease (in a cluster: the operator's own namespace).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     leader_election_namespace: String,
+    /// Seconds between looks at the primary region's health and the drill schedules. Each
+    /// PilotLight with `spec.detection` costs one Route 53 GetHealthCheckStatus per look (Route 53
+    /// allows 5 requests a second per account).
+    #[arg(long, env = "PILOT_LIGHT_DETECTION_INTERVAL", default_value_t = 30)]
+    detection_interval: u64,
     /// Longest retry delay after AWS errors, in seconds.
     #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]
     max_backoff: u64,
@@ -97,6 +102,7 @@ async fn main() -> ExitCode {
                 },
                 converging_interval: Duration::from_secs(args.converging_interval),
                 degraded_interval: Duration::from_secs(args.degraded_interval),
+                detection_interval: Duration::from_secs(args.detection_interval),
                 backoff_max: Duration::from_secs(args.max_backoff),
                 namespace: args.namespace,
                 ..Settings::default()

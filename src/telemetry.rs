@@ -44,6 +44,11 @@ struct ControllerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OriginLabels {
+    origin: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     controller: &'static str,
     error: &'static str,
@@ -103,6 +108,9 @@ pub struct Metrics {
     component_ready: Family<ComponentLabels, Gauge>,
     replication_lag: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
     image_age: Family<ObjectLabels, Gauge<f64, AtomicU64>>,
+    primary_healthy: Family<ObjectLabels, Gauge>,
+    drill_passed: Family<ObjectLabels, Gauge>,
+    created_requests: Family<OriginLabels, Counter>,
     aws_calls: Family<AwsCallLabels, Counter>,
     leader: Gauge,
     requests: Family<OutcomeLabels, Counter>,
@@ -124,6 +132,9 @@ impl Default for Metrics {
         let component_ready = Family::<ComponentLabels, Gauge>::default();
         let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
         let image_age = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
+        let primary_healthy = Family::<ObjectLabels, Gauge>::default();
+        let drill_passed = Family::<ObjectLabels, Gauge>::default();
+        let created_requests = Family::<OriginLabels, Counter>::default();
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let leader = Gauge::default();
         let requests = Family::<OutcomeLabels, Counter>::default();
@@ -190,6 +201,21 @@ impl Default for Metrics {
             image_age.clone(),
         );
         registry.register(
+            "primary_healthy",
+            "1 when the primary region's health check and alarms say it serves, 0 when not (absent: unknown)",
+            primary_healthy.clone(),
+        );
+        registry.register(
+            "drill_passed",
+            "1 when the last drill succeeded and is younger than spec.drills.maxAge",
+            drill_passed.clone(),
+        );
+        registry.register(
+            "operator_created_requests",
+            "FailoverRequests the operator created itself: detection (a failing primary) or schedule (drills)",
+            created_requests.clone(),
+        );
+        registry.register(
             "aws_calls",
             "AWS API call attempts by service, operation, region and outcome",
             aws_calls.clone(),
@@ -203,6 +229,9 @@ impl Default for Metrics {
             component_ready,
             replication_lag,
             image_age,
+            primary_healthy,
+            drill_passed,
+            created_requests,
             aws_calls,
             leader,
             requests,
@@ -257,8 +286,8 @@ impl Metrics {
                 })
                 .set(i64::from(*healthy));
         }
-        set_or_remove(&self.replication_lag, &object, lag);
-        set_or_remove(&self.image_age, &object, image_age);
+        set_or_remove(&self.replication_lag, &object, lag.map(|d| d.as_secs_f64()));
+        set_or_remove(&self.image_age, &object, image_age.map(|d| d.as_secs_f64()));
         self.ready.get_or_create(&object).set(i64::from(ready));
     }
 
@@ -303,6 +332,21 @@ impl Metrics {
             .observe(duration.as_secs_f64());
     }
 
+    /// The primary region's health for a PilotLight with detection (`None`: unknown or off).
+    pub fn set_primary_healthy(&self, object: ObjectLabels, healthy: Option<bool>) {
+        set_or_remove(&self.primary_healthy, &object, healthy.map(i64::from));
+    }
+
+    /// Whether a PilotLight with a drill schedule passed its last drill (`None`: no schedule).
+    pub fn set_drill_passed(&self, object: ObjectLabels, passed: Option<bool>) {
+        set_or_remove(&self.drill_passed, &object, passed.map(i64::from));
+    }
+
+    /// The operator created a FailoverRequest itself.
+    pub fn request_created(&self, origin: &'static str) {
+        self.created_requests.get_or_create(&OriginLabels { origin }).inc();
+    }
+
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
     }
@@ -312,6 +356,8 @@ impl Metrics {
         self.ready.remove(object);
         self.replication_lag.remove(object);
         self.image_age.remove(object);
+        self.primary_healthy.remove(object);
+        self.drill_passed.remove(object);
         self.forget_components(object);
     }
 
@@ -392,10 +438,14 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
 /// Buckets of failover steps and requests: sub-second emulated steps up to a 30-minute promotion.
 const FAILOVER_BUCKETS: [f64; 11] = [0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
-fn set_or_remove(family: &Family<ObjectLabels, Gauge<f64, AtomicU64>>, object: &ObjectLabels, value: Option<Duration>) {
+/// Sets the object's gauge, or removes it when the value is unknown (so no stale value lingers).
+fn set_or_remove<N, A>(family: &Family<ObjectLabels, Gauge<N, A>>, object: &ObjectLabels, value: Option<N>)
+where
+    A: prometheus_client::metrics::gauge::Atomic<N> + Default,
+{
     match value {
         Some(value) => {
-            family.get_or_create(object).set(value.as_secs_f64());
+            family.get_or_create(object).set(value);
         }
         None => {
             family.remove(object);

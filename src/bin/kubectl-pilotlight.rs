@@ -5,7 +5,6 @@ use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use futures::TryStreamExt;
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::{
     Api, Client, ResourceExt,
     api::{ListParams, Patch, PatchParams, PostParams},
@@ -152,17 +151,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The user name the API server authenticates this kubeconfig as.
 async fn whoami(client: &Client) -> Result<String> {
-    let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({
-        "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"
-    }))?;
-    let answer = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await?;
-    answer
-        .status
-        .and_then(|s| s.user_info)
-        .and_then(|u| u.username)
-        .ok_or_else(|| "the API server did not say who you are".into())
+    match pilot_light::context::whoami(client).await? {
+        name if name.is_empty() => Err("the API server did not say who you are".into()),
+        name => Ok(name),
+    }
 }
 
 async fn set(requests: &Api<FailoverRequest>, name: &str, spec: serde_json::Value) -> Result<()> {

@@ -56,6 +56,13 @@ pub const FINALIZER: &str = "pilotlight.dev/failover";
 /// admission (see `deploy/admission/`). Its user cannot approve the request.
 pub const CREATED_BY: &str = "pilotlight.dev/created-by";
 
+/// Annotation saying the operator created a request itself: [`ORIGIN_DETECTION`] for a failing
+/// primary, [`ORIGIN_SCHEDULE`] for a scheduled drill. Believed only with the operator as
+/// [`CREATED_BY`].
+pub const ORIGIN: &str = "pilotlight.dev/origin";
+pub const ORIGIN_DETECTION: &str = "detection";
+pub const ORIGIN_SCHEDULE: &str = "schedule";
+
 /// How long a step's outcome waits for another write to carry it before it is written alone.
 const OUTCOME_WRITE_DELAY: Duration = Duration::from_millis(50);
 
@@ -307,7 +314,7 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
         ended(ctx, request, &status);
         return Ok(Action::await_change());
     }
-    let needs_approval = plan::needs_approval(&pl, type_);
+    let needs_approval = plan::needs_approval(&pl, type_, origin(ctx, request).await);
     if needs_approval && !approved(request) {
         let message = match (&request.spec.approved_by, creator(request)) {
             (Some(by), Some(creator)) if *by == creator => format!(
@@ -364,6 +371,20 @@ async fn admit(ctx: &Context, request: &FailoverRequest, mut status: FailoverReq
     // The Running phase is written (with the finalizer) while the steps make their first reads;
     // the PilotLight is held until it is, and no step calls anything mutating before it is.
     execute(ctx, request, &pl, status, Some(admitting)).await
+}
+
+/// Who asked: the operator itself only when the request says so and records the operator as
+/// its creator (which the approval policy makes truthful); anyone else is a person.
+async fn origin(ctx: &Context, request: &FailoverRequest) -> plan::Origin {
+    let claimed = match request.annotations().get(ORIGIN).map(String::as_str) {
+        Some(ORIGIN_DETECTION) => plan::Origin::Detection,
+        Some(ORIGIN_SCHEDULE) => plan::Origin::Schedule,
+        _ => return plan::Origin::Person,
+    };
+    match (creator(request), ctx.identity().await) {
+        (Some(creator), Ok(me)) if creator == me => claimed,
+        _ => plan::Origin::Person,
+    }
 }
 
 fn creator(request: &FailoverRequest) -> Option<String> {
@@ -862,6 +883,24 @@ async fn record_outcome(
         "kind": PilotLight::kind(&()),
         "status": { field: outcome },
     });
+    if type_ == FailoverType::Drill {
+        // The drill trend, under the same manager as lastDrill (one request at a time, so `pl`'s
+        // history is the latest).
+        let history = pl.status.as_ref().map(|s| s.drill_history.clone()).unwrap_or_default();
+        let entry = crate::api::HistoryEntry {
+            time: status.completed_at.clone().unwrap_or_else(now),
+            event: format!("Drill{phase:?}"),
+            message: Some(format!(
+                "{}{}",
+                request.name_any(),
+                status
+                    .recovery_time_seconds
+                    .map(|rto| format!(", RTO {rto:.1}s"))
+                    .unwrap_or_default()
+            )),
+        };
+        patch["status"]["drillHistory"] = serde_json::json!(crate::api::with_entry(&history, entry));
+    }
     // Traffic and writer moved: say so now rather than at the next convergence, which confirms
     // it from AWS, so that a Failback admitted right after this request is not refused.
     if phase == RequestPhase::Succeeded && type_ != FailoverType::Drill {

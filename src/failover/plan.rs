@@ -220,8 +220,24 @@ pub fn startable(steps: &[StepStatus], stopping: bool) -> Vec<String> {
 
 /// Whether `type_` against a PilotLight with this failover policy waits for a second person.
 /// Drills change no data and no DNS, so they never wait.
-pub fn needs_approval(pl: &PilotLight, type_: FailoverType) -> bool {
+/// Who asked for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A person (or their tooling).
+    Person,
+    /// The operator's detection of a failing primary (`spec.detection`).
+    Detection,
+    /// The operator's drill schedule (`spec.drills`).
+    Schedule,
+}
+
+/// Whether `type_` waits for a second person. A request from detection waits unless the
+/// PilotLight's detection mode is `Automatic`: writing that mode is the approval.
+pub fn needs_approval(pl: &PilotLight, type_: FailoverType, origin: Origin) -> bool {
     let policy = &pl.spec.failover;
+    if origin == Origin::Detection && type_ != FailoverType::Drill {
+        return pl.spec.detection.as_ref().map(|d| d.mode) != Some(crate::api::DetectionMode::Automatic);
+    }
     match type_ {
         FailoverType::Drill => false,
         FailoverType::Failover => policy.approval.required || !policy.allow_data_loss_without_approval,

@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
@@ -92,19 +92,22 @@ pub async fn run(
         warn!("the FailoverRequest cache is gone; PilotLight controller not started");
         return;
     }
-    let mut controller = Controller::for_stream(changes, reader);
+    let mut controller = Controller::for_stream(changes, reader.clone());
     if let Some(triggers) = ctx.take_pilotlight_triggers() {
         controller = controller.reconcile_on(triggers);
     }
-    controller
+    let shutdown = shutdown.shared();
+    // Detection and drill schedules read the same cache.
+    let detection = crate::detection::run(ctx.clone(), reader, shutdown.clone());
+    let controller = controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "reconcile loop");
             }
-        })
-        .await;
+        });
+    tokio::join!(controller, detection);
 }
 
 async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<Context>) -> Result<Action> {
@@ -326,6 +329,11 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         );
     }
     let ready = ComponentReport::ready(&reports);
+    let was_ready = previous
+        .conditions
+        .iter()
+        .find(|c| c.type_ == ConditionType::Ready.as_str())
+        .map(|c| c.status.clone());
     set_condition(
         &mut status.conditions,
         ConditionType::Ready,
@@ -335,6 +343,18 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         generation,
         now,
     );
+    // The trend `kubectl pilotlight status` shows: every change of Ready between True and not.
+    let is_ready = ready.condition_status() == ConditionStatus::True;
+    if was_ready.as_deref().map(|s| s == ConditionStatus::True.as_str()) != Some(is_ready) {
+        status.readiness_history = crate::api::with_entry(
+            &status.readiness_history,
+            crate::api::HistoryEntry {
+                time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now),
+                event: if is_ready { "Ready" } else { "NotReady" }.to_owned(),
+                message: Some(format!("{}: {}", ready.reason, ready.message)),
+            },
+        );
+    }
     status.phase = Some(ComponentReport::phase(&reports));
     status.observed_generation = generation;
     if spec.storage.is_none() {
@@ -571,7 +591,7 @@ async fn converge_traffic(
 }
 
 /// The status fields this controller computes and applies. Everything else (`lastFailover`,
-/// `lastDrill`, conditions of other types) is left to whoever owns it: server-side apply only
+/// `lastDrill`, `primaryHealth`, conditions of other types) is left to whoever owns it: server-side apply only
 /// touches the fields in the patch, and a stale cached copy must not overwrite newer values.
 fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
     PilotLightStatus {
@@ -591,8 +611,8 @@ fn owned_status(status: &PilotLightStatus) -> PilotLightStatus {
         storage: status.storage.clone(),
         compute: status.compute.clone(),
         traffic: status.traffic.clone(),
-        last_failover: None,
-        last_drill: None,
+        readiness_history: status.readiness_history.clone(),
+        ..Default::default()
     }
 }
 

@@ -127,12 +127,27 @@ fn after_a_failure_only_the_cleanup_starts_once_nothing_else_runs() {
 #[test]
 fn approval_rules() {
     let mut pl = full();
-    assert!(needs_approval(&pl, Failover) && needs_approval(&pl, Switchover) && !needs_approval(&pl, Drill));
+    assert!(
+        needs_approval(&pl, Failover, Origin::Person)
+            && needs_approval(&pl, Switchover, Origin::Person)
+            && !needs_approval(&pl, Drill, Origin::Person)
+    );
     pl.spec.failover.approval.required = false;
-    assert!(needs_approval(&pl, Failover), "data loss needs approval unless allowed");
-    assert!(!needs_approval(&pl, Switchover) && !needs_approval(&pl, Failback));
+    assert!(
+        needs_approval(&pl, Failover, Origin::Person),
+        "data loss needs approval unless allowed"
+    );
+    assert!(!needs_approval(&pl, Switchover, Origin::Person) && !needs_approval(&pl, Failback, Origin::Person));
     pl.spec.failover.allow_data_loss_without_approval = true;
-    assert!(!needs_approval(&pl, Failover));
+    assert!(!needs_approval(&pl, Failover, Origin::Person));
+    // Detection proposes (waits, whatever the policy) unless the mode is Automatic.
+    pl.spec.detection = Some(serde_json::from_value(serde_json::json!({"mode": "Propose"})).unwrap());
+    assert!(needs_approval(&pl, Failover, Origin::Detection));
+    pl.spec.detection.as_mut().unwrap().mode = crate::api::DetectionMode::Automatic;
+    pl.spec.failover.allow_data_loss_without_approval = false;
+    pl.spec.failover.approval.required = true;
+    assert!(!needs_approval(&pl, Failover, Origin::Detection));
+    assert!(!needs_approval(&pl, Drill, Origin::Schedule));
 }
 
 fn condition(type_: &str, status: &str, reason: &str) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {

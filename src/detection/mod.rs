@@ -1,0 +1,543 @@
+//! Watching the primary region and running drills on schedule (the seed's Steps 4 and 5).
+//!
+//! Every `--detection-interval`, for each PilotLight with `spec.detection` or `spec.drills`:
+//! observe (the Route 53 health check's checkers, the named CloudWatch alarms), decide
+//! ([`decide::decide`], pure), act (create a Failover or Drill request), and write
+//! `primaryHealth`, `drillSchedule` and the `PrimaryHealthy` and `DrillPassed` conditions under a
+//! field manager of its own.
+
+pub mod cron;
+pub mod decide;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, Time},
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams, PostParams},
+    runtime::{events::EventType, reflector::Store},
+};
+use tracing::{info, warn};
+
+use crate::{
+    api::{
+        ConditionStatus, ConditionType, DetectionSpec, DrillScheduleSpec, DrillScheduleStatus, FailoverOutcome,
+        FailoverRequest, FailoverType, PilotLight, PrimaryHealthStatus, RequestPhase, set_condition,
+    },
+    aws::{cloudwatch, route53},
+    context::Context,
+    failover::{CREATED_BY, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE, plan},
+    telemetry::ObjectLabels,
+};
+
+use decide::{Decision, Inputs, Verdict};
+
+/// Field manager of `primaryHealth`, `drillSchedule` and the two conditions.
+pub const DETECTION_MANAGER: &str = "pilot-light-detection";
+
+/// Requests created at once across all PilotLights (each is one API call).
+const CONCURRENCY: usize = 16;
+
+/// What the loop remembers between looks, per PilotLight: the last decision announced (so each
+/// Event says something new) and the status last written (so an unchanged one is not written).
+#[derive(Default)]
+struct Memory {
+    announced: HashMap<String, String>,
+    written: HashMap<String, serde_json::Value>,
+}
+
+/// Runs until `shutdown` completes, looking at every PilotLight in `pilotlights` (the
+/// PilotLight controller's cache) with detection or drills.
+pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: impl Future<Output = ()>) {
+    let memory = Mutex::new(Memory::default());
+    let mut ticker = tokio::time::interval(ctx.settings.detection_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        let watched: Vec<Arc<PilotLight>> = pilotlights
+            .state()
+            .into_iter()
+            .filter(|pl| pl.metadata.deletion_timestamp.is_none())
+            .filter(|pl| pl.spec.detection.is_some() || pl.spec.drills.is_some() || was_watched(&memory, pl))
+            .collect();
+        futures::stream::iter(watched)
+            .for_each_concurrent(CONCURRENCY, |pl| {
+                let (ctx, memory) = (&ctx, &memory);
+                async move {
+                    if let Err(e) = look(ctx, &pl, memory).await {
+                        warn!(namespace = ?pl.namespace(), name = %pl.name_any(), error = %e, "detection");
+                    }
+                }
+            })
+            .await;
+    }
+}
+
+fn key(pl: &PilotLight) -> String {
+    format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any())
+}
+
+/// A PilotLight whose detection or drills were just removed still needs its status cleared once.
+fn was_watched(memory: &Mutex<Memory>, pl: &PilotLight) -> bool {
+    memory.lock().expect("memory lock").written.contains_key(&key(pl))
+}
+
+fn labels(pl: &PilotLight) -> ObjectLabels {
+    ObjectLabels {
+        namespace: pl.namespace().unwrap_or_default(),
+        name: pl.name_any(),
+    }
+}
+
+/// One look at one PilotLight.
+async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::error::Result<()> {
+    let now = Timestamp::now();
+    let previous = pl.status.clone().unwrap_or_default();
+    let mut conditions: Vec<Condition> = previous
+        .conditions
+        .iter()
+        .filter(|c| c.type_ == ConditionType::PrimaryHealthy.as_str() || c.type_ == ConditionType::DrillPassed.as_str())
+        .cloned()
+        .collect();
+    let generation = pl.metadata.generation;
+    let open = open_request(ctx, pl);
+
+    let primary_health = match &pl.spec.detection {
+        Some(detection) => {
+            let health = watch_primary(
+                ctx,
+                pl,
+                detection,
+                previous.primary_health.clone(),
+                open.clone(),
+                now,
+                memory,
+            )
+            .await?;
+            let (status, reason) = match health.healthy {
+                Some(true) => (ConditionStatus::True, "PrimaryHealthy"),
+                Some(false) => (ConditionStatus::False, "PrimaryUnhealthy"),
+                None => (ConditionStatus::Unknown, "NoSignal"),
+            };
+            set_condition(
+                &mut conditions,
+                ConditionType::PrimaryHealthy,
+                status,
+                reason,
+                health.evidence.join("; "),
+                generation,
+                now,
+            );
+            ctx.metrics.set_primary_healthy(labels(pl), health.healthy);
+            Some(health)
+        }
+        None => {
+            conditions.retain(|c| c.type_ != ConditionType::PrimaryHealthy.as_str());
+            ctx.metrics.set_primary_healthy(labels(pl), None);
+            None
+        }
+    };
+
+    let drill_schedule = match &pl.spec.drills {
+        Some(drills) => {
+            let schedule = follow_schedule(ctx, pl, drills, previous.drill_schedule.clone(), open, now).await?;
+            let (status, reason, message) = drill_passed(previous.last_drill.as_ref(), drills, schedule.as_ref(), now);
+            set_condition(
+                &mut conditions,
+                ConditionType::DrillPassed,
+                status,
+                reason,
+                message,
+                generation,
+                now,
+            );
+            ctx.metrics
+                .set_drill_passed(labels(pl), Some(status == ConditionStatus::True));
+            schedule.ok()
+        }
+        None => {
+            conditions.retain(|c| c.type_ != ConditionType::DrillPassed.as_str());
+            ctx.metrics.set_drill_passed(labels(pl), None);
+            None
+        }
+    };
+
+    let patch = serde_json::json!({
+        "apiVersion": PilotLight::api_version(&()),
+        "kind": PilotLight::kind(&()),
+        "status": {
+            "primaryHealth": primary_health,
+            "drillSchedule": drill_schedule,
+            "conditions": conditions,
+        },
+    });
+    let unchanged = memory.lock().expect("memory lock").written.get(&key(pl)) == Some(&patch);
+    if !unchanged {
+        let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
+        api.patch_status(
+            &pl.name_any(),
+            &PatchParams::apply(DETECTION_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        let mut memory = memory.lock().expect("memory lock");
+        if pl.spec.detection.is_none() && pl.spec.drills.is_none() {
+            memory.written.remove(&key(pl));
+            memory.announced.remove(&key(pl));
+        } else {
+            memory.written.insert(key(pl), patch);
+        }
+    }
+    Ok(())
+}
+
+/// The request still open against `pl` (any type), if any.
+fn open_request(ctx: &Context, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
+    ctx.requests.state().into_iter().find(|r| {
+        r.namespace() == pl.namespace()
+            && r.spec.pilot_light_ref.name == pl.name_any()
+            && !r.spec.dry_run
+            && plan::is_active(r.status.as_ref().and_then(|s| s.phase))
+    })
+}
+
+/// Observes the primary, decides, creates a Failover request if that is the decision, and
+/// announces what changed. Returns the new `primaryHealth`.
+async fn watch_primary(
+    ctx: &Context,
+    pl: &PilotLight,
+    detection: &DetectionSpec,
+    previous: Option<PrimaryHealthStatus>,
+    open: Option<Arc<FailoverRequest>>,
+    now: Timestamp,
+    memory: &Mutex<Memory>,
+) -> crate::error::Result<PrimaryHealthStatus> {
+    let verdict = observe(ctx, pl, detection).await;
+    let previous = previous.unwrap_or_default();
+    let since = match (&previous.since, previous.healthy == verdict.healthy) {
+        (Some(since), true) => since.0,
+        _ => now,
+    };
+    let unhealthy = verdict.healthy == Some(false);
+    let created = if unhealthy { previous.request_name.clone() } else { None };
+    let decision = decide::decide(&Inputs {
+        now,
+        pl,
+        mode: detection.mode,
+        unhealthy_for: duration(&detection.unhealthy_for.0),
+        cooldown: duration(&detection.cooldown.0),
+        unhealthy_since: unhealthy.then_some(since),
+        created: created.as_deref(),
+        open_request: open
+            .as_deref()
+            .map(|r| (r.metadata.name.as_deref().unwrap_or_default(), r.spec.type_)),
+    });
+    let request_name = match &decision {
+        Decision::Create { automatic } => Some(create_failover(ctx, pl, *automatic, &verdict, since).await?),
+        _ => created,
+    };
+    announce(ctx, pl, memory, &verdict, &decision, request_name.as_deref()).await;
+    Ok(PrimaryHealthStatus {
+        healthy: verdict.healthy,
+        since: Some(Time(since)),
+        evidence: verdict.evidence,
+        request_name,
+    })
+}
+
+fn duration(text: &str) -> Duration {
+    crate::api::GoDuration(text.to_owned())
+        .to_duration()
+        .unwrap_or_default()
+}
+
+/// The primary's signals: its Route 53 health check (created by convergence, in
+/// `status.traffic.healthCheckId`) and the spec's alarms in the primary region.
+async fn observe(ctx: &Context, pl: &PilotLight, detection: &DetectionSpec) -> Verdict {
+    let check = pl
+        .status
+        .as_ref()
+        .and_then(|s| s.traffic.as_ref())
+        .and_then(|t| t.health_check_id.clone());
+    let checkers = match check {
+        Some(id) => route53::health_check_status(&ctx.aws.global(), &id)
+            .await
+            .map_err(|e| e.to_string()),
+        None => Err("no health check yet (spec.traffic.route53)".to_owned()),
+    };
+    let alarms = if detection.alarms.is_empty() {
+        Ok(Vec::new())
+    } else {
+        cloudwatch::alarm_states(&ctx.aws.region(pl.spec.regions.primary.as_str()), &detection.alarms)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    decide::verdict(
+        checkers.as_deref().map_err(String::as_str),
+        &detection.alarms,
+        alarms.as_deref().map_err(String::as_str),
+    )
+}
+
+/// Creates the spell's Failover request, named after the spell's start so that two replicas or
+/// a restart cannot create a second one.
+async fn create_failover(
+    ctx: &Context,
+    pl: &PilotLight,
+    automatic: bool,
+    verdict: &Verdict,
+    since: Timestamp,
+) -> crate::error::Result<String> {
+    let name = format!("{}-detected-{}", pl.name_any(), since.as_second());
+    let reason = format!(
+        "{} detection: primary region {} unhealthy since {since}: {}",
+        if automatic { "automatic" } else { "proposed by" },
+        pl.spec.regions.primary,
+        verdict.evidence.join("; ")
+    );
+    create_request(ctx, pl, &name, FailoverType::Failover, ORIGIN_DETECTION, reason).await?;
+    Ok(name)
+}
+
+/// Creates a request as the operator; an existing one of that name counts as created.
+async fn create_request(
+    ctx: &Context,
+    pl: &PilotLight,
+    name: &str,
+    type_: FailoverType,
+    origin: &'static str,
+    reason: String,
+) -> crate::error::Result<()> {
+    let me = ctx.identity().await?;
+    let reason: String = reason.chars().take(1000).collect();
+    let request: FailoverRequest = serde_json::from_value(serde_json::json!({
+        "apiVersion": FailoverRequest::api_version(&()),
+        "kind": FailoverRequest::kind(&()),
+        "metadata": {
+            "name": name,
+            "annotations": {CREATED_BY: me, ORIGIN: origin},
+        },
+        "spec": {"pilotLightRef": {"name": pl.name_any()}, "type": type_, "reason": reason},
+    }))
+    .expect("a FailoverRequest manifest");
+    let api: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
+    match api.create(&PostParams::default(), &request).await {
+        Ok(_) => {
+            ctx.metrics.request_created(origin);
+            info!(request = name, origin, "created a FailoverRequest");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One Event per change of what the loop thinks: the primary turning unhealthy or recovering,
+/// and each new decision with its reason.
+async fn announce(
+    ctx: &Context,
+    pl: &PilotLight,
+    memory: &Mutex<Memory>,
+    verdict: &Verdict,
+    decision: &Decision,
+    request: Option<&str>,
+) {
+    let evidence = verdict.evidence.join("; ");
+    let (type_, reason, note) = match (verdict.healthy, decision) {
+        (Some(true), _) => (
+            EventType::Normal,
+            "PrimaryHealthy",
+            format!("the primary region serves: {evidence}"),
+        ),
+        (None, _) => (
+            EventType::Warning,
+            "PrimaryHealthUnknown",
+            format!("no signal from the primary region: {evidence}"),
+        ),
+        (Some(false), Decision::Notify) => (
+            EventType::Warning,
+            "PrimaryUnhealthy",
+            format!(
+                "the primary region {} is failing: {evidence} (spec.detection.mode Notify: nothing else is done)",
+                pl.spec.regions.primary
+            ),
+        ),
+        (Some(false), Decision::Hold { remaining }) => (
+            EventType::Warning,
+            "PrimaryUnhealthy",
+            format!(
+                "the primary region {} is failing: {evidence}; acting if it stays so for {}s more (spec.detection.unhealthyFor)",
+                pl.spec.regions.primary,
+                remaining.as_secs()
+            ),
+        ),
+        (Some(false), Decision::Blocked(why)) => (
+            EventType::Warning,
+            "FailoverNotStarted",
+            format!(
+                "the primary region {} is failing, but no failover: {why}",
+                pl.spec.regions.primary
+            ),
+        ),
+        (Some(false), Decision::Create { automatic: false } | Decision::Created(_))
+            if pl
+                .spec
+                .detection
+                .as_ref()
+                .is_some_and(|d| d.mode == crate::api::DetectionMode::Propose) =>
+        {
+            (
+                EventType::Warning,
+                "FailoverProposed",
+                format!(
+                    "the primary region {} is failing: {evidence}; FailoverRequest {} waits for approval: kubectl pilotlight approve {}",
+                    pl.spec.regions.primary,
+                    request.unwrap_or("?"),
+                    request.unwrap_or("?")
+                ),
+            )
+        }
+        (Some(false), _) => (
+            EventType::Warning,
+            "AutomaticFailover",
+            format!(
+                "the primary region {} is failing: {evidence}; FailoverRequest {} fails over to {} (spec.detection.mode Automatic)",
+                pl.spec.regions.primary,
+                request.unwrap_or("?"),
+                pl.spec.regions.standby
+            ),
+        ),
+    };
+    // Say it again only when the reason, or for a block the reason why, changes.
+    let said = format!(
+        "{reason}{}",
+        if let Decision::Blocked(why) = decision {
+            why.as_str()
+        } else {
+            ""
+        }
+    );
+    {
+        let mut memory = memory.lock().expect("memory lock");
+        let before = memory.announced.insert(key(pl), said.clone());
+        if before.as_deref() == Some(said.as_str()) || (before.is_none() && reason == "PrimaryHealthy") {
+            return;
+        }
+    }
+    info!(namespace = ?pl.namespace(), name = %pl.name_any(), reason, %note, "detection");
+    let event = kube::runtime::events::Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Detection".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &pl.object_ref(&())).await {
+        warn!(error = %e, "publishing a detection Event");
+    }
+}
+
+/// Keeps `drillSchedule.nextAt` on the schedule and creates the drill that falls due (skipped,
+/// with an Event, while another request is open). `Err` holds what is wrong with the schedule.
+async fn follow_schedule(
+    ctx: &Context,
+    pl: &PilotLight,
+    drills: &DrillScheduleSpec,
+    previous: Option<DrillScheduleStatus>,
+    open: Option<Arc<FailoverRequest>>,
+    now: Timestamp,
+) -> crate::error::Result<Result<DrillScheduleStatus, String>> {
+    let schedule = match cron::Schedule::parse(&drills.schedule, &drills.time_zone) {
+        Ok(schedule) => schedule,
+        Err(why) => return Ok(Err(why)),
+    };
+    let key = format!("{} {}", drills.schedule, drills.time_zone);
+    let mut status = previous
+        .filter(|s| s.schedule.as_deref() == Some(key.as_str()))
+        .unwrap_or(DrillScheduleStatus {
+            schedule: Some(key),
+            ..Default::default()
+        });
+    let due = status.next_at.as_ref().map(|t| t.0);
+    if let Some(due) = due.filter(|due| *due <= now) {
+        match open {
+            Some(open) => {
+                let event = kube::runtime::events::Event {
+                    type_: EventType::Warning,
+                    reason: "DrillSkipped".into(),
+                    note: Some(format!(
+                        "the drill due at {due} was skipped: FailoverRequest {} is open",
+                        open.name_any()
+                    )),
+                    action: "Drill".into(),
+                    secondary: None,
+                };
+                let _ = ctx.recorder.publish(&event, &pl.object_ref(&())).await;
+            }
+            None => {
+                let name = format!("{}-drill-{}", pl.name_any(), due.as_second());
+                let reason = format!("scheduled drill ({} {}), due {due}", drills.schedule, drills.time_zone);
+                create_request(ctx, pl, &name, FailoverType::Drill, ORIGIN_SCHEDULE, reason).await?;
+                status.last_request_name = Some(name);
+            }
+        }
+    }
+    if due.is_none_or(|due| due <= now) {
+        status.next_at = schedule.next_after(now).map(Time);
+    }
+    Ok(Ok(status))
+}
+
+/// `DrillPassed`: the last drill succeeded and is younger than `maxAge`.
+fn drill_passed(
+    last: Option<&FailoverOutcome>,
+    drills: &DrillScheduleSpec,
+    schedule: Result<&DrillScheduleStatus, &String>,
+    now: Timestamp,
+) -> (ConditionStatus, &'static str, String) {
+    if let Err(why) = schedule {
+        return (ConditionStatus::False, "InvalidSchedule", format!("spec.drills: {why}"));
+    }
+    let max_age = duration(&drills.max_age.0);
+    let Some(last) = last else {
+        return (ConditionStatus::False, "NeverDrilled", "no drill has run yet".into());
+    };
+    let completed = last.completed_at.as_ref().map(|t| t.0);
+    let age = completed.and_then(|c| Duration::try_from(now.duration_since(c)).ok());
+    match (last.phase, age) {
+        (RequestPhase::Succeeded, Some(age)) if age <= max_age => (
+            ConditionStatus::True,
+            "DrillSucceeded",
+            format!("drill {} succeeded {}m ago", last.request_name, age.as_secs() / 60),
+        ),
+        (RequestPhase::Succeeded, _) => (
+            ConditionStatus::False,
+            "DrillTooOld",
+            format!(
+                "the last drill ({}) is older than spec.drills.maxAge {}",
+                last.request_name, drills.max_age.0
+            ),
+        ),
+        (phase, _) => (
+            ConditionStatus::False,
+            "DrillFailed",
+            format!(
+                "the last drill {} ended {phase:?}: {}",
+                last.request_name,
+                last.message.as_deref().unwrap_or("")
+            ),
+        ),
+    }
+}
