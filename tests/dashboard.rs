@@ -154,6 +154,9 @@ fn populate(metrics: &Metrics) {
         Some(Duration::from_millis(800)),
         Some(Duration::from_secs(3 * 86_400)),
     );
+    metrics.set_primary_healthy(object.clone(), Some(false));
+    metrics.set_drill_passed(object.clone(), Some(true));
+    metrics.request_created("detection");
     metrics.request_ended(
         object,
         "Drill",

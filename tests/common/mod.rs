@@ -201,6 +201,7 @@ pub fn fast_settings(namespace: &str) -> Settings {
         backoff_base: Duration::from_millis(300),
         backoff_max: Duration::from_secs(3),
         namespace: Some(namespace.to_owned()),
+        detection_interval: Duration::from_millis(500),
     }
 }
 
@@ -431,6 +432,30 @@ impl Emulator {
             .expect("set durations")
             .error_for_status()
             .expect("durations accepted");
+    }
+
+    /// What Route 53's checkers report for health check `id`: `Success` or `Failure` (all of them).
+    pub async fn set_health_check_status(&self, id: &str, status: &str) {
+        self.http
+            .post(format!("{}/_emulator/health-check-status", self.base))
+            .json(&json!({"id": id, "status": status}))
+            .send()
+            .await
+            .expect("set health check status")
+            .error_for_status()
+            .expect("health check status accepted");
+    }
+
+    /// Creates (if need be) CloudWatch alarm `name` in `region` and sets its state.
+    pub async fn set_alarm_state(&self, region: &str, name: &str, state: &str) {
+        self.http
+            .post(format!("{}/_emulator/alarm-state", self.base))
+            .json(&json!({"region": region, "name": name, "state": state, "reason": "set by a test"}))
+            .send()
+            .await
+            .expect("set alarm state")
+            .error_for_status()
+            .expect("alarm state accepted");
     }
 
     pub async fn clear_faults(&self) {
