@@ -47,9 +47,10 @@ the verbs the operator used in the API server's audit log.
   resources: [pilotlights]
   verbs: [get, list, watch, patch]
 # The failover engine reads requests from its watch cache and a list (admission); no get.
+# create: the Failover requests of spec.detection and the drills of spec.drills.
 - apiGroups: [pilotlight.dev]
   resources: [failoverrequests]
-  verbs: [list, watch, patch]
+  verbs: [list, watch, patch, create]
 - apiGroups: [pilotlight.dev]
   resources: [pilotlights/status, failoverrequests/status]
   verbs: [patch]
