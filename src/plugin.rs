@@ -84,6 +84,7 @@ pub fn status_table(pilotlights: &[PilotLight]) -> String {
             "ACTIVE",
             "PHASE",
             "READY",
+            "PRIMARY",
             "LAG",
             "IMAGE AGE",
             "LAST FAILOVER",
@@ -104,6 +105,11 @@ pub fn status_table(pilotlights: &[PilotLight]) -> String {
             status.active_region.clone().unwrap_or_else(|| "-".into()),
             status.phase.map_or("-".to_owned(), |p| format!("{p:?}")),
             ready,
+            match status.primary_health.as_ref().and_then(|h| h.healthy) {
+                Some(true) => "Healthy".to_owned(),
+                Some(false) => "Unhealthy".to_owned(),
+                None => "-".to_owned(),
+            },
             status
                 .database
                 .as_ref()
@@ -135,6 +141,20 @@ pub fn status_detail(pl: &PilotLight, running: Option<&FailoverRequest>) -> Stri
         ]);
     }
     let _ = write!(out, "\n{}", table(&rows));
+    let mut history: Vec<&crate::api::HistoryEntry> =
+        status.readiness_history.iter().chain(&status.drill_history).collect();
+    if !history.is_empty() {
+        history.sort_by_key(|e| e.time.0);
+        let mut rows = vec![["WHEN", "EVENT", "DETAIL"].map(str::to_owned).to_vec()];
+        for e in history {
+            rows.push(vec![
+                e.time.0.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                e.event.clone(),
+                e.message.clone().unwrap_or_default(),
+            ]);
+        }
+        let _ = write!(out, "\nRecent readiness and drills:\n{}", table(&rows));
+    }
     if let Some(r) = running {
         let _ = write!(out, "\nRunning: {}\n{}", r.name_any(), steps_table(r));
     }
@@ -235,6 +255,42 @@ mod tests {
         assert_eq!(r.annotations().get(CREATED_BY).map(String::as_str), Some("alice"));
         assert_eq!(r.spec.approved_by, None);
         assert!(!is_final(&r));
+    }
+
+    #[test]
+    fn status_in_detail_shows_the_trend_oldest_first() {
+        use crate::api::{HistoryEntry, PilotLightStatus, PrimaryHealthStatus};
+        let entry = |second: i64, event: &str| HistoryEntry {
+            time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::from_second(second).unwrap(),
+            ),
+            event: event.into(),
+            message: None,
+        };
+        let mut pl: PilotLight = serde_json::from_value(serde_json::json!({
+            "apiVersion": "pilotlight.dev/v1alpha1", "kind": "PilotLight",
+            "metadata": {"name": "app"},
+            "spec": {"regions": {"primary": "us-east-1", "standby": "us-west-2"}}
+        }))
+        .unwrap();
+        pl.status = Some(PilotLightStatus {
+            readiness_history: vec![entry(100, "NotReady"), entry(300, "Ready")],
+            drill_history: vec![entry(200, "DrillFailed")],
+            primary_health: Some(PrimaryHealthStatus {
+                healthy: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let out = status_detail(&pl, None);
+        let trend: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with("Recent readiness"))
+            .skip(2)
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .collect();
+        assert_eq!(trend, ["NotReady", "DrillFailed", "Ready"], "{out}");
+        assert!(out.lines().nth(1).unwrap().contains("Unhealthy"), "{out}");
     }
 
     #[test]

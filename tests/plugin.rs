@@ -162,6 +162,10 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
         out.contains("Drill Succeeded") && out.contains("Switchover Succeeded"),
         "the last drill and the last failover both shown: {out}"
     );
+    assert!(
+        out.contains("Recent readiness and drills") && out.contains("DrillSucceeded"),
+        "the trend: {out}"
+    );
     // The outcome is the exit code: a switchover while the standby already serves is Rejected.
     let (ok, out) = run(&["--as", "alice", "switchover", "app", "--reason", "again", "--wait"]).await;
     assert!(!ok && out.contains("Rejected"), "{out}");
