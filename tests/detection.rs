@@ -13,21 +13,7 @@ use serde_json::{Value, json};
 /// A full pilot light, Ready, with `detection` set; returns its health check id.
 async fn watched(s: &mut Scenario, detection: Value) -> String {
     failover_setup(s).await;
-    s.apply(|m| m["spec"]["detection"] = detection).await;
-    let pl = wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "True",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
-    pl.status
-        .and_then(|st| st.traffic)
-        .and_then(|t| t.health_check_id)
-        .expect("the primary's health check")
+    detect(s, detection).await
 }
 
 async fn requests_of(s: &Scenario) -> Vec<FailoverRequest> {
@@ -52,16 +38,7 @@ async fn notify_mode_reports_and_creates_nothing() {
     .await;
     emulator.set_health_check_status(&check, "Failure").await;
 
-    let pl = wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "False",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
+    let pl = primary_healthy(&s, "False").await;
     let unhealthy = condition(pl.status.as_ref().unwrap(), "PrimaryHealthy").clone();
     assert!(
         unhealthy.message.contains("8/8 checkers report failure"),
@@ -89,29 +66,11 @@ async fn notify_mode_reports_and_creates_nothing() {
     assert!(requests_of(&s).await.is_empty(), "Notify creates no request");
 
     emulator.set_health_check_status(&check, "Success").await;
-    wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "True",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
+    primary_healthy(&s, "True").await;
 
     // An alarm named in the spec going off is a failing primary too, whatever Route 53 says.
     emulator.set_alarm_state("us-east-1", &alarm, "ALARM").await;
-    let pl = wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "False",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
+    let pl = primary_healthy(&s, "False").await;
     let message = &condition(pl.status.as_ref().unwrap(), "PrimaryHealthy").message;
     assert!(message.contains(&format!("alarm {alarm} is in ALARM")), "{message}");
     operator.stop().await;
@@ -195,28 +154,10 @@ async fn a_flap_shorter_than_the_hold_time_creates_nothing() {
     let check = watched(&mut s, json!({"mode": "Automatic", "unhealthyFor": "6s"})).await;
     let emulator = Emulator::new();
     emulator.set_health_check_status(&check, "Failure").await;
-    wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "False",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
+    primary_healthy(&s, "False").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     emulator.set_health_check_status(&check, "Success").await;
-    wait_condition(
-        &s.client,
-        &s.ns.name,
-        "app",
-        "PrimaryHealthy",
-        "True",
-        None,
-        Duration::from_secs(30),
-    )
-    .await;
+    primary_healthy(&s, "True").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(requests_of(&s).await.is_empty(), "the flap created nothing");
     operator.stop().await;

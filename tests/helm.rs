@@ -424,23 +424,7 @@ async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rig
 
     // Detection proposes a failover (the operator creates a request as itself, which the approval
     // policy checks); cancelled, and the primary recovers.
-    s.apply(|m| m["spec"]["detection"] = json!({"mode": "Propose", "unhealthyFor": "1s"}))
-        .await;
-    let pl = wait_condition(
-        &s.client,
-        &ns,
-        "app",
-        "PrimaryHealthy",
-        "True",
-        None,
-        Duration::from_secs(60),
-    )
-    .await;
-    let check = pl
-        .status
-        .and_then(|st| st.traffic)
-        .and_then(|t| t.health_check_id)
-        .unwrap();
+    let check = detect(&mut s, json!({"mode": "Propose", "unhealthyFor": "1s"})).await;
     let emulator = Emulator::new();
     emulator.set_health_check_status(&check, "Failure").await;
     let proposed = eventually(Duration::from_secs(60), || async {
@@ -457,16 +441,7 @@ async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rig
         .expect("cancel the proposal");
     wait_phase(&s, &proposed, &[RequestPhase::Cancelled], Duration::from_secs(30)).await;
     emulator.set_health_check_status(&check, "Success").await;
-    wait_condition(
-        &s.client,
-        &ns,
-        "app",
-        "PrimaryHealthy",
-        "True",
-        None,
-        Duration::from_secs(60),
-    )
-    .await;
+    primary_healthy(&s, "True").await;
 
     create_request(&s, "switch", "Switchover", json!({})).await;
     let done = wait_phase(

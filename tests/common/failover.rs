@@ -291,3 +291,20 @@ impl Emulator {
         body["faults"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// Sets `spec.detection` on a Ready [`failover_setup`], waits until the primary is seen healthy,
+/// and returns its health check's id (for [`Emulator::set_health_check_status`]).
+pub async fn detect(s: &mut Scenario, detection: Value) -> String {
+    s.apply(|m| m["spec"]["detection"] = detection).await;
+    primary_healthy(s, "True")
+        .await
+        .status
+        .and_then(|st| st.traffic)
+        .and_then(|t| t.health_check_id)
+        .expect("the primary's health check")
+}
+
+/// Waits until the `PrimaryHealthy` condition is `status`.
+pub async fn primary_healthy(s: &Scenario, status: &str) -> PilotLight {
+    s.wait("PrimaryHealthy", status, None, Duration::from_secs(60)).await
+}
