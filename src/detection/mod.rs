@@ -52,19 +52,29 @@ const CONCURRENCY: usize = 16;
 struct Memory {
     announced: HashMap<String, String>,
     written: HashMap<String, serde_json::Value>,
+    /// The `primaryHealth` last computed: the cache may not hold our last write yet, and a spell
+    /// must not restart because of that.
+    health: HashMap<String, PrimaryHealthStatus>,
+    /// When a hold time ends before the next regular look: look again then.
+    wake: Option<tokio::time::Instant>,
 }
 
 /// Runs until `shutdown` completes, looking at every PilotLight in `pilotlights` (the
 /// PilotLight controller's cache) with detection or drills.
 pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: impl Future<Output = ()>) {
     let memory = Mutex::new(Memory::default());
-    let mut ticker = tokio::time::interval(ctx.settings.detection_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval = ctx.settings.detection_interval;
+    let mut next = tokio::time::Instant::now();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        let wake = memory.lock().expect("memory lock").wake.take();
+        let until = wake.map_or(next, |w| w.min(next));
         tokio::select! {
             () = &mut shutdown => return,
-            _ = ticker.tick() => {}
+            () = tokio::time::sleep_until(until) => {}
+        }
+        if tokio::time::Instant::now() >= next {
+            next = tokio::time::Instant::now() + interval;
         }
         let watched: Vec<Arc<PilotLight>> = pilotlights
             .state()
@@ -196,6 +206,7 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
         if pl.spec.detection.is_none() && pl.spec.drills.is_none() {
             memory.written.remove(&key(pl));
             memory.announced.remove(&key(pl));
+            memory.health.remove(&key(pl));
         } else {
             memory.written.insert(key(pl), patch);
         }
@@ -225,7 +236,8 @@ async fn watch_primary(
     memory: &Mutex<Memory>,
 ) -> crate::error::Result<PrimaryHealthStatus> {
     let verdict = observe(ctx, pl, detection).await;
-    let previous = previous.unwrap_or_default();
+    let remembered = memory.lock().expect("memory lock").health.get(&key(pl)).cloned();
+    let previous = remembered.or(previous).unwrap_or_default();
     let since = match (&previous.since, previous.healthy == verdict.healthy) {
         (Some(since), true) => since.0,
         _ => now,
@@ -249,12 +261,19 @@ async fn watch_primary(
         _ => created,
     };
     announce(ctx, pl, memory, &verdict, &decision, request_name.as_deref()).await;
-    Ok(PrimaryHealthStatus {
+    let health = PrimaryHealthStatus {
         healthy: verdict.healthy,
         since: Some(Time(since)),
         evidence: verdict.evidence,
         request_name,
-    })
+    };
+    let mut memory = memory.lock().expect("memory lock");
+    memory.health.insert(key(pl), health.clone());
+    if let Decision::Hold { remaining } = decision {
+        let at = tokio::time::Instant::now() + remaining;
+        memory.wake = Some(memory.wake.map_or(at, |w| w.min(at)));
+    }
+    Ok(health)
 }
 
 fn duration(text: &str) -> Duration {
