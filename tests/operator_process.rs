@@ -20,20 +20,10 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
     let client = client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
 
-    // Other tests leave PilotLights whose operator is gone; their finalizers would keep the CRD
-    // from being deleted.
-    let all: Api<pilot_light::api::PilotLight> = Api::all(client.clone());
-    for pl in all.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
-        let api: Api<pilot_light::api::PilotLight> = Api::namespaced(client.clone(), &pl.namespace().unwrap());
-        let unblock = serde_json::json!({"metadata": {"finalizers": null}});
-        let _ = api
-            .patch(
-                &pl.name_any(),
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&unblock),
-            )
-            .await;
-    }
+    // Other tests leave PilotLights and open FailoverRequests (one waiting for approval holds its
+    // finalizer) whose operator is gone; their finalizers would keep the CRDs from being deleted.
+    unblock::<pilot_light::api::PilotLight>(&client).await;
+    unblock::<pilot_light::api::FailoverRequest>(&client).await;
 
     // Without CRDs: a clear message and a non-zero exit, promptly.
     for name in ["pilotlights.pilotlight.dev", "failoverrequests.pilotlight.dev"] {
@@ -127,4 +117,26 @@ async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
         stopped.elapsed()
     );
     assert!(logs.contains("SIGTERM received"), "logs the shutdown: {logs}");
+}
+
+/// Removes the finalizers of every object of kind `K`.
+async fn unblock<K>(client: &kube::Client)
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let all: Api<K> = Api::all(client.clone());
+    for object in all.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+        let api: Api<K> = Api::namespaced(client.clone(), &object.namespace().unwrap_or_default());
+        let unblock = serde_json::json!({"metadata": {"finalizers": null}});
+        let _ = api
+            .patch(
+                &object.name_any(),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&unblock),
+            )
+            .await;
+    }
 }
