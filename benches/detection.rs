@@ -39,6 +39,11 @@ async fn first_request(s: &Scenario) -> (Instant, String) {
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("detection: a benchmark; run it with `make bench-detection`");
+        return;
+    }
     let intervals = env_list("PILOT_LIGHT_BENCH_DETECTION_INTERVALS", "1,5");
     let rounds = env_list("PILOT_LIGHT_BENCH_ROUNDS", "6")
         .first()
