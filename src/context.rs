@@ -153,12 +153,25 @@ impl Context {
 
     /// The FailoverRequest now Running against `pl`, if any.
     pub fn running_request(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
-        let (namespace, name) = (pl.namespace(), pl.name_any());
-        self.requests.state().into_iter().find(|r| {
-            r.namespace() == namespace
-                && r.spec.pilot_light_ref.name == name
-                && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+        self.request_of(pl, |r| {
+            r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
         })
+    }
+
+    /// A request against `pl` that has not ended yet (pending, awaiting approval or running;
+    /// dry runs aside), if any.
+    pub fn open_request(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
+        self.request_of(pl, |r| {
+            !r.spec.dry_run && crate::failover::plan::is_active(r.status.as_ref().and_then(|s| s.phase))
+        })
+    }
+
+    fn request_of(&self, pl: &PilotLight, matches: impl Fn(&FailoverRequest) -> bool) -> Option<Arc<FailoverRequest>> {
+        let (namespace, name) = (pl.namespace(), pl.name_any());
+        self.requests
+            .state()
+            .into_iter()
+            .find(|r| r.namespace() == namespace && r.spec.pilot_light_ref.name == name && matches(r))
     }
 
     /// The lock under which requests against the PilotLight `key` are admitted.
@@ -190,6 +203,28 @@ fn backoff_delay(settings: &Settings, failures: u32, random: f64) -> Duration {
     let exp = settings.backoff_base.saturating_mul(1u32 << (failures - 1).min(20));
     let capped = exp.min(settings.backoff_max);
     capped.mul_f64(0.5 + random / 2.0)
+}
+
+/// Publishes an Event about `reference`. A failure is logged, never fatal: Events are for
+/// people, and the work they describe has happened.
+pub async fn publish_event(
+    recorder: &Recorder,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    type_: kube::runtime::events::EventType,
+    reason: &str,
+    note: String,
+    action: &str,
+) {
+    let event = kube::runtime::events::Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note),
+        action: action.to_owned(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, reference).await {
+        tracing::warn!(error = %e, reason, "could not publish event");
+    }
 }
 
 /// The user name the API server authenticates `client` as (a SelfSubjectReview, which every

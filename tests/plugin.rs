@@ -7,12 +7,14 @@ use std::{process::Command, time::Duration};
 
 use common::{failover::*, *};
 
-fn plugin(namespace: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-pilotlight"))
-        .args(["-n", namespace])
-        .args(args)
-        .output()
-        .expect("run kubectl-pilotlight");
+/// Runs `kubectl pilotlight -n NAMESPACE ARGS...` off the runtime's thread (the operator under
+/// test runs on it); returns whether it succeeded, and its output.
+async fn plugin(namespace: &str, args: &[&str]) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubectl-pilotlight"));
+    command.args(["-n", namespace]).args(args);
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run kubectl-pilotlight"))
+        .await
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -30,25 +32,15 @@ async fn plan_drill_status_and_history_from_the_command_line() {
     s.apply(|m| m["spec"]["failover"]["smokeTest"] = serde_json::json!({"url": healthy}))
         .await;
     let ns = s.ns.name.clone();
-    let run = |args: Vec<String>| {
-        let ns = ns.clone();
-        tokio::task::spawn_blocking(move || plugin(&ns, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-    };
 
-    let (ok, out) = run(vec!["plan".into(), "app".into(), "--type".into(), "Switchover".into()])
-        .await
-        .unwrap();
+    let (ok, out) = plugin(&ns, &["plan", "app", "--type", "Switchover"]).await;
     assert!(ok, "{out}");
     assert!(
         out.contains("PromoteDatabase") && out.contains("Dry run: the plan has 7 steps"),
         "{out}"
     );
 
-    let (ok, out) = run(["drill", "app", "--reason", "DRILL-7", "--wait"]
-        .map(String::from)
-        .to_vec())
-    .await
-    .unwrap();
+    let (ok, out) = plugin(&ns, &["drill", "app", "--reason", "DRILL-7", "--wait"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("created by testenv-admin"), "{out}");
     assert!(out.contains("Succeeded: Drill succeeded"), "{out}");
@@ -60,17 +52,17 @@ async fn plan_drill_status_and_history_from_the_command_line() {
         "{out}"
     );
 
-    let (ok, out) = run(vec!["status".into()]).await.unwrap();
+    let (ok, out) = plugin(&ns, &["status"]).await;
     assert!(ok, "{out}");
     let line = out.lines().find(|l| l.starts_with("app ")).expect("a line for app");
     assert!(line.contains("us-east-1") && line.contains("Drill Succeeded"), "{out}");
 
-    let (ok, out) = run(vec!["history".into(), "app".into()]).await.unwrap();
+    let (ok, out) = plugin(&ns, &["history", "app"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("Switchover (dry run)") && out.contains("DRILL-7"), "{out}");
     assert!(out.contains("testenv-admin"), "{out}");
 
-    let (ok, out) = run(vec!["status".into(), "nothing-here".into()]).await.unwrap();
+    let (ok, out) = plugin(&ns, &["status", "nothing-here"]).await;
     assert!(!ok && out.contains("error:"), "a missing PilotLight is an error: {out}");
     operator.stop().await;
 }
@@ -95,22 +87,21 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     .await;
     grant_failover_users(&s.client, &s.ns.name, &["alice", "bob"]).await;
     let ns = s.ns.name.clone();
-    let run = |args: &[&str]| {
-        let ns = ns.clone();
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        async move {
-            tokio::task::spawn_blocking(move || plugin(&ns, &args.iter().map(String::as_str).collect::<Vec<_>>()))
-                .await
-                .unwrap()
-        }
-    };
 
     // A drill first: its record on the PilotLight must survive the failovers after it.
-    let (ok, out) = run(&["--as", "alice", "drill", "app", "--reason", "rehearsal", "--wait"]).await;
+    let (ok, out) = plugin(
+        &ns,
+        &["--as", "alice", "drill", "app", "--reason", "rehearsal", "--wait"],
+    )
+    .await;
     assert!(ok && out.contains("Succeeded"), "{out}");
 
     // Alice fails over; with --wait the plugin stops at the approval and says what to run.
-    let (ok, out) = run(&["--as", "alice", "failover", "app", "--reason", "INC-42", "--wait"]).await;
+    let (ok, out) = plugin(
+        &ns,
+        &["--as", "alice", "failover", "app", "--reason", "INC-42", "--wait"],
+    )
+    .await;
     assert!(ok, "{out}");
     let failover = created(&out);
     assert!(out.contains("created by alice"), "{out}");
@@ -118,7 +109,7 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     wait_phase(&s, &failover, &[AwaitingApproval], Duration::from_secs(30)).await;
 
     // Bob approves it as himself, and it runs.
-    let (ok, out) = run(&["--as", "bob", "approve", &failover]).await;
+    let (ok, out) = plugin(&ns, &["--as", "bob", "approve", &failover]).await;
     assert!(ok && out.contains(&format!("{failover} approved by bob")), "{out}");
     let done = wait_phase(&s, &failover, &[Succeeded, Failed], Duration::from_secs(90)).await;
     assert_eq!(phase(&done), Some(Succeeded), "{:#?}", done.status);
@@ -127,11 +118,11 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     // The admin (who did not create them) approves the failback and the switchover; --wait
     // follows each to its end, and the exit code says it succeeded.
     for (type_, reason) in [("failback", "back home"), ("switchover", "planned move")] {
-        let started = run(&["--as", "alice", type_, "app", "--reason", reason]).await;
+        let started = plugin(&ns, &["--as", "alice", type_, "app", "--reason", reason]).await;
         assert!(started.0, "{}", started.1);
         let name = created(&started.1);
         wait_phase(&s, &name, &[AwaitingApproval], Duration::from_secs(30)).await;
-        let (ok, out) = run(&["approve", &name]).await;
+        let (ok, out) = plugin(&ns, &["approve", &name]).await;
         assert!(ok && out.contains("approved by testenv-admin"), "{out}");
         let done = wait_phase(&s, &name, &[Succeeded, Failed], Duration::from_secs(90)).await;
         assert_eq!(phase(&done), Some(Succeeded), "{type_}: {:#?}", done.status);
@@ -142,17 +133,21 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     );
 
     // A request waiting for approval is cancelled from the command line.
-    let (ok, out) = run(&["--as", "alice", "failback", "app", "--reason", "changed my mind"]).await;
+    let (ok, out) = plugin(
+        &ns,
+        &["--as", "alice", "failback", "app", "--reason", "changed my mind"],
+    )
+    .await;
     assert!(ok, "{out}");
     let waiting = created(&out);
     wait_phase(&s, &waiting, &[AwaitingApproval], Duration::from_secs(30)).await;
-    let (ok, out) = run(&["cancel", &waiting]).await;
+    let (ok, out) = plugin(&ns, &["cancel", &waiting]).await;
     assert!(ok && out.contains("cancel requested"), "{out}");
     let cancelled = wait_phase(&s, &waiting, &[Cancelled], Duration::from_secs(30)).await;
     assert_eq!(phase(&cancelled), Some(Cancelled));
 
     // One PilotLight in detail: its conditions and where it serves from.
-    let (ok, out) = run(&["status", "app"]).await;
+    let (ok, out) = plugin(&ns, &["status", "app"]).await;
     assert!(ok, "{out}");
     assert!(
         out.contains("DatabaseReplicating") && out.contains("us-west-2"),
@@ -167,7 +162,11 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
         "the trend: {out}"
     );
     // The outcome is the exit code: a switchover while the standby already serves is Rejected.
-    let (ok, out) = run(&["--as", "alice", "switchover", "app", "--reason", "again", "--wait"]).await;
+    let (ok, out) = plugin(
+        &ns,
+        &["--as", "alice", "switchover", "app", "--reason", "again", "--wait"],
+    )
+    .await;
     assert!(!ok && out.contains("Rejected"), "{out}");
     operator.stop().await;
 }

@@ -33,8 +33,8 @@ use crate::{
         FailoverRequest, FailoverType, PilotLight, PrimaryHealthStatus, RequestPhase, set_condition,
     },
     aws::{cloudwatch, route53},
-    context::Context,
-    failover::{CREATED_BY, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE, plan},
+    context::{Context, publish_event},
+    failover::{CREATED_BY, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE},
     telemetry::ObjectLabels,
 };
 
@@ -122,7 +122,7 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
         .cloned()
         .collect();
     let generation = pl.metadata.generation;
-    let open = open_request(ctx, pl);
+    let open = ctx.open_request(pl);
 
     let primary_health = match &pl.spec.detection {
         Some(detection) => {
@@ -214,16 +214,6 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
     Ok(())
 }
 
-/// The request still open against `pl` (any type), if any.
-fn open_request(ctx: &Context, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
-    ctx.requests.state().into_iter().find(|r| {
-        r.namespace() == pl.namespace()
-            && r.spec.pilot_light_ref.name == pl.name_any()
-            && !r.spec.dry_run
-            && plan::is_active(r.status.as_ref().and_then(|s| s.phase))
-    })
-}
-
 /// Observes the primary, decides, creates a Failover request if that is the decision, and
 /// announces what changed. Returns the new `primaryHealth`.
 async fn watch_primary(
@@ -248,8 +238,8 @@ async fn watch_primary(
         now,
         pl,
         mode: detection.mode,
-        unhealthy_for: duration(&detection.unhealthy_for.0),
-        cooldown: duration(&detection.cooldown.0),
+        unhealthy_for: detection.unhealthy_for.to_duration().unwrap_or_default(),
+        cooldown: detection.cooldown.to_duration().unwrap_or_default(),
         unhealthy_since: unhealthy.then_some(since),
         created: created.as_deref(),
         open_request: open
@@ -274,12 +264,6 @@ async fn watch_primary(
         memory.wake = Some(memory.wake.map_or(at, |w| w.min(at)));
     }
     Ok(health)
-}
-
-fn duration(text: &str) -> Duration {
-    crate::api::GoDuration(text.to_owned())
-        .to_duration()
-        .unwrap_or_default()
 }
 
 /// The primary's signals: its Route 53 health check (created by convergence, in
@@ -456,16 +440,7 @@ async fn announce(
         }
     }
     info!(namespace = ?pl.namespace(), name = %pl.name_any(), reason, %note, "detection");
-    let event = kube::runtime::events::Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Detection".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &pl.object_ref(&())).await {
-        warn!(error = %e, "publishing a detection Event");
-    }
+    publish_event(&ctx.recorder, &pl.object_ref(&()), type_, reason, note, "Detection").await;
 }
 
 /// Keeps `drillSchedule.nextAt` on the schedule and creates the drill that falls due (skipped,
@@ -493,17 +468,19 @@ async fn follow_schedule(
     if let Some(due) = due.filter(|due| *due <= now) {
         match open {
             Some(open) => {
-                let event = kube::runtime::events::Event {
-                    type_: EventType::Warning,
-                    reason: "DrillSkipped".into(),
-                    note: Some(format!(
-                        "the drill due at {due} was skipped: FailoverRequest {} is open",
-                        open.name_any()
-                    )),
-                    action: "Drill".into(),
-                    secondary: None,
-                };
-                let _ = ctx.recorder.publish(&event, &pl.object_ref(&())).await;
+                let note = format!(
+                    "the drill due at {due} was skipped: FailoverRequest {} is open",
+                    open.name_any()
+                );
+                publish_event(
+                    &ctx.recorder,
+                    &pl.object_ref(&()),
+                    EventType::Warning,
+                    "DrillSkipped",
+                    note,
+                    "Drill",
+                )
+                .await;
             }
             None => {
                 let name = format!("{}-drill-{}", pl.name_any(), due.as_second());
@@ -529,7 +506,7 @@ fn drill_passed(
     if let Err(why) = schedule {
         return (ConditionStatus::False, "InvalidSchedule", format!("spec.drills: {why}"));
     }
-    let max_age = duration(&drills.max_age.0);
+    let max_age = drills.max_age.to_duration().unwrap_or_default();
     let Some(last) = last else {
         return (ConditionStatus::False, "NeverDrilled", "no drill has run yet".into());
     };

@@ -23,7 +23,7 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
-        events::{Event, EventType},
+        events::EventType,
         predicates,
         reflector::ObjectRef,
         utils::{Predicate, PredicateConfig},
@@ -939,17 +939,9 @@ fn ended(ctx: &Context, request: &FailoverRequest, status: &FailoverRequestStatu
 fn publish(ctx: &Context, request: &FailoverRequest, type_: EventType, reason: &str, note: String) {
     let recorder = ctx.recorder.clone();
     let reference = request.object_ref(&());
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note),
-        action: "Failover".into(),
-        secondary: None,
-    };
+    let reason = reason.to_owned();
     tokio::spawn(async move {
-        if let Err(e) = recorder.publish(&event, &reference).await {
-            warn!(error = %e, "could not publish event");
-        }
+        crate::context::publish_event(&recorder, &reference, type_, &reason, note, "Failover").await;
     });
 }
 

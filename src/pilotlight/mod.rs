@@ -25,7 +25,7 @@ use kube::{
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
-        events::{Event, EventType},
+        events::EventType,
         finalizer::{self, finalizer},
         predicates, reflector,
         utils::{Predicate, PredicateConfig},
@@ -651,16 +651,7 @@ async fn announce_transitions(
 }
 
 async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str, note: String) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &pl.object_ref(&())).await {
-        warn!(error = %e, reason, "could not publish event");
-    }
+    crate::context::publish_event(&ctx.recorder, &pl.object_ref(&()), type_, reason, note, "Reconcile").await;
 }
 
 /// Writes the status fields this controller owns ([`owned_status`]) with server-side apply under

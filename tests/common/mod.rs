@@ -424,38 +424,30 @@ impl Emulator {
 
     /// Replaces the emulated operation durations (`{"rds:CreateDBInstance": 2.0}`; `{}` = instant).
     pub async fn set_durations(&self, durations: Value) {
-        self.http
-            .put(format!("{}/_emulator/durations", self.base))
-            .json(&durations)
-            .send()
-            .await
-            .expect("set durations")
-            .error_for_status()
-            .expect("durations accepted");
+        self.send(self.http.put(format!("{}/_emulator/durations", self.base)), &durations)
+            .await;
     }
 
     /// What Route 53's checkers report for health check `id`: `Success` or `Failure` (all of them).
     pub async fn set_health_check_status(&self, id: &str, status: &str) {
-        self.http
-            .post(format!("{}/_emulator/health-check-status", self.base))
-            .json(&json!({"id": id, "status": status}))
-            .send()
-            .await
-            .expect("set health check status")
-            .error_for_status()
-            .expect("health check status accepted");
+        let url = format!("{}/_emulator/health-check-status", self.base);
+        self.send(self.http.post(url), &json!({"id": id, "status": status}))
+            .await;
     }
 
     /// Creates (if need be) CloudWatch alarm `name` in `region` and sets its state.
     pub async fn set_alarm_state(&self, region: &str, name: &str, state: &str) {
-        self.http
-            .post(format!("{}/_emulator/alarm-state", self.base))
-            .json(&json!({"region": region, "name": name, "state": state, "reason": "set by a test"}))
-            .send()
-            .await
-            .expect("set alarm state")
-            .error_for_status()
-            .expect("alarm state accepted");
+        let body = json!({"region": region, "name": name, "state": state, "reason": "set by a test"});
+        self.send(self.http.post(format!("{}/_emulator/alarm-state", self.base)), &body)
+            .await;
+    }
+
+    /// Sends a control request with a JSON body; panics unless the emulator accepts it.
+    async fn send(&self, request: reqwest::RequestBuilder, body: &Value) {
+        let response = request.json(body).send().await.expect("reach the emulator");
+        if let Err(e) = response.error_for_status_ref() {
+            panic!("the emulator refused {body}: {e}");
+        }
     }
 
     pub async fn clear_faults(&self) {
