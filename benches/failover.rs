@@ -648,25 +648,7 @@ async fn upsert(
         aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError,
     >,
 > {
-    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
-    sdk.route53
-        .change_resource_record_sets()
-        .hosted_zone_id(&w.zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .comment(comment)
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(record)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
+    upsert_record(&sdk.route53, &w.zone, record, comment).await
 }
 
 // ---------------------------------------------------------------------------------------------

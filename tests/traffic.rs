@@ -5,9 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType, TagResourceType,
-};
+use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType, TagResourceType};
 use common::*;
 use serde_json::json;
 
@@ -131,21 +129,7 @@ async fn creates_the_health_check_and_points_the_record_at_the_primary() {
         )
         .build()
         .unwrap();
-    r53.change_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .change_batch(
-            ChangeBatch::builder()
-                .changes(
-                    Change::builder()
-                        .action(ChangeAction::Upsert)
-                        .resource_record_set(repoint)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
+    upsert_record(&r53, &zone, repoint, "repointed by hand")
         .await
         .expect("repoint record");
     let operator = s.start_operator().await;

@@ -1158,3 +1158,35 @@ pub async fn create_target_group() -> String {
         .unwrap()
         .to_owned()
 }
+
+/// UPSERTs `record` in hosted zone `zone` (one change, with `comment`).
+pub async fn upsert_record(
+    route53: &aws_sdk_route53::Client,
+    zone: &str,
+    record: aws_sdk_route53::types::ResourceRecordSet,
+    comment: &str,
+) -> Result<
+    aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput,
+    aws_sdk_route53::error::SdkError<
+        aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError,
+    >,
+> {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(record)
+        .build()
+        .expect("a Route 53 change");
+    route53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .comment(comment)
+                .changes(change)
+                .build()
+                .expect("a change batch"),
+        )
+        .send()
+        .await
+}
