@@ -2,11 +2,9 @@
 //! the message its `# expect:` line names, every forbidden update in `invalid-updates/` too, and
 //! every example and legal update is accepted.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use kube::{
     Api, Client,
     api::{DynamicObject, GroupVersionKind, PostParams},

@@ -1,11 +1,9 @@
 //! `kubectl pilotlight` (the `kubectl-pilotlight` binary) against the real API server, with the
 //! operator running: every command, as the user and impersonating others with `--as`.
 
-mod common;
-
 use std::{process::Command, time::Duration};
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 
 /// Runs `kubectl pilotlight -n NAMESPACE ARGS...` off the runtime's thread (the operator under
 /// test runs on it); returns whether it succeeded, and its output.

@@ -1,12 +1,10 @@
 //! The Aurora global database slice end to end: real kube-apiserver, the operator's
 //! controllers, and the AWS emulator reached over HTTP by the real SDK clients.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::*;
 use kube::Api;
 use pilot_light::api::{Phase, PilotLight};
 

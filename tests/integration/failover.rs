@@ -1,12 +1,10 @@
 //! FailoverRequests end to end on the real API server, against the emulator over HTTP: each
 //! request type, dry runs, one request at a time, a missing PilotLight. Tests that change the
-//! emulator's faults or durations are in `failover_faults.rs` (they run one at a time).
-
-mod common;
+//! emulator's faults or durations are in `tests/exclusive/failover_faults.rs`.
 
 use std::time::Duration;
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 use pilot_light::api::{RequestPhase::*, StepState};
 use serde_json::json;
 

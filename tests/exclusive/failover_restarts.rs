@@ -2,15 +2,13 @@
 //! at every step boundary and during every wait. Each time a new process resumes from
 //! `status.steps`; the request completes, and the call log shows each mutating AWS call once.
 
-mod common;
-
 use std::{
     collections::HashSet,
     process::Child,
     time::{Duration, Instant},
 };
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 use pilot_light::api::{FailoverRequest, RequestPhase, StepState};
 use serde_json::json;
 
@@ -46,6 +44,7 @@ fn fingerprint(request: &FailoverRequest) -> String {
 
 #[tokio::test]
 async fn a_switchover_survives_a_kill_after_every_journal_write() {
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fo-kill").await;
     let in_process = s.start_operator().await;
     let setup = failover_setup(&mut s).await;

@@ -1,13 +1,11 @@
 //! The seed article's Steps 1 and 2 from one PilotLight: once it is Ready, AWS holds what the
 //! article's CLI commands create.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_route53::types::RrType;
 use aws_sdk_s3::types::{BucketVersioningStatus, DeleteMarkerReplicationStatus};
-use common::*;
 
 #[tokio::test]
 async fn one_pilotlight_reproduces_steps_one_and_two() {

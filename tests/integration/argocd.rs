@@ -2,11 +2,9 @@
 //! them with gopher-lua, a Lua 5.1 dialect; the scripts use nothing beyond it) on the sample
 //! objects in `docs/argocd/samples/` and on a PilotLight read from the API server.
 
-mod common;
-
 use std::{path::Path, process::Command, time::Duration};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 /// `value` as a Lua table constructor.

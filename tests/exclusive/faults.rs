@@ -1,15 +1,10 @@
-//! Convergence under injected AWS faults. Fault rules are global to the emulator, so the tests
-//! in this binary run one at a time.
-
-mod common;
+//! Convergence under injected AWS faults. Fault rules are global to the emulator, so each test
+//! holds `SERIAL`.
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
-use tokio::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 /// Undoes what a test changed in the emulator (fault rules, durations) when dropped, even if the
 /// test panics. Never panics itself, so a failing test reports its own failure.
@@ -35,7 +30,7 @@ impl Drop for Faults {
 
 #[tokio::test]
 async fn converges_while_rds_throttles_half_the_calls() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fault-throttle").await;
     create_primary_cluster("us-east-1", &s.names.primary).await;
     let emulator = Emulator::new();
@@ -69,7 +64,7 @@ async fn converges_while_rds_throttles_half_the_calls() {
 
 #[tokio::test]
 async fn standby_region_outage_is_reported_and_recovers_by_itself() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fault-outage").await;
     create_primary_cluster("us-east-1", &s.names.primary).await;
     let operator = s.start_operator().await;
@@ -108,7 +103,7 @@ async fn standby_region_outage_is_reported_and_recovers_by_itself() {
 
 #[tokio::test]
 async fn slow_aws_operations_pass_through_their_creating_states() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fault-slow").await;
     create_primary_cluster("us-east-1", &s.names.primary).await;
     let emulator = Emulator::new();
@@ -138,7 +133,7 @@ async fn slow_aws_operations_pass_through_their_creating_states() {
 
 #[tokio::test]
 async fn a_create_whose_response_is_lost_takes_effect_once() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fault-lost").await;
     create_primary_cluster("us-east-1", &s.names.primary).await;
     let emulator = Emulator::new();
@@ -173,7 +168,7 @@ async fn a_create_whose_response_is_lost_takes_effect_once() {
 
 #[tokio::test]
 async fn the_whole_setup_converges_while_every_service_throttles_and_fails() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("fault-all").await;
     full_setup(&mut s).await;
     let emulator = Emulator::new();

@@ -4,8 +4,6 @@
 //! every verb the operator used, and `kubectl auth can-i --list` every verb the chart grants:
 //! the two sets must be equal, and no request may have been refused.
 
-mod common;
-
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
@@ -13,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 use kube::Api;
 use pilot_light::api::RequestPhase;
 use serde_json::{Value, json};

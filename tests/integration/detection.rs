@@ -1,11 +1,9 @@
 //! Detection of a failing primary (the emulator's Route 53 checkers report failure) in each
 //! mode, its guards, and drills on a schedule.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 use kube::{ResourceExt, api::ListParams};
 use pilot_light::api::{FailoverRequest, RequestPhase};
 use serde_json::{Value, json};

@@ -2,14 +2,12 @@
 //! reconciles; when it is killed the other takes over within the lease duration; a clean
 //! shutdown releases the Lease.
 
-mod common;
-
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use serde_json::json;

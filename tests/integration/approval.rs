@@ -2,11 +2,9 @@
 //! docs/approval.md) on the real API server, with impersonated users: the creator is recorded
 //! truthfully, nobody approves at creation, and only a second person approves, in their own name.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::{
     Api, Client, ResourceExt,

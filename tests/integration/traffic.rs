@@ -1,12 +1,10 @@
 //! Route 53 end to end: the health check on the primary endpoint (created, tagged, adopted), the
 //! application record kept on the active region's target, and a missing hosted zone.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType, TagResourceType};
-use common::*;
 use serde_json::json;
 
 async fn scenario(prefix: &str) -> (Scenario, String, String) {

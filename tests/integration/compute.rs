@@ -1,11 +1,9 @@
 //! Standby compute end to end: the AMI copy, the launch template, the ASG at 0/0/max with its
 //! target group; adoption, the cost guard, a new source image, bad references and deletion.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 struct Names {

@@ -1,9 +1,7 @@
 //! DynamoDB global-table replicas end to end: a replica is added in the standby region and
 //! reported; a missing table is reported without any write.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 async fn scenario(prefix: &str) -> (Scenario, String) {

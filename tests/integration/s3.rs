@@ -1,12 +1,10 @@
 //! S3 cross-region replication end to end: versioning and the replication rule configured,
 //! drift repaired and announced, other rules kept, missing buckets reported.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_s3::types::{BucketVersioningStatus, DeleteMarkerReplicationStatus, ReplicationRuleStatus};
-use common::*;
 use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/S3ReplicationRole";

@@ -1,16 +1,11 @@
 //! FailoverRequests under faults, one test at a time (the emulator's faults and durations are
 //! global): a primary region in outage, throttling and 5xx on every service, and a cancel.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{failover::*, *};
+use crate::common::{failover::*, *};
 use pilot_light::api::{RequestPhase::*, StepState};
 use serde_json::json;
-use tokio::sync::Mutex;
-
-static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const FINAL: &[pilot_light::api::RequestPhase] = &[Succeeded, Failed, Rejected, Cancelled];
 
@@ -46,7 +41,7 @@ async fn outage(emulator: &Emulator, region: &str) {
 
 #[tokio::test]
 async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refuses() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let _clean = CleanEmulator;
     let mut s = Scenario::new("fo-outage").await;
     let operator = s.start_operator().await;
@@ -131,7 +126,7 @@ async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refu
 
 #[tokio::test]
 async fn a_failover_completes_through_throttling_and_5xx_on_every_service() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let _clean = CleanEmulator;
     let mut s = Scenario::new("fo-flaky").await;
     let operator = s.start_operator().await;
@@ -175,7 +170,7 @@ async fn a_failover_completes_through_throttling_and_5xx_on_every_service() {
 
 #[tokio::test]
 async fn a_cancelled_request_stops_before_its_next_step_and_says_what_was_done() {
-    let _serial = SERIAL.lock().await;
+    let _serial = crate::SERIAL.lock().await;
     let _clean = CleanEmulator;
     let mut s = Scenario::new("fo-cancel").await;
     let operator = s.start_operator().await;

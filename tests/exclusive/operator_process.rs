@@ -1,22 +1,21 @@
 //! The `pilot-light run` binary as a process: it refuses to start without its CRDs, serves the
 //! health and metrics endpoints, and stops cleanly on SIGTERM.
 //!
-//! This binary deletes and re-creates the CRDs, so it holds exactly one test (cargo runs test
-//! binaries one after another).
-
-mod common;
+//! It deletes and re-creates the CRDs, which every other test needs: one reason for
+//! `tests/exclusive/`.
 
 use std::{
     process::Command,
     time::{Duration, Instant},
 };
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::{Api, ResourceExt, api::DeleteParams};
 
 #[tokio::test]
 async fn refuses_to_run_without_crds_serves_health_and_stops_on_sigterm() {
+    let _serial = crate::SERIAL.lock().await;
     let client = client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
 

@@ -1,0 +1,26 @@
+//! The integration tests that share one test environment and may run side by side: each works
+//! in its own namespace, under AWS names of its own, and leaves the emulator's global settings
+//! (faults, durations) alone. One binary, so the AWS SDK crates are linked once rather than once
+//! per file (on a cold build that saves about 2 GB of disk and a link per file).
+//!
+//! Tests that need the environment to themselves are in `tests/exclusive/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admission;
+mod approval;
+mod argocd;
+mod aurora;
+mod compute;
+mod crds;
+mod dashboard;
+mod detection;
+mod dynamodb;
+mod failover;
+mod helm;
+mod leader_election;
+mod plugin;
+mod s3;
+mod seed_steps;
+mod traffic;
