@@ -19,7 +19,7 @@ test: lint
 	$(TESTENV) up
 	trap '$(TESTENV) down' EXIT; \
 	  . .testenv/env && \
-	  cargo test --all-targets && \
+	  cargo test --lib --bins --tests && \
 	  scripts/check-iam-policy && \
 	  ./testenv/emulator/run-tests
 
