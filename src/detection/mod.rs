@@ -10,7 +10,7 @@ pub mod cron;
 pub mod decide;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -59,6 +59,15 @@ struct Memory {
     wake: Option<tokio::time::Instant>,
 }
 
+impl Memory {
+    /// Forgets the PilotLights not in `live`: deleted ones would otherwise stay until a restart.
+    fn keep_only(&mut self, live: &HashSet<String>) {
+        self.announced.retain(|k, _| live.contains(k));
+        self.written.retain(|k, _| live.contains(k));
+        self.health.retain(|k, _| live.contains(k));
+    }
+}
+
 /// Runs until `shutdown` completes, looking at every PilotLight in `pilotlights` (the
 /// PilotLight controller's cache) with detection or drills.
 pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: impl Future<Output = ()>) {
@@ -76,10 +85,17 @@ pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: im
         if tokio::time::Instant::now() >= next {
             next = tokio::time::Instant::now() + interval;
         }
-        let watched: Vec<Arc<PilotLight>> = pilotlights
+        let live: Vec<Arc<PilotLight>> = pilotlights
             .state()
             .into_iter()
             .filter(|pl| pl.metadata.deletion_timestamp.is_none())
+            .collect();
+        memory
+            .lock()
+            .expect("memory lock")
+            .keep_only(&live.iter().map(|pl| key(pl)).collect());
+        let watched: Vec<Arc<PilotLight>> = live
+            .into_iter()
             .filter(|pl| pl.spec.detection.is_some() || pl.spec.drills.is_some() || was_watched(&memory, pl))
             .collect();
         futures::stream::iter(watched)
@@ -95,8 +111,11 @@ pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: im
     }
 }
 
+/// The object's uid: a PilotLight deleted and created again under its name starts afresh (no
+/// spell, no announcement and no status write carried over from its predecessor).
 fn key(pl: &PilotLight) -> String {
-    format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any())
+    pl.uid()
+        .unwrap_or_else(|| format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any()))
 }
 
 /// A PilotLight whose detection or drills were just removed still needs its status cleared once.
@@ -535,5 +554,30 @@ fn drill_passed(
                 last.message.as_deref().unwrap_or("")
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_keeps_only_live_pilotlights() {
+        let mut memory = Memory::default();
+        for uid in ["a", "b"] {
+            memory.announced.insert(uid.into(), "said".into());
+            memory.written.insert(uid.into(), serde_json::json!({}));
+            memory.health.insert(uid.into(), PrimaryHealthStatus::default());
+        }
+        memory.keep_only(&HashSet::from(["b".to_owned()]));
+        let keys = |m: &Memory| {
+            (
+                m.announced.keys().cloned().collect::<Vec<_>>(),
+                m.written.keys().cloned().collect::<Vec<_>>(),
+                m.health.keys().cloned().collect::<Vec<_>>(),
+            )
+        };
+        let b = vec!["b".to_owned()];
+        assert_eq!(keys(&memory), (b.clone(), b.clone(), b));
     }
 }
