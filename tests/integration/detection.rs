@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::common::{failover::*, *};
-use kube::{ResourceExt, api::ListParams};
-use pilot_light::api::{FailoverRequest, RequestPhase};
+use k8s_openapi::api::core::v1::Event;
+use kube::{Api, ResourceExt, api::ListParams};
+use pilot_light::api::{FailoverRequest, PilotLight, RequestPhase};
 use serde_json::{Value, json};
 
 /// A full pilot light, Ready, with `detection` set; returns its health check id.
@@ -71,6 +72,51 @@ async fn notify_mode_reports_and_creates_nothing() {
     let pl = primary_healthy(&s, "False").await;
     let message = &condition(pl.status.as_ref().unwrap(), "PrimaryHealthy").message;
     assert!(message.contains(&format!("alarm {alarm} is in ALARM")), "{message}");
+    operator.stop().await;
+}
+
+/// Reasons of the Events recorded for one object (by uid, so a predecessor under the same name
+/// does not count).
+async fn event_reasons_of(s: &Scenario, uid: &str) -> Vec<String> {
+    let api: Api<Event> = Api::namespaced(s.client.clone(), &s.ns.name);
+    let lp = ListParams::default().fields(&format!("involvedObject.uid={uid}"));
+    let events = api.list(&lp).await.expect("list events").items;
+    events.into_iter().filter_map(|e| e.reason).collect()
+}
+
+/// Waits for a `PrimaryUnhealthy` Event about the object `uid`.
+async fn told_unhealthy(s: &Scenario, uid: &str) -> Option<()> {
+    eventually(Duration::from_secs(10), || async {
+        event_reasons_of(s, uid)
+            .await
+            .contains(&"PrimaryUnhealthy".to_owned())
+            .then_some(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_pilotlight_created_again_under_its_name_is_watched_afresh() {
+    let mut s = Scenario::new("detect-again").await;
+    let operator = s.start_operator().await;
+    let alarm = format!("{}-api-5xx", s.ns.name);
+    let emulator = Emulator::new();
+    emulator.set_alarm_state("us-east-1", &alarm, "ALARM").await;
+    s.apply(|m| m["spec"]["detection"] = json!({"mode": "Notify", "unhealthyFor": "1s", "alarms": [alarm]}))
+        .await;
+    let first = primary_healthy(&s, "False").await.uid().expect("uid");
+    told_unhealthy(&s, &first)
+        .await
+        .expect("the first PilotLight's PrimaryUnhealthy Event");
+
+    // The same manifest again, while the alarm is still going off: a new object, told afresh.
+    s.delete_pilotlight().await;
+    s.apply(|_| {}).await;
+    let second = primary_healthy(&s, "False").await.uid().expect("uid");
+    assert_ne!(first, second);
+    told_unhealthy(&s, &second)
+        .await
+        .expect("the new PilotLight's own PrimaryUnhealthy Event");
     operator.stop().await;
 }
 
@@ -251,5 +297,57 @@ async fn a_schedule_creates_drills_and_a_failed_smoke_test_turns_drill_passed_fa
         "pilot_light_drill_passed{{namespace=\"{}\",name=\"app\"}} 0",
         s.ns.name
     )));
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_drill_due_while_another_request_is_open_is_skipped_with_an_event() {
+    let mut s = Scenario::new("drill-skip").await;
+    let operator = s.start_operator().await;
+    failover_setup(&mut s).await;
+    // With approval required, the switchover stays open, waiting for it.
+    s.apply(|m| m["spec"]["failover"]["approval"] = json!({"required": true}))
+        .await;
+    create_request(&s, "waiting", "Switchover", json!({})).await;
+    wait_phase(
+        &s,
+        "waiting",
+        &[RequestPhase::AwaitingApproval],
+        Duration::from_secs(30),
+    )
+    .await;
+    s.apply(|m| m["spec"]["drills"] = json!({"schedule": "* * * * *", "timeZone": "UTC"}))
+        .await;
+    let (pl, _) = s.wait_for_reason("DrillPassed", "False", "NeverDrilled").await;
+    let due = pl.status.unwrap().drill_schedule.unwrap().next_at.expect("nextAt").0;
+
+    let skipped = eventually(Duration::from_secs(80), || async {
+        s.warning_notes()
+            .await
+            .into_iter()
+            .find(|m| m.contains("was skipped: FailoverRequest waiting is open"))
+    })
+    .await
+    .expect("a DrillSkipped Warning naming the open request");
+    assert!(skipped.contains(&format!("the drill due at {due}")), "{skipped}");
+    let api: Api<PilotLight> = Api::namespaced(s.client.clone(), &s.ns.name);
+    let pl = eventually(Duration::from_secs(10), || async {
+        let pl = api.get("app").await.ok()?;
+        let next = pl.status.as_ref()?.drill_schedule.as_ref()?.next_at.as_ref()?.0;
+        (next > due).then_some(pl)
+    })
+    .await
+    .expect("nextAt moves on past the skipped drill");
+    assert!(
+        requests_of(&s)
+            .await
+            .iter()
+            .all(|r| !r.name_any().starts_with("app-drill-")),
+        "no drill was created"
+    );
+    assert_eq!(
+        condition(pl.status.as_ref().unwrap(), "DrillPassed").reason,
+        "NeverDrilled"
+    );
     operator.stop().await;
 }
