@@ -325,8 +325,14 @@ pub async fn endpoints(s: &Scenario) -> std::collections::BTreeMap<String, Strin
 
 /// Reasons of the Events recorded for an object.
 pub async fn event_reasons(client: &Client, namespace: &str, name: &str) -> Vec<String> {
+    event_reasons_matching(client, namespace, &format!("involvedObject.name={name}")).await
+}
+
+/// Reasons of the Events that match a field selector (`involvedObject.uid=…` tells apart two
+/// objects that had the same name).
+pub async fn event_reasons_matching(client: &Client, namespace: &str, fields: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(client.clone(), namespace);
-    let lp = ListParams::default().fields(&format!("involvedObject.name={name}"));
+    let lp = ListParams::default().fields(fields);
     api.list(&lp)
         .await
         .expect("list events")

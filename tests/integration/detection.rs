@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::common::{failover::*, *};
-use k8s_openapi::api::core::v1::Event;
 use kube::{Api, ResourceExt, api::ListParams};
 use pilot_light::api::{FailoverRequest, PilotLight, RequestPhase};
 use serde_json::{Value, json};
@@ -75,19 +74,10 @@ async fn notify_mode_reports_and_creates_nothing() {
     operator.stop().await;
 }
 
-/// Reasons of the Events recorded for one object (by uid, so a predecessor under the same name
-/// does not count).
-async fn event_reasons_of(s: &Scenario, uid: &str) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(s.client.clone(), &s.ns.name);
-    let lp = ListParams::default().fields(&format!("involvedObject.uid={uid}"));
-    let events = api.list(&lp).await.expect("list events").items;
-    events.into_iter().filter_map(|e| e.reason).collect()
-}
-
 /// Waits for a `PrimaryUnhealthy` Event about the object `uid`.
 async fn told_unhealthy(s: &Scenario, uid: &str) -> Option<()> {
     eventually(Duration::from_secs(10), || async {
-        event_reasons_of(s, uid)
+        event_reasons_matching(&s.client, &s.ns.name, &format!("involvedObject.uid={uid}"))
             .await
             .contains(&"PrimaryUnhealthy".to_owned())
             .then_some(())
