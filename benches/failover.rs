@@ -636,21 +636,6 @@ fn alias_record(w: &World, region: &str, evaluate_target_health: bool) -> aws_sd
         .unwrap()
 }
 
-/// UPSERTs `record` in the world's hosted zone.
-async fn upsert(
-    sdk: &Sdk,
-    w: &World,
-    record: aws_sdk_route53::types::ResourceRecordSet,
-    comment: &str,
-) -> Result<
-    aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsOutput,
-    aws_sdk_route53::error::SdkError<
-        aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError,
-    >,
-> {
-    upsert_record(&sdk.route53, &w.zone, record, comment).await
-}
-
 // ---------------------------------------------------------------------------------------------
 // The straight line: the operator's calls replayed with the SDK
 
@@ -774,7 +759,7 @@ async fn replay(calls: &[Call], to: &'static str, w: &World, sdk: &Sdk, comment:
                     db_record()
                 };
                 changes += 1;
-                let out = upsert(sdk, w, record, comment).await;
+                let out = upsert_record(&sdk.route53, &w.zone, record, comment).await;
                 if let Some(info) = out.as_ref().ok().and_then(|o| o.change_info()) {
                     pending.push_back(info.id().to_owned());
                 }
@@ -937,7 +922,7 @@ async fn seed_order(w: &World, sdk: &Sdk, delay: Duration) -> SeedRun {
     .await;
     let healthy = t0.elapsed();
     calls += 1;
-    let change = upsert(sdk, w, alias_record(w, STANDBY, true), "seed order")
+    let change = upsert_record(&sdk.route53, &w.zone, alias_record(w, STANDBY, true), "seed order")
         .await
         .expect("seed order: ChangeResourceRecordSets");
     let id = change.change_info().unwrap().id().to_owned();
@@ -984,9 +969,14 @@ async fn undo_seed_order(w: &World, sdk: &Sdk) {
         .send()
         .await
         .expect("standby group to zero");
-    upsert(sdk, w, alias_record(w, PRIMARY, false), "undo the seed order")
-        .await
-        .expect("application record back on the primary");
+    upsert_record(
+        &sdk.route53,
+        &w.zone,
+        alias_record(w, PRIMARY, false),
+        "undo the seed order",
+    )
+    .await
+    .expect("application record back on the primary");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ impl Context {
     }
 
     /// The operator's own user name, asked of the API server once (a SelfSubjectReview).
-    pub async fn identity(&self) -> Result<&str, kube::Error> {
+    pub async fn identity(&self) -> crate::error::Result<&str> {
         self.identity
             .get_or_try_init(|| whoami(&self.client))
             .await
@@ -227,9 +227,37 @@ pub async fn publish_event(
     }
 }
 
+/// Applies `status` (the PilotLight status fields one writer owns) under field manager
+/// `manager`. Every writer has a manager of its own ([`MANAGER`], [`FAILOVER_MANAGER`],
+/// [`DRILL_MANAGER`], detection's), so an apply never drops another writer's fields.
+pub async fn apply_pilotlight_status(
+    client: &kube::Client,
+    pl: &PilotLight,
+    manager: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), kube::Error> {
+    use kube::{
+        Resource,
+        api::{Patch, PatchParams},
+    };
+    let patch = serde_json::json!({
+        "apiVersion": PilotLight::api_version(&()),
+        "kind": PilotLight::kind(&()),
+        "status": status,
+    });
+    kube::Api::<PilotLight>::namespaced(client.clone(), &pl.namespace().unwrap_or_default())
+        .patch_status(
+            &pl.name_any(),
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
 /// The user name the API server authenticates `client` as (a SelfSubjectReview, which every
-/// authenticated user may create).
-pub async fn whoami(client: &kube::Client) -> Result<String, kube::Error> {
+/// authenticated user may create). Never empty: an empty name would match an empty `created-by`.
+pub async fn whoami(client: &kube::Client) -> crate::error::Result<String> {
     use k8s_openapi::api::authentication::v1::SelfSubjectReview;
     let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({
         "apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"
@@ -238,11 +266,12 @@ pub async fn whoami(client: &kube::Client) -> Result<String, kube::Error> {
     let answer = kube::Api::<SelfSubjectReview>::all(client.clone())
         .create(&Default::default(), &review)
         .await?;
-    Ok(answer
+    answer
         .status
         .and_then(|s| s.user_info)
         .and_then(|u| u.username)
-        .unwrap_or_default())
+        .filter(|name| !name.is_empty())
+        .ok_or(crate::error::Error::NoUserName)
 }
 
 #[cfg(test)]

@@ -27,6 +27,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("the API server did not name the user this client authenticates as")]
+    NoUserName,
+
     #[error("lost the leader Lease {0}; exiting so that no two replicas act at once (the pod restarts as a standby)")]
     LeadershipLost(String),
 }
@@ -47,6 +50,7 @@ impl Error {
             Self::MissingNamespace(_) => "missing_namespace",
             Self::AdminBind { .. } => "admin_bind",
             Self::LeadershipLost(_) => "leadership_lost",
+            Self::NoUserName => "no_user_name",
             Self::Finalizer(_) => "finalizer",
         }
     }

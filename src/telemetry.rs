@@ -197,7 +197,7 @@ impl Default for Metrics {
         );
         registry.register(
             "standby_image_age_seconds",
-            "Age of the standby region's AMI copy at the last compute check",
+            "Age of the standby region's AMI copy, as of the last reconcile",
             image_age.clone(),
         );
         registry.register(

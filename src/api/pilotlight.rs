@@ -528,7 +528,7 @@ pub struct PilotLightStatus {
     /// One-word summary: Converging, Ready, Degraded or Error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
-    /// Ready and one condition per component.
+    /// Ready, one condition per component, and detection's `PrimaryHealthy` and `DrillPassed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

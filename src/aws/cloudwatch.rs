@@ -1,4 +1,4 @@
-//! Aurora global database replication lag from CloudWatch.
+//! CloudWatch: Aurora global database replication lag, and the alarms detection watches.
 
 use std::{
     collections::HashMap,

@@ -1,8 +1,10 @@
 //! Route 53: the primary endpoint's health check and the records that move traffic.
 //!
 //! Route 53 allows 5 requests per second per account, shared with every other tool, so periodic
-//! checks read through [`Route53View`]: one listing of health checks and one listing per hosted
-//! zone serve every PilotLight that checks within [`Route53View::shared_for`].
+//! convergence checks read through [`Route53View`]: one listing of health checks and one listing
+//! per hosted zone serve every PilotLight that checks within `Route53View::shared_for`.
+//! Detection's [`health_check_status`] is the exception: one call per watched PilotLight per
+//! `--detection-interval`, which at the default 30 s fills the limit at about 150 PilotLights.
 
 use std::{
     collections::HashMap,

@@ -12,6 +12,7 @@ use kube::{
 };
 use pilot_light::{
     api::{FailoverRequest, FailoverType, PilotLight, RequestPhase},
+    context::whoami,
     plugin,
 };
 
@@ -147,14 +148,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The user name the API server authenticates this kubeconfig as.
-async fn whoami(client: &Client) -> Result<String> {
-    match pilot_light::context::whoami(client).await? {
-        name if name.is_empty() => Err("the API server did not say who you are".into()),
-        name => Ok(name),
-    }
 }
 
 async fn set(requests: &Api<FailoverRequest>, name: &str, spec: serde_json::Value) -> Result<()> {

@@ -23,7 +23,7 @@ pub struct Verdict {
     pub evidence: Vec<String>,
 }
 
-/// Combines the health checkers' observations (`None`: not readable, with why) and the alarms
+/// Combines the health checkers' observations (`Err`: not readable, with why) and the alarms
 /// named in the spec (`Err`: not readable). Unhealthy when Route 53 would fail the endpoint or
 /// any alarm is in `ALARM`.
 pub fn verdict(

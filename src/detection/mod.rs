@@ -22,7 +22,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams, PostParams},
+    api::PostParams,
     runtime::{events::EventType, reflector::Store},
 };
 use tracing::{info, warn};
@@ -33,8 +33,8 @@ use crate::{
         FailoverRequest, FailoverType, PilotLight, PrimaryHealthStatus, RequestPhase, set_condition,
     },
     aws::{cloudwatch, route53},
-    context::{Context, publish_event},
-    failover::{CREATED_BY, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE},
+    context::{Context, apply_pilotlight_status, publish_event},
+    failover::{ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE},
     telemetry::ObjectLabels,
 };
 
@@ -43,11 +43,13 @@ use decide::{Decision, Inputs, Verdict};
 /// Field manager of `primaryHealth`, `drillSchedule` and the two conditions.
 pub const DETECTION_MANAGER: &str = "pilot-light-detection";
 
-/// Requests created at once across all PilotLights (each is one API call).
+/// PilotLights looked at at once (each look: up to two AWS reads, a status apply, maybe a
+/// request and Events).
 const CONCURRENCY: usize = 16;
 
-/// What the loop remembers between looks, per PilotLight: the last decision announced (so each
-/// Event says something new) and the status last written (so an unchanged one is not written).
+/// What the loop remembers between looks: per PilotLight, the last decision announced (so each
+/// Event says something new) and the status last written (so an unchanged one is not written);
+/// and the earliest time a hold ends.
 #[derive(Default)]
 struct Memory {
     announced: HashMap<String, String>,
@@ -204,23 +206,13 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
     };
 
     let patch = serde_json::json!({
-        "apiVersion": PilotLight::api_version(&()),
-        "kind": PilotLight::kind(&()),
-        "status": {
-            "primaryHealth": primary_health,
-            "drillSchedule": drill_schedule,
-            "conditions": conditions,
-        },
+        "primaryHealth": primary_health,
+        "drillSchedule": drill_schedule,
+        "conditions": conditions,
     });
     let unchanged = memory.lock().expect("memory lock").written.get(&key(pl)) == Some(&patch);
     if !unchanged {
-        let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
-        api.patch_status(
-            &pl.name_any(),
-            &PatchParams::apply(DETECTION_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await?;
+        apply_pilotlight_status(&ctx.client, pl, DETECTION_MANAGER, &patch).await?;
         let mut memory = memory.lock().expect("memory lock");
         if pl.spec.detection.is_none() && pl.spec.drills.is_none() {
             memory.written.remove(&key(pl));
@@ -344,16 +336,10 @@ async fn create_request(
 ) -> crate::error::Result<()> {
     let me = ctx.identity().await?;
     let reason: String = reason.chars().take(1000).collect();
-    let request: FailoverRequest = serde_json::from_value(serde_json::json!({
-        "apiVersion": FailoverRequest::api_version(&()),
-        "kind": FailoverRequest::kind(&()),
-        "metadata": {
-            "name": name,
-            "annotations": {CREATED_BY: me, ORIGIN: origin},
-        },
-        "spec": {"pilotLightRef": {"name": pl.name_any()}, "type": type_, "reason": reason},
-    }))
-    .expect("a FailoverRequest manifest");
+    let mut request = crate::plugin::new_request(&pl.name_any(), type_, &reason, me, false, false);
+    request.metadata.generate_name = None;
+    request.metadata.name = Some(name.to_owned());
+    request.annotations_mut().insert(ORIGIN.to_owned(), origin.to_owned());
     let api: Api<FailoverRequest> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
     match api.create(&PostParams::default(), &request).await {
         Ok(_) => {
@@ -532,10 +518,15 @@ fn drill_passed(
     let completed = last.completed_at.as_ref().map(|t| t.0);
     let age = completed.and_then(|c| Duration::try_from(now.duration_since(c)).ok());
     match (last.phase, age) {
+        // The time, not the age: an age would change the message, and so the status, every minute.
         (RequestPhase::Succeeded, Some(age)) if age <= max_age => (
             ConditionStatus::True,
             "DrillSucceeded",
-            format!("drill {} succeeded {}m ago", last.request_name, age.as_secs() / 60),
+            format!(
+                "drill {} succeeded at {}",
+                last.request_name,
+                completed.map(|c| c.to_string()).unwrap_or_default()
+            ),
         ),
         (RequestPhase::Succeeded, _) => (
             ConditionStatus::False,

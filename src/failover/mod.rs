@@ -878,11 +878,7 @@ async fn record_outcome(
     } else {
         ("lastFailover", FAILOVER_MANAGER)
     };
-    let mut patch = serde_json::json!({
-        "apiVersion": PilotLight::api_version(&()),
-        "kind": PilotLight::kind(&()),
-        "status": { field: outcome },
-    });
+    let mut patch = serde_json::json!({ field: outcome });
     if type_ == FailoverType::Drill {
         // The drill trend, under the same manager as lastDrill (one request at a time, so `pl`'s
         // history is the latest).
@@ -899,20 +895,14 @@ async fn record_outcome(
                     .unwrap_or_default()
             )),
         };
-        patch["status"]["drillHistory"] = serde_json::json!(crate::api::with_entry(&history, entry));
+        patch["drillHistory"] = serde_json::json!(crate::api::with_entry(&history, entry));
     }
     // Traffic and writer moved: say so now rather than at the next convergence, which confirms
     // it from AWS, so that a Failback admitted right after this request is not refused.
     if phase == RequestPhase::Succeeded && type_ != FailoverType::Drill {
-        patch["status"]["activeRegion"] = serde_json::json!(active_region);
+        patch["activeRegion"] = serde_json::json!(active_region);
     }
-    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
-    api.patch_status(
-        &pl.name_any(),
-        &PatchParams::apply(manager).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    crate::context::apply_pilotlight_status(&ctx.client, pl, manager, &patch).await?;
     Ok(())
 }
 

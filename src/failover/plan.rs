@@ -218,8 +218,6 @@ pub fn startable(steps: &[StepStatus], stopping: bool) -> Vec<String> {
         .collect()
 }
 
-/// Whether `type_` against a PilotLight with this failover policy waits for a second person.
-/// Drills change no data and no DNS, so they never wait.
 /// Who asked for a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {

@@ -21,7 +21,6 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -398,7 +397,8 @@ async fn converge(pl: &PilotLight, ctx: &Context, namespace: &str) -> Result<Act
         image_age,
     );
     if status != previous {
-        write_status(ctx, pl, namespace, &status).await?;
+        // Only the fields this controller owns ([`owned_status`]).
+        crate::context::apply_pilotlight_status(&ctx.client, pl, MANAGER, &status).await?;
     }
     if request.is_none() && ctx.running_request(pl).is_none() {
         endpoints::apply(&ctx.client, &endpoints::desired(pl, &status)).await?;
@@ -652,22 +652,4 @@ async fn announce_transitions(
 
 async fn publish(ctx: &Context, pl: &PilotLight, type_: EventType, reason: &str, note: String) {
     crate::context::publish_event(&ctx.recorder, &pl.object_ref(&()), type_, reason, note, "Reconcile").await;
-}
-
-/// Writes the status fields this controller owns ([`owned_status`]) with server-side apply under
-/// the operator's field manager.
-async fn write_status(ctx: &Context, pl: &PilotLight, namespace: &str, status: &PilotLightStatus) -> Result<()> {
-    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), namespace);
-    let patch = serde_json::json!({
-        "apiVersion": PilotLight::api_version(&()),
-        "kind": PilotLight::kind(&()),
-        "status": status,
-    });
-    api.patch_status(
-        &pl.name_any(),
-        &PatchParams::apply(MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    Ok(())
 }
