@@ -926,7 +926,7 @@ pub fn approval_policy_documents() -> (
 /// The policy is applied as shipped. The binding is too, except that it is limited to namespaces
 /// labelled [`APPROVAL_TEST_LABEL`]: the shipped binding applies cluster-wide, and the test
 /// environment is shared with tests that create FailoverRequests without the annotation
-/// (`tests/admission.rs`, whose fixtures and examples must stay valid for the CRD alone).
+/// (`tests/integration/admission.rs`, whose fixtures and examples must stay valid for the CRD alone).
 pub async fn install_approval_policy(client: &Client) {
     use k8s_openapi::{
         api::admissionregistration::v1::{MatchResources, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},

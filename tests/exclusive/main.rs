@@ -1,5 +1,6 @@
 //! The integration tests that change what every other test sees: the emulator's global fault
-//! rules and operation durations, or the CRDs themselves. Every test here holds [`SERIAL`], and
+//! rules and operation durations, the CRDs themselves, or the cluster-wide approval policy (the
+//! chart's, applied by `helm.rs`, has the name `install_approval_policy` uses). Every test here holds [`SERIAL`], and
 //! cargo runs this binary after or before `tests/integration/`, never beside it.
 
 #[path = "../common/mod.rs"]
@@ -8,6 +9,7 @@ mod common;
 mod failover_faults;
 mod failover_restarts;
 mod faults;
+mod helm;
 mod operator_process;
 
 /// Held for a whole test: one test at a time owns the environment.

@@ -18,7 +18,6 @@ mod dashboard;
 mod detection;
 mod dynamodb;
 mod failover;
-mod helm;
 mod leader_election;
 mod plugin;
 mod s3;

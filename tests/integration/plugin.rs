@@ -141,8 +141,7 @@ async fn failover_approve_failback_switchover_and_cancel_from_the_command_line()
     wait_phase(&s, &waiting, &[AwaitingApproval], Duration::from_secs(30)).await;
     let (ok, out) = plugin(&ns, &["cancel", &waiting]).await;
     assert!(ok && out.contains("cancel requested"), "{out}");
-    let cancelled = wait_phase(&s, &waiting, &[Cancelled], Duration::from_secs(30)).await;
-    assert_eq!(phase(&cancelled), Some(Cancelled));
+    wait_phase(&s, &waiting, &[Cancelled], Duration::from_secs(30)).await;
 
     // One PilotLight in detail: its conditions and where it serves from.
     let (ok, out) = plugin(&ns, &["status", "app"]).await;

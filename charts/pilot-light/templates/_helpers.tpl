@@ -39,7 +39,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-What the operator does with Kubernetes objects, exactly: tests/integration/helm.rs compares these rules with
+What the operator does with Kubernetes objects, exactly: tests/exclusive/helm.rs compares these rules with
 the verbs the operator used in the API server's audit log.
 */}}
 {{- define "pilot-light.rules" -}}

@@ -338,6 +338,7 @@ impl Drop for ClusterScoped {
 
 #[tokio::test]
 async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rights_it_uses() {
+    let _serial = crate::SERIAL.lock().await;
     let mut s = Scenario::new("helm").await;
     let ns = s.ns.name.clone();
     let _cleanup = ClusterScoped(vec![
