@@ -11,15 +11,18 @@ TESTENV := ./testenv/testenv
 demo:
 	./scripts/demo
 
-## Every check CI runs: formatting, clippy, unit tests, the integration tests against a test
-## environment this target starts and stops itself, the IAM policy against the calls those tests
-## made, and the emulator's own tests.
+## Every check CI runs: formatting, clippy, the three test tiers (unit; integration and
+## exclusive against a test environment this target starts and stops itself; each tier fails if
+## it ran no test), the IAM policy against the calls those tests made, and the emulator's own
+## tests.
 test: lint
 	@if [ -f .testenv/pids ]; then echo "make test: a test environment is already up; stopping it first"; $(TESTENV) down; fi
 	$(TESTENV) up
 	trap '$(TESTENV) down' EXIT; \
 	  . .testenv/env && \
-	  cargo test --lib --bins --tests && \
+	  scripts/test-tier unit --lib --bins && \
+	  scripts/test-tier integration --test integration && \
+	  scripts/test-tier exclusive --test exclusive && \
 	  scripts/check-iam-policy && \
 	  ./testenv/emulator/run-tests
 
@@ -32,7 +35,7 @@ bench: bench-convergence bench-failover bench-detection
 bench-convergence:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
-	  . .testenv/env && cargo bench --bench convergence
+	  . .testenv/env && cargo bench --features testenv --bench convergence
 
 ## One PilotLight with every component, the operator in-process: (a) Switchovers with instant
 ## emulated operations against the same AWS calls replayed in a straight line with the SDK;
@@ -42,7 +45,7 @@ bench-convergence:
 bench-failover:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
-	  . .testenv/env && cargo bench --bench failover
+	  . .testenv/env && cargo bench --features testenv --bench failover
 
 ## Detection latency: the primary's health check failing until the proposed FailoverRequest
 ## exists, beyond the hold time, for detection intervals of 1 s and 5 s (BENCHMARKS.md). Uses a
@@ -50,11 +53,11 @@ bench-failover:
 bench-detection:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
-	  . .testenv/env && cargo bench --bench detection
+	  . .testenv/env && cargo bench --features testenv --bench detection
 
 lint:
 	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features testenv -- -D warnings
 
 ## Regenerate crds/ and the chart's copies from the Rust types and deploy/admission/ (a test
 ## fails when they are stale).

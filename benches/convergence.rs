@@ -18,7 +18,7 @@ use std::{
 use common::*;
 use futures::{StreamExt, stream};
 use kube::{Api, api::ListParams};
-use pilot_light::{api::PilotLight, pilotlight::schedule::CheckIntervals};
+use pilot_light::{api::PilotLight, config::CheckIntervals};
 
 /// Emulated hours pass this many times faster than real ones while measuring steady state.
 const SCALE: u32 = 60;

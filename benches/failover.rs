@@ -32,8 +32,7 @@ use kube::{
 };
 use pilot_light::{
     api::{FailoverRequest, FailoverRequestStatus, RequestPhase, StepState},
-    context::Settings,
-    pilotlight::schedule::CheckIntervals,
+    config::{CheckIntervals, Settings},
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;

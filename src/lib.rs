@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod aws;
+pub mod backoff;
+pub mod config;
 pub mod context;
 pub mod detection;
 pub mod error;

@@ -2,9 +2,8 @@ use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use pilot_light::{
-    context::Settings,
+    config::{CheckIntervals, Settings},
     leader::{LeaseSettings, default_identity},
-    pilotlight::schedule::CheckIntervals,
     telemetry::{LogFormat, init_tracing},
 };
 

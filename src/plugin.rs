@@ -6,12 +6,9 @@ use std::fmt::Write;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
-use crate::{
-    api::{
-        FailoverOutcome, FailoverRequest, FailoverRequestSpec, FailoverType, PilotLight, PilotLightRef, RequestPhase,
-        StepStatus,
-    },
-    failover::CREATED_BY,
+use crate::api::{
+    CREATED_BY, FailoverOutcome, FailoverRequest, FailoverRequestSpec, FailoverType, PilotLight, PilotLightRef,
+    StepStatus,
 };
 
 /// A new request against `pilotlight`, recording `creator` (the admission policy checks it).
@@ -47,10 +44,7 @@ pub fn new_request(
 
 /// Whether the request reached a phase it never leaves.
 pub fn is_final(request: &FailoverRequest) -> bool {
-    matches!(
-        request.status.as_ref().and_then(|s| s.phase),
-        Some(RequestPhase::Succeeded | RequestPhase::Failed | RequestPhase::Rejected | RequestPhase::Cancelled)
-    )
+    request.is_final()
 }
 
 fn seconds(value: Option<f64>) -> String {
@@ -247,6 +241,7 @@ pub fn history_table(requests: &[FailoverRequest]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::RequestPhase;
 
     #[test]
     fn requests_record_their_creator_and_get_a_generated_name() {

@@ -9,18 +9,20 @@ use std::{
     },
 };
 
-use kube::{Api, Client, api::ListParams};
+use kube::{Api, Client, api::ListParams, runtime::reflector};
 use tokio::sync::watch;
 use tracing::info;
 
 use crate::{
     api::{FailoverRequest, PilotLight},
     aws::AwsClients,
-    context::{Context, Settings},
+    config::{MANAGER, Settings},
+    context::{Core, Requests},
+    detection::{self, DetectionContext},
     error::{Error, Result},
-    failover,
+    failover::{self, FailoverContext},
     leader::{Leadership, LeaseSettings},
-    pilotlight,
+    pilotlight::{self, PilotLightContext},
     telemetry::{AdminState, Metrics, serve_admin},
 };
 
@@ -68,13 +70,8 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     let client = Client::try_default().await?;
     check_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let aws = AwsClients::from_env(
-        metrics.clone(),
-        crate::context::MANAGER,
-        settings.check_intervals.shared_read_window(),
-    )
-    .await;
-    let ctx = Arc::new(Context::new(client, aws, metrics.clone(), settings));
+    let aws = AwsClients::from_env(metrics.clone(), MANAGER, settings.check_intervals.shared_read_window()).await;
+    let ctx = Arc::new(Core::new(client, aws, metrics.clone(), settings));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -116,27 +113,50 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     Ok(())
 }
 
-/// Runs the PilotLight and FailoverRequest controllers until `shutdown` completes; `ready` is
-/// set once both have synced their caches.
+/// Runs the PilotLight and FailoverRequest controllers and detection until `shutdown`
+/// completes; `ready` is set once the controllers have synced their caches. Each gets a context
+/// of its own around the shared `core`; the caches and the channel between them are made here.
 pub async fn controllers(
-    ctx: Arc<Context>,
+    core: Arc<Core>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     ready: Arc<AtomicBool>,
 ) {
     use futures::FutureExt;
     let shutdown = shutdown.shared();
-    let requests_ready = Arc::new(AtomicBool::new(false));
+    let (requests, requests_cache) = reflector::store::<FailoverRequest>();
+    let (pilotlights, pilotlights_cache) = reflector::store::<PilotLight>();
+    let requests = Requests::new(requests);
+    let (converge_now, converge_requests) = futures::channel::mpsc::unbounded();
+    let failover = Arc::new(FailoverContext::new(core.clone(), requests.clone(), converge_now));
+    let convergence = Arc::new(PilotLightContext::new(core.clone(), requests.clone()));
+    let detection = DetectionContext {
+        core,
+        requests,
+        pilotlights,
+    };
     // The PilotLight controller waits for the FailoverRequest cache before it starts, so its
     // readiness implies both.
     tokio::join!(
-        failover::run(ctx.clone(), shutdown.clone(), requests_ready),
-        pilotlight::run(ctx, shutdown, ready),
+        failover::run(
+            failover,
+            requests_cache,
+            shutdown.clone(),
+            Arc::new(AtomicBool::new(false))
+        ),
+        pilotlight::run(
+            convergence,
+            pilotlights_cache,
+            converge_requests,
+            shutdown.clone(),
+            ready
+        ),
+        detection::run(detection, shutdown),
     );
 }
 
 /// Waits for the leader Lease, then runs the controllers while holding it. A replica waiting for
 /// the Lease is ready (it can take over); `ready` is the controllers' cache state once leading.
-async fn lead<S, F>(ctx: Arc<Context>, lease: LeaseSettings, stopped: S, ready: Arc<AtomicBool>) -> Result<()>
+async fn lead<S, F>(ctx: Arc<Core>, lease: LeaseSettings, stopped: S, ready: Arc<AtomicBool>) -> Result<()>
 where
     S: Fn() -> F,
     F: Future<Output = ()> + Send + Sync + 'static,

@@ -104,6 +104,44 @@ pub enum RequestPhase {
     Cancelled,
 }
 
+impl RequestPhase {
+    /// A phase the request never leaves.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Rejected | Self::Cancelled)
+    }
+}
+
+/// How the operator classifies a request; the one place that reads its phase for that.
+impl FailoverRequest {
+    pub fn phase(&self) -> Option<RequestPhase> {
+        self.status.as_ref().and_then(|s| s.phase)
+    }
+
+    /// Still holds its PilotLight: not yet admitted (no phase, Pending), awaiting approval or
+    /// running.
+    pub fn is_active(&self) -> bool {
+        !self.phase().is_some_and(RequestPhase::is_final)
+    }
+
+    /// Active and not a dry run: it will change AWS, or may.
+    pub fn is_open(&self) -> bool {
+        !self.spec.dry_run && self.is_active()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.phase() == Some(RequestPhase::Running)
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.phase().is_some_and(RequestPhase::is_final)
+    }
+
+    /// Whether the request is against the PilotLight `name` in `namespace`.
+    pub fn targets(&self, namespace: Option<&str>, name: &str) -> bool {
+        kube::ResourceExt::namespace(self).as_deref() == namespace && self.spec.pilot_light_ref.name == name
+    }
+}
+
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct FailoverRequestStatus {

@@ -3,12 +3,14 @@
 mod conditions;
 mod detection;
 mod failover_request;
+mod keys;
 mod pilotlight;
 mod schema;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
 pub use detection::*;
 pub use failover_request::*;
+pub use keys::*;
 pub use pilotlight::*;
 pub use schema::*;
 

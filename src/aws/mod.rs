@@ -81,7 +81,7 @@ impl AwsClients {
     /// throttling and transient errors are retried with jittered backoff before we see them.
     /// `app_name` goes into the User-Agent (`app/NAME`), which CloudTrail and the emulator's
     /// call log show. One read serves other PilotLights' periodic checks for `shared_window`
-    /// (see [`CheckIntervals::shared_read_window`](crate::pilotlight::schedule::CheckIntervals::shared_read_window)).
+    /// (see [`CheckIntervals::shared_read_window`](crate::config::CheckIntervals::shared_read_window)).
     pub async fn from_env(metrics: Arc<Metrics>, app_name: &str, shared_window: Duration) -> Self {
         let app_name = aws_config::AppName::new(app_name.to_owned()).expect("valid AWS app name");
         let base = aws_config::defaults(BehaviorVersion::latest())

@@ -30,18 +30,31 @@ use tracing::{info, warn};
 use crate::{
     api::{
         ConditionStatus, ConditionType, DetectionSpec, DrillScheduleSpec, DrillScheduleStatus, FailoverOutcome,
-        FailoverRequest, FailoverType, PilotLight, PrimaryHealthStatus, RequestPhase, set_condition,
+        FailoverRequest, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE, PilotLight, PrimaryHealthStatus,
+        RequestPhase, object_key, set_condition,
     },
     aws::{cloudwatch, route53},
-    context::{Context, apply_pilotlight_status, publish_event},
-    failover::{ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE},
+    config::DETECTION_MANAGER,
+    context::{Core, Requests, apply_pilotlight_status, publish_event},
     telemetry::ObjectLabels,
 };
 
 use decide::{Decision, Inputs, Verdict};
 
-/// Field manager of `primaryHealth`, `drillSchedule` and the two conditions.
-pub const DETECTION_MANAGER: &str = "pilot-light-detection";
+/// What detection reads besides the shared [`Core`]: the PilotLight controller's cache and the
+/// FailoverRequest cache.
+pub struct DetectionContext {
+    pub core: Arc<Core>,
+    pub requests: Requests,
+    pub pilotlights: Store<PilotLight>,
+}
+
+impl std::ops::Deref for DetectionContext {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
 
 /// PilotLights looked at at once (each look: up to two AWS reads, a status apply, maybe a
 /// request and Events).
@@ -70,13 +83,27 @@ impl Memory {
     }
 }
 
-/// Runs until `shutdown` completes, looking at every PilotLight in `pilotlights` (the
-/// PilotLight controller's cache) with detection or drills.
-pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: impl Future<Output = ()>) {
+/// Runs until `shutdown` completes, looking at every PilotLight in the PilotLight controller's
+/// cache with detection or drills, once both caches are filled.
+pub async fn run(ctx: DetectionContext, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let synced = async {
+        let (pilotlights, requests) = futures::join!(
+            ctx.pilotlights.wait_until_ready(),
+            ctx.requests.store().wait_until_ready()
+        );
+        pilotlights.is_ok() && requests.is_ok()
+    };
+    tokio::select! {
+        () = &mut shutdown => return,
+        synced = synced => if !synced {
+            warn!("a cache is gone; detection not started");
+            return;
+        },
+    }
     let memory = Mutex::new(Memory::default());
     let interval = ctx.settings.detection_interval;
     let mut next = tokio::time::Instant::now();
-    let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let wake = memory.lock().expect("memory lock").wake.take();
         let until = wake.map_or(next, |w| w.min(next));
@@ -87,7 +114,8 @@ pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: im
         if tokio::time::Instant::now() >= next {
             next = tokio::time::Instant::now() + interval;
         }
-        let live: Vec<Arc<PilotLight>> = pilotlights
+        let live: Vec<Arc<PilotLight>> = ctx
+            .pilotlights
             .state()
             .into_iter()
             .filter(|pl| pl.metadata.deletion_timestamp.is_none())
@@ -116,8 +144,7 @@ pub async fn run(ctx: Arc<Context>, pilotlights: Store<PilotLight>, shutdown: im
 /// The object's uid: a PilotLight deleted and created again under its name starts afresh (no
 /// spell, no announcement and no status write carried over from its predecessor).
 fn key(pl: &PilotLight) -> String {
-    pl.uid()
-        .unwrap_or_else(|| format!("{}/{}", pl.namespace().unwrap_or_default(), pl.name_any()))
+    pl.uid().unwrap_or_else(|| object_key(pl))
 }
 
 /// A PilotLight whose detection or drills were just removed still needs its status cleared once.
@@ -133,7 +160,7 @@ fn labels(pl: &PilotLight) -> ObjectLabels {
 }
 
 /// One look at one PilotLight.
-async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::error::Result<()> {
+async fn look(ctx: &DetectionContext, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::error::Result<()> {
     let now = Timestamp::now();
     let previous = pl.status.clone().unwrap_or_default();
     let mut conditions: Vec<Condition> = previous
@@ -143,7 +170,7 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
         .cloned()
         .collect();
     let generation = pl.metadata.generation;
-    let open = ctx.open_request(pl);
+    let open = ctx.requests.open(pl);
 
     let primary_health = match &pl.spec.detection {
         Some(detection) => {
@@ -228,7 +255,7 @@ async fn look(ctx: &Context, pl: &PilotLight, memory: &Mutex<Memory>) -> crate::
 /// Observes the primary, decides, creates a Failover request if that is the decision, and
 /// announces what changed. Returns the new `primaryHealth`.
 async fn watch_primary(
-    ctx: &Context,
+    ctx: &DetectionContext,
     pl: &PilotLight,
     detection: &DetectionSpec,
     previous: Option<PrimaryHealthStatus>,
@@ -279,7 +306,7 @@ async fn watch_primary(
 
 /// The primary's signals: its Route 53 health check (created by convergence, in
 /// `status.traffic.healthCheckId`) and the spec's alarms in the primary region.
-async fn observe(ctx: &Context, pl: &PilotLight, detection: &DetectionSpec) -> Verdict {
+async fn observe(ctx: &DetectionContext, pl: &PilotLight, detection: &DetectionSpec) -> Verdict {
     let check = pl
         .status
         .as_ref()
@@ -308,7 +335,7 @@ async fn observe(ctx: &Context, pl: &PilotLight, detection: &DetectionSpec) -> V
 /// Creates the spell's Failover request, named after the spell's start so that two replicas or
 /// a restart cannot create a second one.
 async fn create_failover(
-    ctx: &Context,
+    ctx: &DetectionContext,
     pl: &PilotLight,
     automatic: bool,
     verdict: &Verdict,
@@ -327,7 +354,7 @@ async fn create_failover(
 
 /// Creates a request as the operator; an existing one of that name counts as created.
 async fn create_request(
-    ctx: &Context,
+    ctx: &DetectionContext,
     pl: &PilotLight,
     name: &str,
     type_: FailoverType,
@@ -355,7 +382,7 @@ async fn create_request(
 /// One Event per change of what the loop thinks: the primary turning unhealthy or recovering,
 /// and each new decision with its reason.
 async fn announce(
-    ctx: &Context,
+    ctx: &DetectionContext,
     pl: &PilotLight,
     memory: &Mutex<Memory>,
     verdict: &Verdict,
@@ -451,7 +478,7 @@ async fn announce(
 /// Keeps `drillSchedule.nextAt` on the schedule and creates the drill that falls due (skipped,
 /// with an Event, while another request is open). `Err` holds what is wrong with the schedule.
 async fn follow_schedule(
-    ctx: &Context,
+    ctx: &DetectionContext,
     pl: &PilotLight,
     drills: &DrillScheduleSpec,
     previous: Option<DrillScheduleStatus>,

@@ -3,6 +3,7 @@
 //! request stopped. Steps observe AWS before they act, so a state noted but not yet written
 //! (a step started, or done without a call) is found again by observation.
 
+use futures::{FutureExt, future::BoxFuture};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{
     Api, Resource,
@@ -12,7 +13,7 @@ use std::sync::Mutex;
 
 use crate::{
     api::{FailoverRequest, FailoverRequestStatus, StepState, StepStatus},
-    context::MANAGER,
+    config::MANAGER,
 };
 
 use super::plan::StepKind;
@@ -22,8 +23,7 @@ use super::plan::StepKind;
 /// waiting for steps). Writes are serialized and group-committed: each carries the latest
 /// status, and a change that a write already carried is not written again.
 pub struct Journal {
-    api: Api<FailoverRequest>,
-    name: String,
+    sink: Box<dyn Sink>,
     /// The status and its version (bumped by every change).
     status: Mutex<(FailoverRequestStatus, u64)>,
     /// The version last written.
@@ -31,10 +31,14 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// A journal written to the request `name` through `api`.
     pub fn new(api: Api<FailoverRequest>, name: String, status: FailoverRequestStatus) -> Self {
+        Self::with_sink(Box::new(RequestStatus { api, name }), status)
+    }
+
+    pub fn with_sink(sink: Box<dyn Sink>, status: FailoverRequestStatus) -> Self {
         Self {
-            api,
-            name,
+            sink,
             status: Mutex::new((status, 0)),
             written: tokio::sync::Mutex::new(0),
         }
@@ -70,7 +74,7 @@ impl Journal {
             return Ok(());
         }
         let (status, version) = self.lock().clone();
-        write(&self.api, &self.name, &status).await?;
+        self.sink.write(&status).await?;
         *written = version;
         Ok(())
     }
@@ -119,6 +123,22 @@ impl Journal {
     }
 }
 
+/// Where a journal's writes go: the request's status, or (in unit tests) memory.
+pub trait Sink: Send + Sync {
+    fn write<'a>(&'a self, status: &'a FailoverRequestStatus) -> BoxFuture<'a, Result<(), kube::Error>>;
+}
+
+struct RequestStatus {
+    api: Api<FailoverRequest>,
+    name: String,
+}
+
+impl Sink for RequestStatus {
+    fn write<'a>(&'a self, status: &'a FailoverRequestStatus) -> BoxFuture<'a, Result<(), kube::Error>> {
+        write(&self.api, &self.name, status).boxed()
+    }
+}
+
 pub fn now() -> Time {
     Time(Timestamp::now())
 }
@@ -134,3 +154,6 @@ pub async fn write(api: &Api<FailoverRequest>, name: &str, status: &FailoverRequ
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

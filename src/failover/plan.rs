@@ -1,12 +1,9 @@
 //! Plans: which steps a request runs, in which order, and the rules that admit a request. Pure.
 
 use crate::api::{
-    ConditionStatus, ConditionType, FailoverType, PilotLight, PilotLightSpec, RequestPhase, StepState, StepStatus,
+    ConditionStatus, ConditionType, FAILOVER_IN_PROGRESS, FailoverType, PilotLight, PilotLightSpec, StepState,
+    StepStatus,
 };
-
-/// Reason of the compute and traffic conditions while a request changes them (convergence
-/// leaves them alone meanwhile).
-pub const FAILOVER_IN_PROGRESS: &str = "FailoverInProgress";
 
 /// Every kind of step. The name in `status.steps` is the variant's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -297,14 +294,6 @@ pub fn refusal(pl: &PilotLight, type_: FailoverType, force: bool) -> Option<Stri
         }
     }
     None
-}
-
-/// Phases in which a request still holds its PilotLight.
-pub fn is_active(phase: Option<RequestPhase>) -> bool {
-    matches!(
-        phase,
-        None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval | RequestPhase::Running)
-    )
 }
 
 #[cfg(test)]

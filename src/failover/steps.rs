@@ -12,7 +12,7 @@ use crate::{
         route53::{self, Record},
         s3,
     },
-    context::Context,
+    context::Core,
     pilotlight::{aurora::standby_instance_identifier, endpoints, traffic},
 };
 
@@ -110,7 +110,7 @@ impl Poll {
 
 /// Everything a step needs.
 pub struct StepContext<'a> {
-    pub ctx: &'a Context,
+    pub ctx: &'a Core,
     pub pl: &'a PilotLight,
     pub type_: FailoverType,
     pub direction: Direction<'a>,
@@ -481,11 +481,7 @@ async fn scale_up_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
         if let Some(missing) = readers.iter().find(|r| !instances.contains_key(*r)) {
             sc.before_call(format!("CreateDBInstance {missing} ({class}) in {cluster}"))
                 .await?;
-            let owner = format!(
-                "{}/{}",
-                sc.pl.metadata.namespace.as_deref().unwrap_or_default(),
-                sc.pl.metadata.name.as_deref().unwrap_or_default()
-            );
+            let owner = crate::api::object_key(sc.pl);
             rds::create_instance(&clients, missing, cluster, &class, &engine, &owner).await?;
             sc.after_call(format!("reader {missing} creating"), None).await?;
             continue;

@@ -12,7 +12,7 @@ use kube::{
 
 use crate::{
     api::{PilotLight, PilotLightStatus},
-    context::MANAGER,
+    config::MANAGER,
 };
 
 pub fn name(pl: &PilotLight) -> String {

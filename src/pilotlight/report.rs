@@ -3,7 +3,7 @@
 use crate::{
     api::{ConditionStatus, Phase},
     aws::{AwsError, AwsErrorKind},
-    context::Settings,
+    config::Settings,
 };
 
 /// Health of one component, from best to worst.
@@ -104,7 +104,7 @@ impl ComponentReport {
     }
 
     /// When to look again at a component that is not healthy; `None` for a healthy one, which
-    /// follows [`super::schedule::CheckIntervals`].
+    /// follows [`crate::config::CheckIntervals`].
     pub fn requeue(&self, settings: &Settings) -> Option<std::time::Duration> {
         match self.health {
             ComponentHealth::Healthy => None,

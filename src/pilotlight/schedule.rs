@@ -13,57 +13,7 @@ use std::{
 };
 
 use super::{ComponentHealth, ComponentReport};
-use crate::context::Settings;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Component {
-    Database,
-    Storage,
-    Compute,
-    Traffic,
-}
-
-/// How often each component is checked while healthy.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CheckIntervals {
-    pub database: Duration,
-    pub storage: Duration,
-    pub compute: Duration,
-    pub traffic: Duration,
-}
-
-impl Default for CheckIntervals {
-    /// Sized for at most 30 AWS calls per PilotLight-hour with every component configured, and
-    /// at most 2 Route 53 calls (see the README's cost table).
-    fn default() -> Self {
-        Self {
-            database: Duration::from_secs(15 * 60),
-            storage: Duration::from_secs(30 * 60),
-            compute: Duration::from_secs(30 * 60),
-            traffic: Duration::from_secs(60 * 60),
-        }
-    }
-}
-
-impl CheckIntervals {
-    /// How long one shared read (Route 53 listings, batched describes) serves other
-    /// PilotLights' periodic checks: a quarter of the shortest interval, at most 90 s. That is
-    /// longer than the spread of aligned check times (a tenth of an interval, at most 30 s) and
-    /// far shorter than the intervals that share reads.
-    pub fn shared_read_window(&self) -> Duration {
-        let shortest = self.database.min(self.storage).min(self.compute).min(self.traffic);
-        (shortest / 4).min(Duration::from_secs(90))
-    }
-
-    pub fn of(&self, component: Component) -> Duration {
-        match component {
-            Component::Database => self.database,
-            Component::Storage => self.storage,
-            Component::Compute => self.compute,
-            Component::Traffic => self.traffic,
-        }
-    }
-}
+use crate::config::{Component, Settings};
 
 /// What to do with a component in this reconcile.
 #[derive(Clone, Debug, PartialEq)]

@@ -22,8 +22,8 @@ use kube::{
 use pilot_light::{
     api::{FailoverRequest, PilotLight},
     aws::AwsClients,
-    context::{Context, Settings},
-    pilotlight::schedule::CheckIntervals,
+    config::{CheckIntervals, Settings},
+    context::Core,
     telemetry::Metrics,
 };
 use serde_json::{Value, json};
@@ -223,7 +223,7 @@ impl Operator {
         let metrics = Arc::new(Metrics::default());
         let app = format!("pl-test-{}", unique_suffix());
         let aws = AwsClients::from_env(metrics.clone(), &app, settings.check_intervals.shared_read_window()).await;
-        let ctx = Arc::new(Context::new(client.clone(), aws, metrics.clone(), settings));
+        let ctx = Arc::new(Core::new(client.clone(), aws, metrics.clone(), settings));
         let (stop, stopped) = oneshot::channel::<()>();
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let task = tokio::spawn(pilot_light::run::controllers(

@@ -1,4 +1,5 @@
 use super::*;
+use crate::api::FAILOVER_IN_PROGRESS;
 use crate::api::{FailoverType::*, StepState::*};
 
 fn full() -> PilotLight {

@@ -1,0 +1,380 @@
+//! Admission: whether a FailoverRequest may start, must wait for approval, or is rejected.
+//! [`admit`] observes (the PilotLight, the other requests, the region a planned move needs,
+//! who asked), [`decide`] judges (pure), and [`admit`] carries the verdict out.
+
+use kube::{Api, ResourceExt, api::ListParams, runtime::controller::Action, runtime::events::EventType};
+use tracing::{info, warn};
+
+use super::{
+    FailoverContext, ended, executor, has_finalizer, journal, journal::now, pilotlight, plan, plan::Direction, publish,
+    requests_api, set_finalizer,
+};
+use crate::{
+    api::{
+        CREATED_BY, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
+        PilotLight, RequestPhase, StepStatus,
+    },
+    aws::{AwsError, cloudwatch},
+    context::Core,
+    error::{Error, Result},
+};
+
+/// What admission looks at, gathered by [`admit`].
+pub struct Facts<'a> {
+    pub request: &'a FailoverRequest,
+    /// The PilotLight it names, if it exists.
+    pub pilotlight: Option<&'a PilotLight>,
+    /// Why another request holds the PilotLight, if one does.
+    pub holder: Option<String>,
+    /// For a Switchover or Failback: the error of the region it moves away from, if that region
+    /// does not answer.
+    pub unreachable_source: Option<String>,
+    pub origin: plan::Origin,
+}
+
+/// What to do with a request that has not started.
+#[derive(Debug, PartialEq)]
+pub enum Verdict {
+    Reject(String),
+    /// A dry run: the plan is written and nothing else happens.
+    DryRun(Vec<StepStatus>),
+    /// Wait in AwaitingApproval with this message.
+    AwaitApproval {
+        plan: Vec<StepStatus>,
+        message: String,
+    },
+    /// Start now; `approved` when an approval was needed (the RTO counts from it).
+    Start {
+        plan: Vec<StepStatus>,
+        approved: bool,
+    },
+}
+
+/// The admission decision, from what [`admit`] observed. `plan` is the plan already written
+/// (kept while a request waits), or empty.
+pub fn decide(facts: &Facts<'_>, plan: &[StepStatus]) -> Verdict {
+    let request = facts.request;
+    let type_ = request.spec.type_;
+    let Some(pl) = facts.pilotlight else {
+        return Verdict::Reject(format!(
+            "PilotLight {} does not exist in namespace {}",
+            request.spec.pilot_light_ref.name,
+            request.namespace().unwrap_or_default()
+        ));
+    };
+    if let Some(holder) = &facts.holder {
+        return Verdict::Reject(holder.clone());
+    }
+    if let Some(why) = plan::refusal(pl, type_, request.spec.force) {
+        return Verdict::Reject(why);
+    }
+    if let Some(error) = &facts.unreachable_source {
+        let from = Direction::of(&pl.spec, type_).from;
+        return Verdict::Reject(format!(
+            "a {type_:?} needs {from}, which does not answer ({error}); a Failover works without it"
+        ));
+    }
+    let plan = if plan.is_empty() {
+        plan::plan(&pl.spec, type_)
+    } else {
+        plan.to_vec()
+    };
+    if request.spec.dry_run {
+        return Verdict::DryRun(plan);
+    }
+    let needs_approval = plan::needs_approval(pl, type_, facts.origin);
+    if needs_approval && !approved(request) {
+        let message = match (&request.spec.approved_by, creator(request)) {
+            (Some(by), Some(creator)) if *by == creator => format!(
+                "Awaiting approval: {by} created this request and cannot approve it; another person must set spec.approvedBy"
+            ),
+            _ => "Awaiting approval: another person must set spec.approvedBy to their user name".to_owned(),
+        };
+        return Verdict::AwaitApproval { plan, message };
+    }
+    Verdict::Start {
+        plan,
+        approved: needs_approval,
+    }
+}
+
+/// Admission: observe, [`decide`], then carry the verdict out.
+pub async fn admit(ctx: &FailoverContext, request: &FailoverRequest, status: FailoverRequestStatus) -> Result<Action> {
+    if ctx.stop_requested(request) {
+        return cancel_unstarted(ctx, request, status).await;
+    }
+    let key = format!(
+        "{}/{}",
+        request.namespace().unwrap_or_default(),
+        request.spec.pilot_light_ref.name
+    );
+    let admitting = ctx.admission_lock(&key).lock_owned().await;
+    let api = requests_api(ctx, request);
+    let (pl, holder, origin) = tokio::try_join!(pilotlight(ctx, request), holder_of(&api, request), async {
+        Ok(origin(ctx, request).await)
+    })?;
+    let unreachable_source = match &pl {
+        Some(pl) if matches!(request.spec.type_, FailoverType::Switchover | FailoverType::Failback) => {
+            probe(ctx, Direction::of(&pl.spec, request.spec.type_).from)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        }
+        _ => None,
+    };
+    let facts = Facts {
+        request,
+        pilotlight: pl.as_ref(),
+        holder,
+        unreachable_source,
+        origin,
+    };
+    match decide(&facts, &status.steps) {
+        Verdict::Reject(why) => reject(ctx, request, status, why).await,
+        Verdict::DryRun(plan) => dry_run(ctx, request, status, plan).await,
+        Verdict::AwaitApproval { plan, message } => await_approval(ctx, request, status, plan, message).await,
+        Verdict::Start { plan, approved } => {
+            let pl = pl.expect("a verdict to start has a PilotLight");
+            start(ctx, request, &pl, status, plan, approved, admitting).await
+        }
+    }
+}
+
+async fn cancel_unstarted(
+    ctx: &FailoverContext,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+) -> Result<Action> {
+    status.phase = Some(RequestPhase::Cancelled);
+    status.completed_at = Some(now());
+    status.message = Some("Cancelled before it started; nothing was changed".into());
+    journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    set_finalizer(ctx, request, false).await?;
+    publish(
+        ctx,
+        request,
+        EventType::Normal,
+        "Cancelled",
+        status.message.clone().unwrap_or_default(),
+    );
+    ended(ctx, request, &status);
+    Ok(Action::await_change())
+}
+
+fn step_names(steps: &[StepStatus]) -> String {
+    steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+async fn dry_run(
+    ctx: &FailoverContext,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+    mut plan: Vec<StepStatus>,
+) -> Result<Action> {
+    for step in &mut plan {
+        step.message = Some("dry run: not executed".into());
+    }
+    status.message = Some(format!(
+        "Dry run: the plan has {} steps ({}); nothing was changed",
+        plan.len(),
+        step_names(&plan)
+    ));
+    status.steps = plan;
+    status.phase = Some(RequestPhase::Succeeded);
+    status.completed_at = Some(now());
+    journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    publish(
+        ctx,
+        request,
+        EventType::Normal,
+        "DryRun",
+        status.message.clone().unwrap_or_default(),
+    );
+    ended(ctx, request, &status);
+    Ok(Action::await_change())
+}
+
+async fn await_approval(
+    ctx: &FailoverContext,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+    plan: Vec<StepStatus>,
+    message: String,
+) -> Result<Action> {
+    if status.phase != Some(RequestPhase::AwaitingApproval) || status.message.as_ref() != Some(&message) {
+        status.steps = plan;
+        status.phase = Some(RequestPhase::AwaitingApproval);
+        status.message = Some(message.clone());
+        status.observed_generation = request.metadata.generation;
+        let api = requests_api(ctx, request);
+        tokio::try_join!(
+            async {
+                journal::write(&api, &request.name_any(), &status)
+                    .await
+                    .map_err(Error::from)
+            },
+            set_finalizer(ctx, request, true)
+        )?;
+        publish(ctx, request, EventType::Normal, "AwaitingApproval", message);
+    }
+    Ok(Action::await_change())
+}
+
+/// Starts the plan. The recovery time counts from creation, or from the approval when one was
+/// needed. The Running phase is written (with the finalizer) while the steps make their first
+/// reads; the PilotLight's admission lock is held until it is, and no step calls anything
+/// mutating before it is.
+async fn start(
+    ctx: &FailoverContext,
+    request: &FailoverRequest,
+    pl: &PilotLight,
+    mut status: FailoverRequestStatus,
+    plan: Vec<StepStatus>,
+    approved: bool,
+    admitting: tokio::sync::OwnedMutexGuard<()>,
+) -> Result<Action> {
+    let type_ = request.spec.type_;
+    status.steps = plan;
+    status.data_loss_window_seconds = match type_ {
+        FailoverType::Failover => data_loss_window(ctx, pl).await,
+        FailoverType::Switchover | FailoverType::Failback => Some(0.0),
+        FailoverType::Drill => None,
+    };
+    status.phase = Some(RequestPhase::Running);
+    status.started_at = Some(if approved {
+        now()
+    } else {
+        request.metadata.creation_timestamp.clone().unwrap_or_else(now)
+    });
+    status.observed_generation = request.metadata.generation;
+    status.message = Some(match &request.spec.approved_by {
+        Some(by) if approved => format!("Running; approved by {by}"),
+        _ => "Running".to_owned(),
+    });
+    publish(
+        ctx,
+        request,
+        EventType::Normal,
+        "Started",
+        format!(
+            "{type_:?} of {} started: {}",
+            request.spec.pilot_light_ref.name,
+            step_names(&status.steps)
+        ),
+    );
+    executor::execute(ctx, request, pl, status, Some(admitting)).await
+}
+
+/// Who asked: the operator itself only when the request says so and records the operator as
+/// its creator (which the approval policy makes truthful); anyone else is a person.
+async fn origin(ctx: &Core, request: &FailoverRequest) -> plan::Origin {
+    let claimed = match request.annotations().get(ORIGIN).map(String::as_str) {
+        Some(ORIGIN_DETECTION) => plan::Origin::Detection,
+        Some(ORIGIN_SCHEDULE) => plan::Origin::Schedule,
+        _ => return plan::Origin::Person,
+    };
+    match (creator(request), ctx.identity().await) {
+        (Some(creator), Ok(me)) if creator == me => claimed,
+        _ => plan::Origin::Person,
+    }
+}
+
+fn creator(request: &FailoverRequest) -> Option<String> {
+    request.annotations().get(CREATED_BY).cloned()
+}
+
+/// Approved by someone, and not by its creator (the admission policy refuses that too; this
+/// holds where the policy is not installed).
+fn approved(request: &FailoverRequest) -> bool {
+    match (&request.spec.approved_by, creator(request)) {
+        (Some(by), Some(creator)) => *by != creator,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Another request that holds the PilotLight, read from the API server under the admission lock.
+async fn holder_of(api: &Api<FailoverRequest>, request: &FailoverRequest) -> Result<Option<String>> {
+    let others = api.list(&ListParams::default()).await?;
+    Ok(holder(&others.items, request))
+}
+
+/// The request among `others` that holds `request`'s PilotLight: one already awaiting approval
+/// or running, or an older one not yet admitted; and why, in words.
+pub fn holder(others: &[FailoverRequest], request: &FailoverRequest) -> Option<String> {
+    let me = (request.metadata.creation_timestamp.clone(), request.name_any());
+    let holder = others
+        .iter()
+        .filter(|r| r.name_any() != request.name_any())
+        .filter(|r| r.spec.pilot_light_ref.name == request.spec.pilot_light_ref.name)
+        .filter(|r| r.is_active())
+        .filter(|r| r.metadata.deletion_timestamp.is_none() && !r.spec.cancel)
+        .filter(|r| {
+            matches!(r.phase(), Some(RequestPhase::AwaitingApproval | RequestPhase::Running))
+                || (r.metadata.creation_timestamp.clone(), r.name_any()) < me
+        })
+        .min_by_key(|r| (r.metadata.creation_timestamp.clone(), r.name_any()))?;
+    let phase = holder.phase().unwrap_or(RequestPhase::Pending);
+    Some(format!(
+        "FailoverRequest {} ({:?}) is already {phase:?} for PilotLight {}; one request at a time",
+        holder.name_any(),
+        holder.spec.type_,
+        request.spec.pilot_light_ref.name
+    ))
+}
+
+async fn reject(
+    ctx: &FailoverContext,
+    request: &FailoverRequest,
+    mut status: FailoverRequestStatus,
+    why: String,
+) -> Result<Action> {
+    status.phase = Some(RequestPhase::Rejected);
+    status.completed_at = Some(now());
+    status.message = Some(format!("Rejected: {why}"));
+    status.observed_generation = request.metadata.generation;
+    journal::write(&requests_api(ctx, request), &request.name_any(), &status).await?;
+    if has_finalizer(request) {
+        set_finalizer(ctx, request, false).await?;
+    }
+    info!(reason = %why, "rejected");
+    publish(ctx, request, EventType::Warning, "Rejected", why);
+    ended(ctx, request, &status);
+    Ok(Action::await_change())
+}
+
+/// A cheap call to `region`'s EC2 API: does the region answer at all?
+async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
+    ctx.aws
+        .region(region)
+        .ec2
+        .describe_availability_zones()
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::from_sdk("ec2", "DescribeAvailabilityZones", region, e))
+}
+
+/// The RPO of an unplanned failover: the standby's replication lag as it begins, read fresh
+/// from CloudWatch in the standby region, else the PilotLight's last observed lag.
+async fn data_loss_window(ctx: &Core, pl: &PilotLight) -> Option<f64> {
+    let aurora = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref())?;
+    let standby = ctx.aws.region(pl.spec.regions.standby.as_str());
+    let id = aurora.standby_cluster_identifier.to_string();
+    match cloudwatch::replication_lags(&standby, std::slice::from_ref(&id)).await {
+        Ok(lags) if lags.contains_key(&id) => lags.get(&id).map(|l| l.milliseconds / 1000.0),
+        other => {
+            if let Err(e) = other {
+                warn!(error = %e, "replication lag unavailable; using the last observed one");
+            }
+            pl.status
+                .as_ref()
+                .and_then(|s| s.database.as_ref())
+                .and_then(|d| d.replication_lag_ms)
+                .map(|ms| ms / 1000.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
