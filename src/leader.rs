@@ -107,7 +107,7 @@ impl Leadership {
     /// the lease duration, so we stop before anyone else may start) or someone else holds it;
     /// then returns. The caller must stop acting as leader at once.
     pub async fn hold(&mut self) {
-        let deadline = self.settings.duration * 2 / 3;
+        let deadline = renew_deadline(self.settings.duration);
         let mut renewed = Instant::now();
         loop {
             tokio::time::sleep(self.settings.renew_every.min(deadline / 2)).await;
@@ -119,7 +119,7 @@ impl Leadership {
                 }
                 Err(e) => warn!(error = %e, "leader election: renewal failed"),
             }
-            if renewed.elapsed() >= deadline {
+            if must_step_down(renewed.elapsed(), self.settings.duration) {
                 warn!(since = ?renewed.elapsed(), "leader election: could not renew the Lease in time");
                 return;
             }
@@ -187,15 +187,14 @@ impl Leadership {
         let lease_duration = spec
             .lease_duration_seconds
             .map_or(self.settings.duration, |s| Duration::from_secs(s.max(1) as u64));
-        let held_by_me = seen.holder.as_deref() == Some(me.as_str());
-        let free = seen.holder.is_none() || unchanged_for > lease_duration;
-        if !held_by_me && !free {
-            return Ok(false);
-        }
-        if !held_by_me {
-            spec.acquire_time = Some(MicroTime(now));
-            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
-            info!(previous = ?seen.holder, "taking over the leader Lease");
+        match decide(&me, seen.holder.as_deref(), unchanged_for, lease_duration) {
+            LeaseDecision::Wait => return Ok(false),
+            LeaseDecision::Renew => {}
+            LeaseDecision::TakeOver => {
+                spec.acquire_time = Some(MicroTime(now));
+                spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+                info!(previous = ?seen.holder, "taking over the leader Lease");
+            }
         }
         spec.holder_identity = Some(me);
         spec.lease_duration_seconds = Some(duration_seconds);
@@ -217,10 +216,81 @@ impl Leadership {
     }
 }
 
+/// What to do with a Lease found held by `holder` and unchanged for `unchanged_for` on this
+/// replica's own clock (never the holder's timestamps: clock skew must not make two leaders).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseDecision {
+    /// This replica holds it: renew.
+    Renew,
+    /// Free, or its holder stopped renewing for longer than the lease lasts: take it over.
+    TakeOver,
+    /// Someone else holds it and renews it.
+    Wait,
+}
+
+pub fn decide(me: &str, holder: Option<&str>, unchanged_for: Duration, lease_duration: Duration) -> LeaseDecision {
+    match holder {
+        Some(h) if h == me => LeaseDecision::Renew,
+        None => LeaseDecision::TakeOver,
+        Some(_) if unchanged_for > lease_duration => LeaseDecision::TakeOver,
+        Some(_) => LeaseDecision::Wait,
+    }
+}
+
+/// Whether a leader that last renewed `since_renewal` ago must stop acting: past two thirds of
+/// the lease duration, so it stops before any standby may take over.
+pub fn must_step_down(since_renewal: Duration, lease_duration: Duration) -> bool {
+    since_renewal >= renew_deadline(lease_duration)
+}
+
+fn renew_deadline(lease_duration: Duration) -> Duration {
+    lease_duration * 2 / 3
+}
+
 /// This replica's identity: the pod name when running in a cluster, else host and process id.
 pub fn default_identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_held_lease_is_renewed_by_its_holder_and_left_to_it_by_others() {
+        assert_eq!(
+            decide("a", Some("a"), Duration::from_secs(60), LEASE),
+            LeaseDecision::Renew
+        );
+        assert_eq!(
+            decide("b", Some("a"), Duration::from_secs(3), LEASE),
+            LeaseDecision::Wait
+        );
+        assert_eq!(
+            decide("b", Some("a"), LEASE, LEASE),
+            LeaseDecision::Wait,
+            "not before it has expired"
+        );
+    }
+
+    #[test]
+    fn a_free_or_expired_lease_is_taken_over() {
+        assert_eq!(decide("b", None, Duration::ZERO, LEASE), LeaseDecision::TakeOver);
+        assert_eq!(
+            decide("b", Some("a"), LEASE + Duration::from_millis(1), LEASE),
+            LeaseDecision::TakeOver
+        );
+    }
+
+    #[test]
+    fn a_leader_steps_down_before_a_standby_may_take_over() {
+        assert!(!must_step_down(Duration::from_secs(6), LEASE));
+        assert!(must_step_down(Duration::from_millis(6_667), LEASE));
+        assert!(renew_deadline(LEASE) < LEASE);
+    }
 }

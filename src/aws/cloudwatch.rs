@@ -101,7 +101,7 @@ pub async fn replication_lags(
 pub struct AlarmState {
     pub name: String,
     /// `OK`, `ALARM` or `INSUFFICIENT_DATA`.
-    pub state: String,
+    pub state: super::states::AlarmValue,
     pub reason: String,
 }
 
@@ -119,7 +119,7 @@ pub async fn alarm_states(aws: &RegionalClients, names: &[String]) -> Result<Vec
             .map_err(|e| AwsError::from_sdk("monitoring", "DescribeAlarms", &aws.region, e))?;
         states.extend(out.metric_alarms().iter().map(|a| AlarmState {
             name: a.alarm_name().unwrap_or_default().to_owned(),
-            state: a.state_value().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            state: a.state_value().map_or("", |s| s.as_str()).into(),
             reason: a.state_reason().unwrap_or_default().to_owned(),
         }));
     }

@@ -2,14 +2,14 @@
 
 use aws_sdk_dynamodb::types::{CreateReplicationGroupMemberAction, ReplicationGroupUpdate};
 
-use super::{AwsError, RegionalClients, found};
+use super::{AwsError, RegionalClients, found, states::TableStatus};
 
 /// A table and its replicas, as seen from its own region.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
-    pub status: String,
+    pub status: TableStatus,
     /// (region, replica status) of every other region's replica.
-    pub replicas: Vec<(String, String)>,
+    pub replicas: Vec<(String, TableStatus)>,
 }
 
 /// The table, or `None` when it does not exist.
@@ -17,14 +17,14 @@ pub async fn describe_table(aws: &RegionalClients, table: &str) -> Result<Option
     let out = aws.dynamodb.describe_table().table_name(table).send().await;
     let out = found(out.map_err(|e| AwsError::from_sdk("dynamodb", "DescribeTable", &aws.region, e)))?;
     Ok(out.as_ref().and_then(|o| o.table()).map(|t| Table {
-        status: t.table_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+        status: t.table_status().map_or("UNKNOWN", |s| s.as_str()).into(),
         replicas: t
             .replicas()
             .iter()
             .map(|r| {
                 (
                     r.region_name().unwrap_or_default().to_owned(),
-                    r.replica_status().map_or("UNKNOWN", |s| s.as_str()).to_owned(),
+                    r.replica_status().map_or("UNKNOWN", |s| s.as_str()).into(),
                 )
             })
             .collect(),

@@ -18,8 +18,7 @@ pub const SOURCE_IMAGE_TAG: &str = "pilotlight.dev/source-image";
 #[derive(Clone, Debug, PartialEq)]
 pub struct AmiCopy {
     pub image_id: String,
-    /// `pending`, `available`, `failed`, ...
-    pub state: String,
+    pub state: super::states::ImageState,
     /// RFC 3339 creation time as EC2 reports it.
     pub creation_date: Option<String>,
 }
@@ -28,7 +27,7 @@ impl From<&Image> for AmiCopy {
     fn from(image: &Image) -> Self {
         Self {
             image_id: image.image_id().unwrap_or_default().to_owned(),
-            state: image.state().map_or("unknown", |s| s.as_str()).to_owned(),
+            state: image.state().map_or("unknown", |s| s.as_str()).into(),
             creation_date: image.creation_date().map(str::to_owned),
         }
     }

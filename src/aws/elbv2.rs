@@ -1,12 +1,12 @@
 //! Elastic Load Balancing v2: the health of the standby target groups' targets.
 
-use super::{AwsError, RegionalClients};
+use super::{AwsError, RegionalClients, states::TargetState};
 
-/// One registered target and its state (`initial`, `healthy`, `unhealthy`, `draining`, ...).
+/// One registered target and its state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub id: String,
-    pub state: String,
+    pub state: TargetState,
 }
 
 /// The targets registered with `target_group_arn`.
@@ -26,8 +26,7 @@ pub async fn target_health(aws: &RegionalClients, target_group_arn: &str) -> Res
             state: d
                 .target_health()
                 .and_then(|h| h.state())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_else(|| "unknown".into()),
+                .map_or_else(|| "unknown".into(), |s| s.as_str().into()),
         })
         .collect())
 }

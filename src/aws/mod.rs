@@ -11,6 +11,7 @@ pub mod rds;
 pub mod route53;
 pub mod s3;
 pub mod shared;
+pub mod states;
 
 use std::{
     collections::HashMap,

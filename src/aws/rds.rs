@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use aws_sdk_rds::{Client, types};
 
-use super::{AwsError, OWNER_TAG, RegionalClients, found};
+use super::{AwsError, OWNER_TAG, RegionalClients, found, states::RdsStatus};
 
 /// An Aurora global cluster and its members.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GlobalCluster {
     pub identifier: String,
     pub arn: String,
-    pub status: String,
+    pub status: RdsStatus,
     pub engine: Option<String>,
     pub engine_version: Option<String>,
     pub members: Vec<GlobalClusterMember>,
@@ -30,7 +30,7 @@ pub struct GlobalClusterMember {
 pub struct DbCluster {
     pub identifier: String,
     pub arn: String,
-    pub status: String,
+    pub status: RdsStatus,
     pub engine: Option<String>,
     pub engine_version: Option<String>,
     pub global_cluster_identifier: Option<String>,
@@ -42,7 +42,7 @@ pub struct DbCluster {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DbInstance {
     pub identifier: String,
-    pub status: String,
+    pub status: RdsStatus,
     pub instance_class: Option<String>,
 }
 
@@ -113,7 +113,7 @@ fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
     GlobalCluster {
         identifier: g.global_cluster_identifier().unwrap_or_default().to_owned(),
         arn: g.global_cluster_arn().unwrap_or_default().to_owned(),
-        status: g.status().unwrap_or("unknown").to_owned(),
+        status: g.status().unwrap_or("unknown").into(),
         engine: g.engine().map(str::to_owned),
         engine_version: g.engine_version().map(str::to_owned),
         members: g
@@ -143,7 +143,7 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
             out.db_clusters().first().map(|c| DbCluster {
                 identifier: c.db_cluster_identifier().unwrap_or_default().to_owned(),
                 arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
-                status: c.status().unwrap_or("unknown").to_owned(),
+                status: c.status().unwrap_or("unknown").into(),
                 engine: c.engine().map(str::to_owned),
                 engine_version: c.engine_version().map(str::to_owned),
                 global_cluster_identifier: c.global_cluster_identifier().map(str::to_owned),
@@ -156,7 +156,7 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
 fn instance_from(i: &types::DbInstance) -> DbInstance {
     DbInstance {
         identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
-        status: i.db_instance_status().unwrap_or("unknown").to_owned(),
+        status: i.db_instance_status().unwrap_or("unknown").into(),
         instance_class: i.db_instance_class().map(str::to_owned),
     }
 }

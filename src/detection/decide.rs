@@ -62,7 +62,7 @@ pub fn verdict(
             Ok(states) => {
                 for name in alarm_names {
                     match states.iter().find(|a| &a.name == name) {
-                        Some(a) if a.state == "ALARM" => {
+                        Some(a) if a.state == crate::aws::states::AlarmValue::Alarm => {
                             healthy = Some(false);
                             evidence.push(format!("alarm {name} is in ALARM: {}", a.reason));
                         }

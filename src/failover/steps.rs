@@ -2,6 +2,7 @@
 //! there yet, so a step resumed after a restart (or retried after an error) never repeats a
 //! mutating call that took effect. Mutating calls are journaled before and after.
 
+use crate::aws::states::{RdsStatus, TargetState};
 use std::time::{Duration, Instant};
 
 use crate::{
@@ -237,13 +238,13 @@ async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
                     "{cluster} in {region} is not a member of global cluster {global}"
                 ))
             })?;
-        if target.is_writer && g.status == "available" {
+        if target.is_writer && g.status == RdsStatus::Available {
             return Ok(Done::Succeeded(format!(
                 "{cluster} in {region} is the writer of {global}"
             )));
         }
         let under_way = target.is_writer || g.promoting.as_deref() == Some(target.cluster_arn.as_str());
-        if !under_way && !called && g.status == "available" {
+        if !under_way && !called && g.status == RdsStatus::Available {
             sc.before_call(format!("{call} {global} to {cluster} in {region}"))
                 .await?;
             rds::promote(&clients, global, &target.cluster_arn, how).await?;
@@ -338,7 +339,7 @@ async fn wait_targets_healthy(sc: &StepContext<'_>) -> Result<Done, StepError> {
         }
         for arn in &group.target_group_arns {
             let targets = elbv2::target_health(&clients, arn).await?;
-            let healthy = targets.iter().filter(|t| t.state == "healthy").count();
+            let healthy = targets.iter().filter(|t| t.state == TargetState::Healthy).count();
             let short = arn.rsplit(':').next().unwrap_or(arn).to_owned();
             counts.push((short, healthy, targets.len()));
         }
@@ -472,7 +473,7 @@ async fn scale_up_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
         let writer_now = instances
             .get(&writer)
             .ok_or_else(|| refused(format!("instance {writer} not found in {region}")))?;
-        if writer_now.instance_class.as_deref() != Some(class.as_str()) && writer_now.status == "available" {
+        if writer_now.instance_class.as_deref() != Some(class.as_str()) && writer_now.status == RdsStatus::Available {
             sc.before_call(format!("ModifyDBInstance {writer} to {class}")).await?;
             rds::modify_instance_class(&clients, &writer, &class).await?;
             sc.after_call(format!("{writer} resizing to {class}"), None).await?;
@@ -488,10 +489,10 @@ async fn scale_up_database(sc: &StepContext<'_>) -> Result<Done, StepError> {
         }
         let done = instances
             .get(&writer)
-            .is_some_and(|w| w.status == "available" && w.instance_class.as_deref() == Some(class.as_str()))
+            .is_some_and(|w| w.status == RdsStatus::Available && w.instance_class.as_deref() == Some(class.as_str()))
             && readers
                 .iter()
-                .all(|r| instances.get(r).is_some_and(|i| i.status == "available"));
+                .all(|r| instances.get(r).is_some_and(|i| i.status == RdsStatus::Available));
         if done {
             return Ok(Done::Succeeded(format!(
                 "{writer} is {class}; {} reader(s) available",

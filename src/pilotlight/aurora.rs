@@ -4,6 +4,7 @@
 //! the standby cluster and its instance in the standby region, and reports membership, writer
 //! region and replication lag. It never deletes, detaches or modifies a cluster that holds data.
 
+use crate::aws::states::RdsStatus;
 use std::time::Duration;
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
@@ -330,7 +331,7 @@ fn decide_global_cluster(n: &Names, obs: &Observation, changes: &mut Vec<Change>
                     "primary cluster {primary_id} in {primary_region} already belongs to global cluster {other}; to adopt it, create a PilotLight with globalClusterIdentifier {other}"
                 ),
             ),
-            _ if primary.status != "available" => ComponentReport::converging(
+            _ if primary.status != RdsStatus::Available => ComponentReport::converging(
                 "PrimaryClusterNotAvailable",
                 format!(
                     "waiting for primary cluster {primary_id} in {primary_region} to be available (it is {})",
@@ -356,7 +357,7 @@ fn decide_global_cluster(n: &Names, obs: &Observation, changes: &mut Vec<Change>
 fn describe_members(n: &Names, global: &GlobalCluster, obs: &Observation, decision: &mut Decision) {
     let status = &mut decision.status;
     status.global_cluster_arn = Some(global.arn.clone());
-    status.global_cluster_status = Some(global.status.clone());
+    status.global_cluster_status = Some(global.status.to_string());
     status.members = global
         .members
         .iter()
@@ -378,10 +379,10 @@ fn describe_members(n: &Names, global: &GlobalCluster, obs: &Observation, decisi
     decision.writer_region = status.writer_region.clone();
     status.standby_cluster_arn = find_member(global, n.standby_region, n.standby).map(|m| m.cluster_arn.clone());
     if let Seen::Found(standby) = &obs.standby {
-        status.standby_cluster_status = Some(standby.status.clone());
+        status.standby_cluster_status = Some(standby.status.to_string());
     }
     if let Seen::Found(instance) = &obs.standby_instance {
-        status.standby_instance_status = Some(instance.status.clone());
+        status.standby_instance_status = Some(instance.status.to_string());
     }
 }
 
@@ -435,7 +436,7 @@ fn decide_members(
             Seen::NotChecked => {
                 ComponentReport::converging("Observing", "waiting for the standby cluster to be described".into())
             }
-            Seen::Missing if global.status != "available" => ComponentReport::converging(
+            Seen::Missing if global.status != RdsStatus::Available => ComponentReport::converging(
                 "GlobalClusterNotAvailable",
                 format!(
                     "waiting for global cluster {global_id} to be available (it is {})",
@@ -480,7 +481,7 @@ fn decide_members(
         Seen::NotChecked => {
             return ComponentReport::converging("Observing", "waiting for the standby instance to be described".into());
         }
-        Seen::Found(instance) if instance.status != "available" => {
+        Seen::Found(instance) if instance.status != RdsStatus::Available => {
             return ComponentReport::converging(
                 "StandbyInstanceNotAvailable",
                 format!(
@@ -491,7 +492,7 @@ fn decide_members(
         }
         Seen::Found(_) => {}
     }
-    if global.status != "available" {
+    if global.status != RdsStatus::Available {
         return ComponentReport::converging(
             "GlobalClusterNotAvailable",
             format!("global cluster {global_id} is {}", global.status),

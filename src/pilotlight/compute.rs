@@ -2,6 +2,7 @@
 //! from it, and the standby Auto Scaling Group held at zero (the seed's cost guard) until a drill
 //! or failover needs it.
 
+use crate::aws::states::ImageState;
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use crate::{
@@ -275,9 +276,9 @@ pub fn decide(
         }
         Some(copy) => {
             status.image_id = Some(copy.image_id.clone());
-            status.image_state = Some(copy.state.clone());
-            match copy.state.as_str() {
-                "available" => {
+            status.image_state = Some(copy.state.to_string());
+            match &copy.state {
+                ImageState::Available => {
                     let created = copy.creation_date.as_deref().and_then(|d| d.parse::<Timestamp>().ok());
                     let age = created.map(|created| (now - created).get_seconds().max(0));
                     status.image_age = age.map(human_age);
@@ -299,7 +300,7 @@ pub fn decide(
                     }
                     Some(copy.image_id.clone())
                 }
-                "pending" => {
+                ImageState::Pending => {
                     problems.push(ComponentReport::converging(
                         "CopyingImage",
                         format!("the copy {} of AMI {source} in {standby} is pending", copy.image_id),

@@ -1,6 +1,7 @@
 //! DynamoDB global-table replicas: each listed table gets a replica in the standby region.
 //! Tables are never created or deleted; a replica is only ever added.
 
+use crate::aws::states::TableStatus;
 use crate::{
     api::{DynamoDbReplicaStatus, DynamoDbTableSpec, Regions},
     aws::{
@@ -84,11 +85,11 @@ pub fn decide(regions: &Regions, tables: &[DynamoDbTableSpec], observed: &[Optio
             .map(|(_, s)| s.clone());
         status.push(DynamoDbReplicaStatus {
             table_name: name.to_owned(),
-            table_status: table.status.clone(),
-            replica_status: replica.clone(),
+            table_status: table.status.to_string(),
+            replica_status: replica.as_ref().map(TableStatus::to_string),
         });
-        reports.push(match replica.as_deref() {
-            None if table.status == "ACTIVE" => {
+        reports.push(match &replica {
+            None if table.status == TableStatus::Active => {
                 changes.push(CreateReplica {
                     region: primary.to_owned(),
                     table: name.to_owned(),
@@ -106,15 +107,12 @@ pub fn decide(regions: &Regions, tables: &[DynamoDbTableSpec], observed: &[Optio
                     table.status
                 ),
             ),
-            Some("ACTIVE") => {
+            Some(TableStatus::Active) => {
                 ComponentReport::healthy("Replicating", format!("{name} has an ACTIVE replica in {standby}"))
             }
-            Some("CREATING" | "UPDATING") => ComponentReport::converging(
+            Some(creating @ (TableStatus::Creating | TableStatus::Updating)) => ComponentReport::converging(
                 "TableReplicaCreating",
-                format!(
-                    "the replica of {name} in {standby} is {}",
-                    replica.as_deref().unwrap_or_default()
-                ),
+                format!("the replica of {name} in {standby} is {creating}"),
             ),
             Some(other) => ComponentReport::degraded(
                 "TableReplicaUnhealthy",
