@@ -5,6 +5,7 @@ mod detection;
 mod failover_request;
 mod keys;
 mod pilotlight;
+mod pilotlight_status;
 mod schema;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
@@ -12,6 +13,7 @@ pub use detection::*;
 pub use failover_request::*;
 pub use keys::*;
 pub use pilotlight::*;
+pub use pilotlight_status::*;
 pub use schema::*;
 
 use kube::CustomResourceExt;

@@ -3,6 +3,8 @@ use crate::{
     api::{AsgCapacity, AutoScalingGroupSpec, GoDuration, LaunchTemplateSpec},
     pilotlight::{ComponentHealth, test_regions as regions},
 };
+use crate::{aws::ec2::LaunchTemplateData, pilotlight::PlannedChange};
+use k8s_openapi::jiff::Timestamp;
 
 fn spec() -> ComputeSpec {
     ComputeSpec {

@@ -1,0 +1,214 @@
+//! `PilotLight` status: what the operator observed of the DR setup, and the last failover and
+//! drill.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Observed state of the DR setup.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct PilotLightStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Region currently serving (the Aurora writer's region when a database is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<String>,
+    /// One-word summary: Converging, Ready, Degraded or Error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Ready, one condition per component, and detection's `PrimaryHealthy` and `DrillPassed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Aurora global database state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseStatus>,
+    /// S3 replication state, one entry per bucket pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageStatus>,
+    /// Standby compute state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<ComputeStatus>,
+    /// Route 53 state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<TrafficStatus>,
+    /// Outcome of the last failover, switchover or failback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failover: Option<FailoverOutcome>,
+    /// Outcome of the last drill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill: Option<FailoverOutcome>,
+    /// The primary region as the detection loop last saw it (`spec.detection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_health: Option<super::PrimaryHealthStatus>,
+    /// The drill schedule's progress (`spec.drills`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_schedule: Option<super::DrillScheduleStatus>,
+    /// Recent readiness transitions, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readiness_history: Vec<super::HistoryEntry>,
+    /// Recent drill outcomes, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drill_history: Vec<super::HistoryEntry>,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Resources are being created or changed.
+    Converging,
+    /// Everything converged and within thresholds.
+    Ready,
+    /// Converged but a threshold is exceeded, or a region is unreachable.
+    Degraded,
+    /// The spec cannot be converged until a person fixes something.
+    Error,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_cluster_arn: Option<String>,
+    /// Status of the global cluster (`available`, `switching-over`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_cluster_status: Option<String>,
+    /// Region of the writer cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_region: Option<String>,
+    /// ARN of the writer cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_cluster_arn: Option<String>,
+    /// Endpoint of the writer cluster: what applications connect to (also in the endpoints
+    /// ConfigMap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_endpoint: Option<String>,
+    /// Members of the global cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<GlobalClusterMemberStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_cluster_arn: Option<String>,
+    /// Status of the standby cluster (`creating`, `available`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_cluster_status: Option<String>,
+    /// Status of the standby instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_instance_status: Option<String>,
+    /// Latest `AuroraGlobalDBReplicationLag` in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag_ms: Option<f64>,
+    /// The same, for people: `120ms`, `3.2s`, or `unknown` when no datapoint exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag: Option<String>,
+    /// Timestamp of the lag datapoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_lag_observed_at: Option<Time>,
+}
+
+/// The standby region's dormant compute as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputeStatus {
+    /// The AMI copy in the standby region that the launch template uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// State of the copy: pending, available, failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_state: Option<String>,
+    /// Age of the copy, e.g. `3d4h`; compared with `spec.compute.maxImageAge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_age: Option<String>,
+    /// When the copy was made: the age's origin, and the `standby_image_age_seconds` metric's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_created_at: Option<Time>,
+    /// Default version of the launch template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_template_version: Option<i64>,
+    /// The standby group's min/desired/max, e.g. `0/0/10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_scaling_group: Option<String>,
+    /// Instances in the standby group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<i32>,
+}
+
+/// Route 53 as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficStatus {
+    /// The health check on the primary endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_id: Option<String>,
+    /// Where the application record points (an alias target's DNS name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_target: Option<String>,
+    /// Where the database writer CNAME points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_record_target: Option<String>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct StorageStatus {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub s3: Vec<S3ReplicationStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamodb: Vec<DynamoDbReplicaStatus>,
+}
+
+/// One DynamoDB table and its replica in the standby region.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamoDbReplicaStatus {
+    pub table_name: String,
+    /// `TableStatus` in the primary region, or Missing.
+    pub table_status: String,
+    /// `ReplicaStatus` of the standby region's replica; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_status: Option<String>,
+}
+
+/// One replicated bucket pair as observed.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct S3ReplicationStatus {
+    pub source_bucket: String,
+    pub destination_bucket: String,
+    /// Versioning of the source bucket: Enabled, Suspended, Never or Missing (no bucket).
+    pub source_versioning: String,
+    /// Versioning of the destination bucket.
+    pub destination_versioning: String,
+    /// The operator's replication rule on the source bucket: Enabled, Disabled, Drifted or Missing.
+    pub rule: String,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GlobalClusterMemberStatus {
+    pub cluster_arn: String,
+    pub region: String,
+    pub is_writer: bool,
+}
+
+/// Outcome of a FailoverRequest, copied onto the PilotLight.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailoverOutcome {
+    pub request_name: String,
+    #[serde(rename = "type")]
+    pub type_: super::FailoverType,
+    pub phase: super::RequestPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss_window_seconds: Option<f64>,
+    /// The region serving after the request (for a drill: the region that served throughout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<String>,
+    /// What happened, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
