@@ -1,4 +1,5 @@
-use super::*;
+use super::{decide::format_lag, *};
+use crate::pilotlight::PlannedChange;
 use crate::{
     api::{GoDuration, RdsIdentifier},
     aws::rds::GlobalClusterMember,
