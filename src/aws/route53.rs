@@ -98,6 +98,16 @@ pub struct Record {
 }
 
 impl Record {
+    /// What the record points at, in words: the alias target, or its values.
+    pub fn target(&self) -> String {
+        match &self.value {
+            RecordValue::Alias { dns_name, .. } => dns_name.clone(),
+            RecordValue::Values { values, .. } => values.join(","),
+        }
+    }
+}
+
+impl Record {
     fn from_sdk(r: &ResourceRecordSet) -> Self {
         let value = match r.alias_target() {
             Some(a) => RecordValue::Alias {

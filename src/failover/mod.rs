@@ -9,6 +9,7 @@ pub mod executor;
 pub mod journal;
 pub mod outcome;
 pub mod plan;
+pub mod step;
 pub mod steps;
 
 use std::{

@@ -2,6 +2,8 @@
 //! on the source bucket, repaired when someone changes them. Buckets are never created or
 //! deleted; other replication rules on the bucket are kept as they are.
 
+pub(crate) mod failover;
+
 use crate::{
     api::{Regions, S3ReplicationSpec, S3ReplicationStatus},
     aws::{

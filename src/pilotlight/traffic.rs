@@ -2,6 +2,8 @@
 //! active region's target, and the database writer CNAME on the active writer endpoint (the
 //! second seed: applications keep one connection string across a failover).
 
+pub(crate) mod failover;
+
 use crate::{
     api::{AuroraSpec, HealthCheckType, RecordType, TrafficSpec, TrafficStatus},
     aws::{
@@ -208,7 +210,7 @@ impl PlannedChange for Change {
                 format!("Deleting Route 53 health check {id}: the spec no longer describes it")
             }
             Self::UpsertRecord { record, was, .. } => {
-                let to = target_of(record);
+                let to = Record::target(record);
                 match was {
                     Some(was) => format!(
                         "{} {} pointed at {was}; pointing it back at {to}",
@@ -222,13 +224,6 @@ impl PlannedChange for Change {
 
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
         apply(aws, self, owner)
-    }
-}
-
-fn target_of(record: &Record) -> String {
-    match &record.value {
-        RecordValue::Alias { dns_name, .. } => dns_name.clone(),
-        RecordValue::Values { values, .. } => values.join(","),
     }
 }
 
@@ -285,7 +280,7 @@ pub fn decide(
 
     if let Some(t) = inputs.traffic {
         let r = &t.route53;
-        status.record_target = observed.app_record.as_ref().map(target_of);
+        status.record_target = observed.app_record.as_ref().map(Record::target);
         match active_region {
             Some(active) => {
                 let want = app_record(r, active == regions.standby.as_str());
@@ -298,7 +293,7 @@ pub fn decide(
         }
     }
     if let Some(w) = inputs.writer_record {
-        status.writer_record_target = observed.writer_record.as_ref().map(target_of);
+        status.writer_record_target = observed.writer_record.as_ref().map(Record::target);
         match writer_endpoint {
             Some(endpoint) => {
                 let want = writer_record(w, endpoint);
@@ -380,7 +375,7 @@ fn keep_record(changes: &mut Vec<Change>, zone: &str, have: Option<&Record>, wan
     if have != Some(&want) {
         changes.push(Change::UpsertRecord {
             zone: zone.to_owned(),
-            was: have.map(target_of),
+            was: have.map(Record::target),
             record: want,
         });
     }

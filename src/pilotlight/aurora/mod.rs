@@ -6,6 +6,7 @@
 
 mod change;
 mod decide;
+pub(crate) mod failover;
 
 pub use change::{Change, apply};
 pub use decide::decide;

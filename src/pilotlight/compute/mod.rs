@@ -4,6 +4,7 @@
 
 mod change;
 mod decide;
+pub(crate) mod failover;
 
 pub use change::{Change, apply, remove};
 pub use decide::decide;

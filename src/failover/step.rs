@@ -1,0 +1,187 @@
+//! What every failover step shares: how it ends ([`Done`], [`StepError`]), the context it
+//! runs in ([`StepContext`]), and how it waits ([`Poll`]). The steps themselves live with their
+//! component (`pilotlight/<component>/failover.rs`); [`crate::failover::steps::run`] picks one.
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    api::{AuroraSpec, ComputeSpec, FailoverType, PilotLight},
+    aws::{AwsError, AwsErrorKind, RegionalClients},
+    context::Core,
+};
+
+use super::{journal::Journal, plan::Direction, plan::StepKind};
+
+/// How a step ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Done {
+    Succeeded(String),
+    /// The old region does not answer; tried again until it does.
+    Deferred(String),
+}
+
+/// Why a step failed, and whether trying it again may help.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepError {
+    pub message: String,
+    pub retryable: bool,
+    /// The failing call's region did not answer at all.
+    pub unreachable: bool,
+}
+
+impl From<AwsError> for StepError {
+    fn from(e: AwsError) -> Self {
+        Self {
+            retryable: e.is_retryable(),
+            unreachable: e.kind == AwsErrorKind::Unavailable,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<kube::Error> for StepError {
+    fn from(e: kube::Error) -> Self {
+        Self {
+            message: format!("Kubernetes API: {e}"),
+            retryable: true,
+            unreachable: false,
+        }
+    }
+}
+
+pub(crate) fn refused(message: String) -> StepError {
+    StepError {
+        message,
+        retryable: false,
+        unreachable: false,
+    }
+}
+
+/// Polls a condition adaptively: at once, then at an interval that grows with the time already
+/// waited (an eighth of it, between a floor and 5 s). Short operations are seen finishing within
+/// a fraction of their duration; long ones cost at most one call per 5 s.
+pub(crate) struct Poll {
+    started: Instant,
+    timeout: Duration,
+    floor: Duration,
+}
+
+impl Poll {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self {
+            started: Instant::now(),
+            timeout,
+            floor: Duration::from_millis(100),
+        }
+    }
+
+    /// Never polls more often than every `floor`.
+    pub(crate) fn at_most_every(self, floor: Duration) -> Self {
+        Self { floor, ..self }
+    }
+
+    /// Sleeps until the next look; fails with `what` once the timeout has passed.
+    pub(crate) async fn next(&self, what: impl FnOnce() -> String) -> Result<(), StepError> {
+        let waited = self.started.elapsed();
+        if waited >= self.timeout {
+            return Err(refused(format!(
+                "gave up after {}s: {}",
+                self.timeout.as_secs(),
+                what()
+            )));
+        }
+        let interval = (waited / 8).clamp(self.floor, Duration::from_secs(5).max(self.floor));
+        tokio::time::sleep(interval).await;
+        Ok(())
+    }
+}
+
+/// Everything a step needs.
+pub struct StepContext<'a> {
+    pub ctx: &'a Core,
+    pub pl: &'a PilotLight,
+    pub type_: FailoverType,
+    pub direction: Direction<'a>,
+    pub journal: &'a Journal,
+    pub kind: StepKind,
+}
+
+impl StepContext<'_> {
+    pub(crate) fn clients(&self, region: &str) -> std::sync::Arc<RegionalClients> {
+        self.ctx.aws.region(region)
+    }
+
+    pub(crate) fn aurora(&self) -> Result<&AuroraSpec, StepError> {
+        self.pl
+            .spec
+            .database
+            .as_ref()
+            .and_then(|d| d.aurora.as_ref())
+            .ok_or_else(|| refused("spec.database.aurora is not set".into()))
+    }
+
+    pub(crate) fn compute(&self) -> Result<&ComputeSpec, StepError> {
+        self.pl
+            .spec
+            .compute
+            .as_ref()
+            .ok_or_else(|| refused("spec.compute is not set".into()))
+    }
+
+    /// Journals that the step is about to make `call`.
+    pub(crate) async fn before_call(&self, call: String) -> Result<(), StepError> {
+        self.journal.calling(self.kind, call).await.map_err(Into::into)
+    }
+
+    /// Journals that `call` returned, with the operation to wait for, if any.
+    pub(crate) async fn after_call(&self, message: String, operation: Option<String>) -> Result<(), StepError> {
+        self.journal
+            .called(self.kind, message, operation)
+            .await
+            .map_err(Into::into)
+    }
+
+    /// The cluster that becomes the writer, and its region.
+    pub(crate) fn promoted_cluster(&self) -> Result<(&str, &str), StepError> {
+        let aurora = self.aurora()?;
+        Ok(if self.direction.to_standby(&self.pl.spec) {
+            (self.direction.to, aurora.standby_cluster_identifier.as_str())
+        } else {
+            (self.direction.to, aurora.primary_cluster_identifier.as_str())
+        })
+    }
+
+    /// The Auto Scaling Group that serves in `region`.
+    pub(crate) fn group_in(&self, region: &str) -> Result<String, StepError> {
+        let compute = self.compute()?;
+        if region == self.pl.spec.regions.standby.as_str() {
+            Ok(compute.auto_scaling_group.name.clone())
+        } else {
+            compute
+                .primary_auto_scaling_group_name
+                .clone()
+                .ok_or_else(|| refused("spec.compute.primaryAutoScalingGroupName is not set".into()))
+        }
+    }
+
+    /// The region whose group this step scales: a drill and a failover scale the standby; a
+    /// failback scales the primary up and the standby down.
+    pub(crate) fn compute_region(&self) -> &str {
+        match self.kind {
+            StepKind::ScaleDownCompute => self.pl.spec.regions.standby.as_str(),
+            StepKind::FenceOldPrimary => self.direction.from,
+            _ => self.direction.to,
+        }
+    }
+}
+
+/// A deferrable step whose region does not answer is recorded as pending instead of failing.
+pub(crate) fn defer_if_unreachable(sc: &StepContext<'_>, result: Result<Done, StepError>) -> Result<Done, StepError> {
+    match result {
+        Err(e) if e.unreachable && sc.kind.deferrable() => Ok(Done::Deferred(format!(
+            "{} does not answer; retrying until it does ({})",
+            sc.direction.from, e.message
+        ))),
+        other => other,
+    }
+}

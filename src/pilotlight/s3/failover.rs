@@ -1,0 +1,51 @@
+//! The storage step of a failover: replicate the new primary's buckets back to the old ones.
+
+use crate::aws::s3;
+use crate::failover::step::{Done, StepContext, StepError, defer_if_unreachable, refused};
+
+/// Rule id of the reverse replication rule on a destination bucket.
+pub(crate) const REVERSE_RULE: &str = "pilot-light-reverse";
+
+/// Replication from each destination bucket back to its source, so that writes made in the new
+/// active region reach the old one when it returns. The source buckets are checked first: S3
+/// validates the destination, which lives in the old region.
+pub(crate) async fn reverse_replication(sc: &StepContext<'_>) -> Result<Done, StepError> {
+    let spec = &sc.pl.spec;
+    let pairs = spec.storage.as_ref().map(|s| s.s3.as_slice()).unwrap_or_default();
+    let old = sc.clients(sc.direction.from);
+    let new = sc.clients(sc.direction.to);
+    let result: Result<Done, StepError> = async {
+        let mut done = Vec::new();
+        for pair in pairs {
+            let (source, destination) = (pair.destination_bucket.as_str(), pair.source_bucket.as_str());
+            if s3::versioning(&old, destination).await?.is_none() {
+                return Err(refused(format!(
+                    "bucket {destination} not found in {}",
+                    sc.direction.from
+                )));
+            }
+            let current = s3::replication(&new, source, REVERSE_RULE).await?;
+            if current.as_ref().is_some_and(|c| c.managed.is_some()) {
+                done.push(format!("{source} -> {destination} (already)"));
+                continue;
+            }
+            let rule = s3::ManagedRule {
+                id: REVERSE_RULE.into(),
+                enabled: true,
+                destination_bucket: destination.to_owned(),
+                storage_class: pair.storage_class.as_str().to_owned(),
+                delete_marker_replication: pair.delete_marker_replication,
+                replication_time_control: false,
+            };
+            let others = current.map(|c| c.other_rules).unwrap_or_default();
+            sc.before_call(format!("PutBucketReplication {source} -> {destination}"))
+                .await?;
+            // The next pair's write, or the step's Succeeded write, is the one after this call.
+            s3::put_replication(&new, source, pair.replication_role_arn.as_str(), &rule, &others).await?;
+            done.push(format!("{source} -> {destination}"));
+        }
+        Ok(Done::Succeeded(format!("replicating {}", done.join(", "))))
+    }
+    .await;
+    defer_if_unreachable(sc, result)
+}
