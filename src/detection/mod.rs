@@ -6,13 +6,14 @@
 //! `primaryHealth`, `drillSchedule` and the `PrimaryHealthy` and `DrillPassed` conditions under a
 //! field manager of its own.
 
+mod announce;
 pub mod cron;
 pub mod decide;
+mod drills;
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use futures::StreamExt;
@@ -20,22 +21,17 @@ use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
     jiff::Timestamp,
 };
-use kube::{
-    Api, Resource, ResourceExt,
-    api::PostParams,
-    runtime::{events::EventType, reflector::Store},
-};
+use kube::{Api, ResourceExt, api::PostParams, runtime::reflector::Store};
 use tracing::{info, warn};
 
 use crate::{
     api::{
-        ConditionStatus, ConditionType, DetectionSpec, DrillScheduleSpec, DrillScheduleStatus, FailoverOutcome,
-        FailoverRequest, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE, PilotLight, PrimaryHealthStatus,
-        RequestPhase, object_key, set_condition,
+        ConditionStatus, ConditionType, DetectionSpec, FailoverRequest, FailoverType, ORIGIN, ORIGIN_DETECTION,
+        PilotLight, PrimaryHealthStatus, object_key, set_condition,
     },
     aws::{cloudwatch, route53},
     config::DETECTION_MANAGER,
-    context::{Core, Requests, apply_pilotlight_status, publish_event},
+    context::{Core, Requests, apply_pilotlight_status},
     telemetry::ObjectLabels,
 };
 
@@ -169,69 +165,9 @@ async fn look(ctx: &DetectionContext, pl: &PilotLight, memory: &Mutex<Memory>) -
         .filter(|c| c.type_ == ConditionType::PrimaryHealthy.as_str() || c.type_ == ConditionType::DrillPassed.as_str())
         .cloned()
         .collect();
-    let generation = pl.metadata.generation;
     let open = ctx.requests.open(pl);
-
-    let primary_health = match &pl.spec.detection {
-        Some(detection) => {
-            let health = watch_primary(
-                ctx,
-                pl,
-                detection,
-                previous.primary_health.clone(),
-                open.clone(),
-                now,
-                memory,
-            )
-            .await?;
-            let (status, reason) = match health.healthy {
-                Some(true) => (ConditionStatus::True, "PrimaryHealthy"),
-                Some(false) => (ConditionStatus::False, "PrimaryUnhealthy"),
-                None => (ConditionStatus::Unknown, "NoSignal"),
-            };
-            set_condition(
-                &mut conditions,
-                ConditionType::PrimaryHealthy,
-                status,
-                reason,
-                health.evidence.join("; "),
-                generation,
-                now,
-            );
-            ctx.metrics.set_primary_healthy(labels(pl), health.healthy);
-            Some(health)
-        }
-        None => {
-            conditions.retain(|c| c.type_ != ConditionType::PrimaryHealthy.as_str());
-            ctx.metrics.set_primary_healthy(labels(pl), None);
-            None
-        }
-    };
-
-    let drill_schedule = match &pl.spec.drills {
-        Some(drills) => {
-            let schedule = follow_schedule(ctx, pl, drills, previous.drill_schedule.clone(), open, now).await?;
-            let (status, reason, message) = drill_passed(previous.last_drill.as_ref(), drills, schedule.as_ref(), now);
-            set_condition(
-                &mut conditions,
-                ConditionType::DrillPassed,
-                status,
-                reason,
-                message,
-                generation,
-                now,
-            );
-            ctx.metrics
-                .set_drill_passed(labels(pl), Some(status == ConditionStatus::True));
-            schedule.ok()
-        }
-        None => {
-            conditions.retain(|c| c.type_ != ConditionType::DrillPassed.as_str());
-            ctx.metrics.set_drill_passed(labels(pl), None);
-            None
-        }
-    };
-
+    let primary_health = look_at_primary(ctx, pl, &previous, open.clone(), now, memory, &mut conditions).await?;
+    let drill_schedule = look_at_drills(ctx, pl, &previous, open, now, &mut conditions).await?;
     let patch = serde_json::json!({
         "primaryHealth": primary_health,
         "drillSchedule": drill_schedule,
@@ -250,6 +186,70 @@ async fn look(ctx: &DetectionContext, pl: &PilotLight, memory: &Mutex<Memory>) -
         }
     }
     Ok(())
+}
+
+/// `primaryHealth` and the `PrimaryHealthy` condition (removed without `spec.detection`).
+async fn look_at_primary(
+    ctx: &DetectionContext,
+    pl: &PilotLight,
+    previous: &crate::api::PilotLightStatus,
+    open: Option<Arc<FailoverRequest>>,
+    now: Timestamp,
+    memory: &Mutex<Memory>,
+    conditions: &mut Vec<Condition>,
+) -> crate::error::Result<Option<PrimaryHealthStatus>> {
+    let Some(detection) = &pl.spec.detection else {
+        conditions.retain(|c| c.type_ != ConditionType::PrimaryHealthy.as_str());
+        ctx.metrics.set_primary_healthy(labels(pl), None);
+        return Ok(None);
+    };
+    let health = watch_primary(ctx, pl, detection, previous.primary_health.clone(), open, now, memory).await?;
+    let (status, reason) = match health.healthy {
+        Some(true) => (ConditionStatus::True, "PrimaryHealthy"),
+        Some(false) => (ConditionStatus::False, "PrimaryUnhealthy"),
+        None => (ConditionStatus::Unknown, "NoSignal"),
+    };
+    set_condition(
+        conditions,
+        ConditionType::PrimaryHealthy,
+        status,
+        reason,
+        health.evidence.join("; "),
+        pl.metadata.generation,
+        now,
+    );
+    ctx.metrics.set_primary_healthy(labels(pl), health.healthy);
+    Ok(Some(health))
+}
+
+/// `drillSchedule` and the `DrillPassed` condition (removed without `spec.drills`).
+async fn look_at_drills(
+    ctx: &DetectionContext,
+    pl: &PilotLight,
+    previous: &crate::api::PilotLightStatus,
+    open: Option<Arc<FailoverRequest>>,
+    now: Timestamp,
+    conditions: &mut Vec<Condition>,
+) -> crate::error::Result<Option<crate::api::DrillScheduleStatus>> {
+    let Some(drills) = &pl.spec.drills else {
+        conditions.retain(|c| c.type_ != ConditionType::DrillPassed.as_str());
+        ctx.metrics.set_drill_passed(labels(pl), None);
+        return Ok(None);
+    };
+    let schedule = drills::follow_schedule(ctx, pl, drills, previous.drill_schedule.clone(), open, now).await?;
+    let (status, reason, message) = drills::drill_passed(previous.last_drill.as_ref(), drills, schedule.as_ref(), now);
+    set_condition(
+        conditions,
+        ConditionType::DrillPassed,
+        status,
+        reason,
+        message,
+        pl.metadata.generation,
+        now,
+    );
+    ctx.metrics
+        .set_drill_passed(labels(pl), Some(status == ConditionStatus::True));
+    Ok(schedule.ok())
 }
 
 /// Observes the primary, decides, creates a Failover request if that is the decision, and
@@ -288,7 +288,7 @@ async fn watch_primary(
         Decision::Create { automatic } => Some(create_failover(ctx, pl, *automatic, &verdict, since).await?),
         _ => created,
     };
-    announce(ctx, pl, memory, &verdict, &decision, request_name.as_deref()).await;
+    announce::announce(ctx, pl, memory, &verdict, &decision, request_name.as_deref()).await;
     let health = PrimaryHealthStatus {
         healthy: verdict.healthy,
         since: Some(Time(since)),
@@ -380,201 +380,6 @@ async fn create_request(
 }
 
 /// One Event per change of what the loop thinks: the primary turning unhealthy or recovering,
-/// and each new decision with its reason.
-async fn announce(
-    ctx: &DetectionContext,
-    pl: &PilotLight,
-    memory: &Mutex<Memory>,
-    verdict: &Verdict,
-    decision: &Decision,
-    request: Option<&str>,
-) {
-    let evidence = verdict.evidence.join("; ");
-    let (type_, reason, note) = match (verdict.healthy, decision) {
-        (Some(true), _) => (
-            EventType::Normal,
-            "PrimaryHealthy",
-            format!("the primary region serves: {evidence}"),
-        ),
-        (None, _) => (
-            EventType::Warning,
-            "PrimaryHealthUnknown",
-            format!("no signal from the primary region: {evidence}"),
-        ),
-        (Some(false), Decision::Notify) => (
-            EventType::Warning,
-            "PrimaryUnhealthy",
-            format!(
-                "the primary region {} is failing: {evidence} (spec.detection.mode Notify: nothing else is done)",
-                pl.spec.regions.primary
-            ),
-        ),
-        (Some(false), Decision::Hold { remaining }) => (
-            EventType::Warning,
-            "PrimaryUnhealthy",
-            format!(
-                "the primary region {} is failing: {evidence}; acting if it stays so for {}s more (spec.detection.unhealthyFor)",
-                pl.spec.regions.primary,
-                remaining.as_secs()
-            ),
-        ),
-        (Some(false), Decision::Blocked(why)) => (
-            EventType::Warning,
-            "FailoverNotStarted",
-            format!(
-                "the primary region {} is failing, but no failover: {why}",
-                pl.spec.regions.primary
-            ),
-        ),
-        (Some(false), Decision::Create { automatic: false } | Decision::Created(_))
-            if pl
-                .spec
-                .detection
-                .as_ref()
-                .is_some_and(|d| d.mode == crate::api::DetectionMode::Propose) =>
-        {
-            (
-                EventType::Warning,
-                "FailoverProposed",
-                format!(
-                    "the primary region {} is failing: {evidence}; FailoverRequest {} waits for approval: kubectl pilotlight approve {}",
-                    pl.spec.regions.primary,
-                    request.unwrap_or("?"),
-                    request.unwrap_or("?")
-                ),
-            )
-        }
-        (Some(false), _) => (
-            EventType::Warning,
-            "AutomaticFailover",
-            format!(
-                "the primary region {} is failing: {evidence}; FailoverRequest {} fails over to {} (spec.detection.mode Automatic)",
-                pl.spec.regions.primary,
-                request.unwrap_or("?"),
-                pl.spec.regions.standby
-            ),
-        ),
-    };
-    // Say it again only when the reason, or for a block the reason why, changes.
-    let said = format!(
-        "{reason}{}",
-        if let Decision::Blocked(why) = decision {
-            why.as_str()
-        } else {
-            ""
-        }
-    );
-    {
-        let mut memory = memory.lock().expect("memory lock");
-        let before = memory.announced.insert(key(pl), said.clone());
-        if before.as_deref() == Some(said.as_str()) || (before.is_none() && reason == "PrimaryHealthy") {
-            return;
-        }
-    }
-    info!(namespace = ?pl.namespace(), name = %pl.name_any(), reason, %note, "detection");
-    publish_event(&ctx.recorder, &pl.object_ref(&()), type_, reason, note, "Detection").await;
-}
-
-/// Keeps `drillSchedule.nextAt` on the schedule and creates the drill that falls due (skipped,
-/// with an Event, while another request is open). `Err` holds what is wrong with the schedule.
-async fn follow_schedule(
-    ctx: &DetectionContext,
-    pl: &PilotLight,
-    drills: &DrillScheduleSpec,
-    previous: Option<DrillScheduleStatus>,
-    open: Option<Arc<FailoverRequest>>,
-    now: Timestamp,
-) -> crate::error::Result<Result<DrillScheduleStatus, String>> {
-    let schedule = match cron::Schedule::parse(&drills.schedule, &drills.time_zone) {
-        Ok(schedule) => schedule,
-        Err(why) => return Ok(Err(why)),
-    };
-    let key = format!("{} {}", drills.schedule, drills.time_zone);
-    let mut status = previous
-        .filter(|s| s.schedule.as_deref() == Some(key.as_str()))
-        .unwrap_or(DrillScheduleStatus {
-            schedule: Some(key),
-            ..Default::default()
-        });
-    let due = status.next_at.as_ref().map(|t| t.0);
-    if let Some(due) = due.filter(|due| *due <= now) {
-        match open {
-            Some(open) => {
-                let note = format!(
-                    "the drill due at {due} was skipped: FailoverRequest {} is open",
-                    open.name_any()
-                );
-                publish_event(
-                    &ctx.recorder,
-                    &pl.object_ref(&()),
-                    EventType::Warning,
-                    "DrillSkipped",
-                    note,
-                    "Drill",
-                )
-                .await;
-            }
-            None => {
-                let name = format!("{}-drill-{}", pl.name_any(), due.as_second());
-                let reason = format!("scheduled drill ({} {}), due {due}", drills.schedule, drills.time_zone);
-                create_request(ctx, pl, &name, FailoverType::Drill, ORIGIN_SCHEDULE, reason).await?;
-                status.last_request_name = Some(name);
-            }
-        }
-    }
-    if due.is_none_or(|due| due <= now) {
-        status.next_at = schedule.next_after(now).map(Time);
-    }
-    Ok(Ok(status))
-}
-
-/// `DrillPassed`: the last drill succeeded and is younger than `maxAge`.
-fn drill_passed(
-    last: Option<&FailoverOutcome>,
-    drills: &DrillScheduleSpec,
-    schedule: Result<&DrillScheduleStatus, &String>,
-    now: Timestamp,
-) -> (ConditionStatus, &'static str, String) {
-    if let Err(why) = schedule {
-        return (ConditionStatus::False, "InvalidSchedule", format!("spec.drills: {why}"));
-    }
-    let max_age = drills.max_age.to_duration().unwrap_or_default();
-    let Some(last) = last else {
-        return (ConditionStatus::False, "NeverDrilled", "no drill has run yet".into());
-    };
-    let completed = last.completed_at.as_ref().map(|t| t.0);
-    let age = completed.and_then(|c| Duration::try_from(now.duration_since(c)).ok());
-    match (last.phase, age) {
-        // The time, not the age: an age would change the message, and so the status, every minute.
-        (RequestPhase::Succeeded, Some(age)) if age <= max_age => (
-            ConditionStatus::True,
-            "DrillSucceeded",
-            format!(
-                "drill {} succeeded at {}",
-                last.request_name,
-                completed.map(|c| c.to_string()).unwrap_or_default()
-            ),
-        ),
-        (RequestPhase::Succeeded, _) => (
-            ConditionStatus::False,
-            "DrillTooOld",
-            format!(
-                "the last drill ({}) is older than spec.drills.maxAge {}",
-                last.request_name, drills.max_age.0
-            ),
-        ),
-        (phase, _) => (
-            ConditionStatus::False,
-            "DrillFailed",
-            format!(
-                "the last drill {} ended {phase:?}: {}",
-                last.request_name,
-                last.message.as_deref().unwrap_or("")
-            ),
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
