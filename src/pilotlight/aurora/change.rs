@@ -95,8 +95,6 @@ impl PlannedChange for Change {
     }
 }
 
-/// A lag datapoint older than this means Aurora stopped reporting: replication may have stopped.
-
 /// Carries out one change.
 pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
     match change {

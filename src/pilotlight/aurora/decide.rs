@@ -15,10 +15,9 @@ use crate::{
     pilotlight::ComponentReport,
 };
 
+/// A lag datapoint older than this means Aurora stopped reporting: replication may have stopped.
 /// (Aurora publishes `AuroraGlobalDBReplicationLag` every minute.)
 const LAG_STALE_AFTER: Duration = Duration::from_secs(180);
-
-/// The outcome of [`decide`]: what to create and how to describe the database now.
 
 /// The spec's names, resolved once for the decision functions.
 struct Names<'a> {
