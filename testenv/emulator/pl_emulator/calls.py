@@ -1,8 +1,57 @@
-"""Log of the AWS requests the emulator served, so tests can assert on what was called."""
+"""Log of the AWS requests the emulator served, so tests can assert on what was called.
 
+With recording on, each entry also carries the request as it arrived and the answer's body, so a
+benchmark can send the same requests again (see ``Exchange``).
+"""
+
+import base64
 import threading
 
 OUTCOMES = ("ok", "error", "throttled", "fault5xx", "outage", "responseLost")
+
+#: The request headers a replay needs: the SigV4 scope (service, region), the protocol, the
+#: operation of JSON and CBOR protocols. Not the User-Agent: a replay names its own app.
+REPLAY_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-amz-target",
+    "smithy-protocol",
+    "x-amzn-query-mode",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "accept",
+)
+
+
+class Exchange:
+    """One request and the body of its answer, kept when recording is on."""
+
+    def __init__(self, environ: dict, body: bytes, answer: bytes | None) -> None:
+        self.method = environ.get("REQUEST_METHOD", "GET")
+        self.path = environ.get("PATH_INFO", "")
+        self.query = environ.get("QUERY_STRING", "")
+        self.headers = {
+            name: environ[key]
+            for name in REPLAY_HEADERS
+            if (key := _environ_key(name)) in environ and environ[key]
+        }
+        self.body = body
+        self.answer = answer
+
+    def as_json(self) -> dict:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": base64.b64encode(self.body).decode(),
+            "answer": None if self.answer is None else base64.b64encode(self.answer).decode(),
+        }
+
+
+def _environ_key(header: str) -> str:
+    name = header.upper().replace("-", "_")
+    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
 
 
 class CallLog:
@@ -16,6 +65,15 @@ class CallLog:
         self._lock = threading.Lock()
         self._calls: list[dict] = []
         self._last_seq = 0
+        self._recording = False
+
+    @property
+    def recording(self) -> bool:
+        """Whether entries keep their request and answer (off by default: they cost memory)."""
+        return self._recording
+
+    def set_recording(self, on: bool) -> None:
+        self._recording = on
 
     def record(
         self,
@@ -29,6 +87,7 @@ class CallLog:
         status: int | None,
         code: str | None,
         duration_ms: float,
+        exchange: Exchange | None = None,
     ) -> None:
         assert outcome in OUTCOMES, outcome
         with self._lock:
@@ -47,6 +106,8 @@ class CallLog:
                     "durationMs": round(duration_ms, 3),
                 }
             )
+            if exchange is not None:
+                self._calls[-1]["request"] = exchange.as_json()
 
     def since(self, seq: int = 0) -> list[dict]:
         with self._lock:
@@ -55,3 +116,4 @@ class CallLog:
     def clear(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._recording = False

@@ -66,6 +66,14 @@ class ControlApi:
             if method == "DELETE":
                 self._calls.clear()
                 return {"ok": True}
+        if path == f"{PREFIX}/calls/recording":
+            if method == "PUT":
+                body = _json_body(request)
+                if not isinstance(body, dict) or not isinstance(body.get("requests"), bool):
+                    raise BadRequest('expected {"requests": true | false}')
+                self._calls.set_recording(body["requests"])
+            if method in ("GET", "PUT"):
+                return {"requests": self._calls.recording}
         if path == f"{PREFIX}/faults":
             if method == "GET":
                 return {"faults": self._faults.list()}

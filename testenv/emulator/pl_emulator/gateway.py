@@ -13,7 +13,7 @@ import time
 import traceback
 
 from . import cloudwatch_cbor, faults, protocols, s3_roots, wsgi
-from .calls import CallLog
+from .calls import CallLog, Exchange
 
 OUTCOME_OF_FAULT = {"throttle": "throttled", "error5xx": "fault5xx"}
 
@@ -40,8 +40,14 @@ class Gateway:
     def _serve_aws(self, environ: dict, start_response):
         started, clock = time.time(), time.monotonic()
         request = None
+        recording = self._calls.recording
+        exchange = None
         try:
-            body = _buffer_body(environ) if protocols.needs_body(environ) or _is_cbor(environ) else b""
+            needs_body = recording or protocols.needs_body(environ) or _is_cbor(environ)
+            body = _buffer_body(environ) if needs_body else b""
+            if recording:
+                # Taken before moto reads the environ: the request exactly as it arrived.
+                exchange = Exchange(environ, body, None)
             request = protocols.classify(environ, body)
             decision = self._faults.decide(request.region, request.service, request.action)
             if decision.latency_ms:
@@ -71,7 +77,9 @@ class Gateway:
             )
             outcome = "error"
         code = protocols.error_code(headers, answer) if status >= 400 else None
-        self._log(request, started, clock, outcome, status, code)
+        if exchange is not None:
+            exchange.answer = answer
+        self._log(request, started, clock, outcome, status, code, exchange)
         return wsgi.respond(start_response, status, headers, answer)
 
     def _forward(self, environ: dict, request: protocols.AwsRequest, body: bytes) -> tuple[int, list, bytes]:
@@ -83,7 +91,7 @@ class Gateway:
             headers = [(k, str(len(answer)) if k.lower() == "content-length" else v) for k, v in headers]
         return status, headers, answer
 
-    def _log(self, request, started: float, clock: float, outcome: str, status, code) -> None:
+    def _log(self, request, started: float, clock: float, outcome: str, status, code, exchange=None) -> None:
         self._calls.record(
             started=started,
             service=request.service,
@@ -94,6 +102,7 @@ class Gateway:
             status=status,
             code=code,
             duration_ms=(time.monotonic() - clock) * 1000,
+            exchange=exchange,
         )
 
 

@@ -1,5 +1,7 @@
 """The call log: real operation names for every protocol, regions, outcomes."""
 
+import base64
+import http.client
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -310,3 +312,42 @@ def test_ec2_autoscaling_and_route53_operations_of_the_standby_stack(emulator):
         ("route53", STANDBY, "ChangeResourceRecordSets", "error", "NoSuchHostedZone"),
         ("route53", STANDBY, "ListResourceRecordSets", "ok", None),
     ]
+
+
+def test_recording_keeps_requests_and_answers_that_replay_to_the_same_effect(emulator):
+    rds = emulator.client("rds", STANDBY, user_agent_appid="recorder")
+    rds.describe_db_clusters()
+    assert "request" not in emulator.calls()[-1], "recording is off by default"
+
+    assert emulator.control("PUT", "calls/recording", {"requests": True}) == (200, {"requests": True})
+    assert emulator.control("GET", "calls/recording") == (200, {"requests": True})
+    route53 = emulator.client("route53")
+    zone = route53.create_hosted_zone(Name="replay.example.", CallerReference="r1")["HostedZone"]["Id"]
+    change = {"Action": "UPSERT", "ResourceRecordSet": {"Name": "a.replay.example.", "Type": "A", "TTL": 60,
+                                                        "ResourceRecords": [{"Value": "192.0.2.1"}]}}
+    route53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
+    recorded = emulator.calls()[-1]
+    assert recorded["action"] == "ChangeResourceRecordSets"
+    request = recorded["request"]
+    assert request["method"] == "POST" and request["path"].endswith("/rrset/")
+    assert "us-east-1/route53/aws4_request" in request["headers"]["authorization"]
+    assert b"192.0.2.1" in base64.b64decode(request["body"])
+    assert b"<ChangeInfo>" in base64.b64decode(request["answer"])
+
+    # Sent again as recorded (moto does not check signatures), it is the same operation again.
+    # (http.client, not urllib: urllib would add a form Content-Type the SDK never sent.)
+    body = base64.b64decode(request["body"]).replace(b"192.0.2.1", b"192.0.2.9")
+    connection = http.client.HTTPConnection(emulator.endpoint.removeprefix("http://"))
+    connection.request(
+        request["method"], request["path"], body=body, headers={**request["headers"], "User-Agent": "app/replayer"}
+    )
+    assert connection.getresponse().status == 200
+    connection.close()
+    again = emulator.calls()[-1]
+    assert (again["action"], again["app"], again["outcome"]) == ("ChangeResourceRecordSets", "replayer", "ok")
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    assert [r["ResourceRecords"] for r in records if r["Type"] == "A"] == [[{"Value": "192.0.2.9"}]]
+
+    assert emulator.control("PUT", "calls/recording", {"requests": "yes"})[0] == 400
+    assert emulator.control("POST", "reset") == (200, {"ok": True})
+    assert emulator.control("GET", "calls/recording") == (200, {"requests": False}), "reset turns recording off"
