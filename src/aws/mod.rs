@@ -52,11 +52,24 @@ pub struct RegionalClients {
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
 }
 
+/// Who calls AWS. The failover executor's clients carry their own app name (`NAME-failover` in
+/// the User-Agent), so CloudTrail (and the emulator's call log) tell a request's calls apart
+/// from convergence's reads made at the same time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Caller {
+    Convergence,
+    Failover,
+}
+
+/// Suffix of the failover executor's app name.
+pub const FAILOVER_APP_SUFFIX: &str = "-failover";
+
 /// Lazily built, cached [`RegionalClients`] for every region a PilotLight names.
 pub struct AwsClients {
     base: SdkConfig,
+    failover_base: SdkConfig,
     metrics: Arc<Metrics>,
-    regions: Mutex<HashMap<String, Arc<RegionalClients>>>,
+    regions: Mutex<HashMap<(Caller, String), Arc<RegionalClients>>>,
     /// Route 53 reads shared between PilotLights.
     pub route53_view: route53::Route53View,
     /// Standby Auto Scaling Groups by name, described together for many PilotLights.
@@ -80,10 +93,12 @@ impl AwsClients {
     /// Loads credentials and settings the standard way (environment, profile, IRSA, Pod
     /// Identity; `AWS_ENDPOINT_URL` for the emulator). Retries are the SDK's standard mode:
     /// throttling and transient errors are retried with jittered backoff before we see them.
-    /// `app_name` goes into the User-Agent (`app/NAME`), which CloudTrail and the emulator's
-    /// call log show. One read serves other PilotLights' periodic checks for `shared_window`
+    /// `app_name` goes into the User-Agent (`app/NAME`, `app/NAME-failover` for the failover
+    /// executor), which CloudTrail and the emulator's call log show. One read serves other PilotLights' periodic checks for `shared_window`
     /// (see [`CheckIntervals::shared_read_window`](crate::config::CheckIntervals::shared_read_window)).
     pub async fn from_env(metrics: Arc<Metrics>, app_name: &str, shared_window: Duration) -> Self {
+        let failover_app =
+            aws_config::AppName::new(format!("{app_name}{FAILOVER_APP_SUFFIX}")).expect("valid AWS app name");
         let app_name = aws_config::AppName::new(app_name.to_owned()).expect("valid AWS app name");
         let base = aws_config::defaults(BehaviorVersion::latest())
             .app_name(app_name)
@@ -98,6 +113,7 @@ impl AwsClients {
             .load()
             .await;
         Self {
+            failover_base: base.to_builder().app_name(failover_app).build(),
             base,
             metrics,
             regions: Mutex::default(),
@@ -115,14 +131,26 @@ impl AwsClients {
         self.region(GLOBAL_REGION)
     }
 
-    /// The clients for `region`, built on first use.
+    /// Convergence's clients for `region`, built on first use.
     pub fn region(&self, region: &str) -> Arc<RegionalClients> {
+        self.clients(Caller::Convergence, region)
+    }
+
+    /// The failover executor's clients for `region` (admission's reads included).
+    pub fn failover(&self, region: &str) -> Arc<RegionalClients> {
+        self.clients(Caller::Failover, region)
+    }
+
+    fn clients(&self, caller: Caller, region: &str) -> Arc<RegionalClients> {
+        let base = match caller {
+            Caller::Convergence => &self.base,
+            Caller::Failover => &self.failover_base,
+        };
         let mut regions = self.regions.lock().expect("AWS client cache lock poisoned");
         regions
-            .entry(region.to_owned())
+            .entry((caller, region.to_owned()))
             .or_insert_with(|| {
-                let config = self
-                    .base
+                let config = base
                     .to_builder()
                     .region(aws_config::Region::new(region.to_owned()))
                     .build();

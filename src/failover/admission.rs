@@ -346,7 +346,7 @@ async fn reject(
 /// A cheap call to `region`'s EC2 API: does the region answer at all?
 async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
     ctx.aws
-        .region(region)
+        .failover(region)
         .ec2
         .describe_availability_zones()
         .send()
@@ -359,7 +359,7 @@ async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
 /// from CloudWatch in the standby region, else the PilotLight's last observed lag.
 async fn data_loss_window(ctx: &Core, pl: &PilotLight) -> Option<f64> {
     let aurora = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref())?;
-    let standby = ctx.aws.region(pl.spec.regions.standby.as_str());
+    let standby = ctx.aws.failover(pl.spec.regions.standby.as_str());
     let id = aurora.standby_cluster_identifier.to_string();
     match cloudwatch::replication_lags(&standby, std::slice::from_ref(&id)).await {
         Ok(lags) if lags.contains_key(&id) => lags.get(&id).map(|l| l.milliseconds / 1000.0),

@@ -108,7 +108,7 @@ pub struct StepContext<'a> {
 
 impl StepContext<'_> {
     pub(crate) fn clients(&self, region: &str) -> std::sync::Arc<RegionalClients> {
-        self.ctx.aws.region(region)
+        self.ctx.aws.failover(region)
     }
 
     pub(crate) fn aurora(&self) -> Result<&AuroraSpec, StepError> {

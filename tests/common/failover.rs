@@ -171,7 +171,7 @@ pub async fn mutating_calls(emulator: &Emulator, app: &str, since: u64) -> Vec<S
         .calls_since(since)
         .await
         .into_iter()
-        .filter(|c| c.app.as_deref() == Some(app) && c.outcome == "ok" && is_mutating(&c.action))
+        .filter(|c| c.made_by(app) && c.outcome == "ok" && is_mutating(&c.action))
         .map(|c| format!("{} {}", c.region, c.action))
         .collect()
 }

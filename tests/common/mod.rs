@@ -21,7 +21,7 @@ use kube::{
 };
 use pilot_light::{
     api::{FailoverRequest, PilotLight},
-    aws::AwsClients,
+    aws::{AwsClients, FAILOVER_APP_SUFFIX},
     config::{CheckIntervals, Settings},
     context::Core,
     telemetry::Metrics,
@@ -366,6 +366,24 @@ pub struct Call {
     pub app: Option<String>,
 }
 
+impl Call {
+    /// Whether one test's operator (SDK app name `app`) made this call: convergence or its
+    /// failover executor (`app` + [`FAILOVER_APP_SUFFIX`]).
+    pub fn made_by(&self, app: &str) -> bool {
+        self.app
+            .as_deref()
+            .is_some_and(|a| a == app || self.by_failover_executor_of(app))
+    }
+
+    /// Whether the failover executor of the operator with app name `app` made this call.
+    pub fn by_failover_executor_of(&self, app: &str) -> bool {
+        self.app
+            .as_deref()
+            .and_then(|a| a.strip_suffix(FAILOVER_APP_SUFFIX))
+            .is_some_and(|a| a == app)
+    }
+}
+
 impl Emulator {
     pub fn new() -> Self {
         require_testenv();
@@ -389,12 +407,12 @@ impl Emulator {
         serde_json::from_value(body["calls"].clone()).expect("calls")
     }
 
-    /// Every call made by the SDK clients with app name `app` (one test's operator).
+    /// Every call made by the operator whose SDK clients have app name `app` (one test's).
     pub async fn calls_by(&self, app: &str) -> Vec<Call> {
         self.calls_since(0)
             .await
             .into_iter()
-            .filter(|c| c.app.as_deref() == Some(app))
+            .filter(|c| c.made_by(app))
             .collect()
     }
 

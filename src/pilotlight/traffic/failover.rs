@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use crate::failover::step::{Done, Poll, StepContext, StepError, refused};
 use crate::{
-    aws::route53::{self, Record},
+    aws::{
+        GLOBAL_REGION,
+        route53::{self, Record},
+    },
     pilotlight::traffic,
 };
 
@@ -26,7 +29,7 @@ pub(crate) async fn switch_traffic(sc: &StepContext<'_>) -> Result<Done, StepErr
 /// Points `want.name` at `want`'s value and waits until Route 53 reports the change INSYNC. A
 /// change journaled by an earlier attempt is waited for, not repeated.
 pub(crate) async fn point_record(sc: &StepContext<'_>, zone: &str, want: Record) -> Result<Done, StepError> {
-    let global = sc.ctx.aws.global();
+    let global = sc.clients(GLOBAL_REGION);
     let target = want.target();
     let change = match sc.journal.operation(sc.kind) {
         Some(change) => change,
