@@ -6,37 +6,32 @@ benchmark can send the same requests again (see ``Exchange``).
 
 import base64
 import threading
+from urllib.parse import quote
 
 OUTCOMES = ("ok", "error", "throttled", "fault5xx", "outage", "responseLost")
 
-#: The request headers a replay needs: the SigV4 scope (service, region), the protocol, the
-#: operation of JSON and CBOR protocols. Not the User-Agent: a replay names its own app.
-REPLAY_HEADERS = (
-    "authorization",
-    "content-type",
-    "x-amz-target",
-    "smithy-protocol",
-    "x-amzn-query-mode",
-    "x-amz-date",
-    "x-amz-content-sha256",
-    "accept",
-)
+#: Request headers a replay does not send as recorded: the connection's own, and the User-Agent
+#: (a replay names its own app).
+NOT_REPLAYED = {"HTTP_HOST", "HTTP_CONNECTION", "HTTP_CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING",
+                "HTTP_USER_AGENT", "HTTP_X_AMZ_USER_AGENT"}
 
 
 class Exchange:
     """One request and the body of its answer, kept when recording is on."""
 
-    def __init__(self, environ: dict, body: bytes, answer: bytes | None) -> None:
+    def __init__(self, environ: dict, body: bytes) -> None:
         self.method = environ.get("REQUEST_METHOD", "GET")
-        self.path = environ.get("PATH_INFO", "")
+        # As sent (percent-encoded): PATH_INFO is decoded, and a replay must not decode twice.
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        self.path = raw.partition("?")[0] if raw else quote(environ.get("PATH_INFO", ""))
         self.query = environ.get("QUERY_STRING", "")
         self.headers = {
-            name: environ[key]
-            for name in REPLAY_HEADERS
-            if (key := _environ_key(name)) in environ and environ[key]
+            _header_name(key): value
+            for key, value in environ.items()
+            if (key.startswith("HTTP_") and key not in NOT_REPLAYED) or (key == "CONTENT_TYPE" and value)
         }
         self.body = body
-        self.answer = answer
+        self.answer = b""
 
     def as_json(self) -> dict:
         return {
@@ -45,13 +40,12 @@ class Exchange:
             "query": self.query,
             "headers": self.headers,
             "body": base64.b64encode(self.body).decode(),
-            "answer": None if self.answer is None else base64.b64encode(self.answer).decode(),
+            "answer": base64.b64encode(self.answer or b"").decode(),
         }
 
 
-def _environ_key(header: str) -> str:
-    name = header.upper().replace("-", "_")
-    return name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+def _header_name(environ_key: str) -> str:
+    return environ_key.removeprefix("HTTP_").lower().replace("_", "-")
 
 
 class CallLog:

@@ -47,7 +47,7 @@ class Gateway:
             body = _buffer_body(environ) if needs_body else b""
             if recording:
                 # Taken before moto reads the environ: the request exactly as it arrived.
-                exchange = Exchange(environ, body, None)
+                exchange = Exchange(environ, body)
             request = protocols.classify(environ, body)
             decision = self._faults.decide(request.region, request.service, request.action)
             if decision.latency_ms:
