@@ -364,6 +364,23 @@ pub struct Call {
     /// The caller's `app/NAME` User-Agent token, if any.
     #[serde(default)]
     pub app: Option<String>,
+    /// The request as it arrived, while recording is on ([`Emulator::set_recording`]).
+    #[serde(default)]
+    pub request: Option<RecordedRequest>,
+}
+
+/// A request the emulator recorded, and its answer's body (see testenv/emulator/README.md).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Percent-encoded, as sent.
+    pub path: String,
+    pub query: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Base64.
+    pub body: String,
+    /// Base64.
+    pub answer: String,
 }
 
 impl Call {
@@ -444,6 +461,12 @@ impl Emulator {
             .expect("remove fault")
             .error_for_status()
             .expect("fault removed");
+    }
+
+    /// Whether the call log keeps each call's request and answer from now on.
+    pub async fn set_recording(&self, requests: bool) {
+        let url = format!("{}/_emulator/calls/recording", self.base);
+        self.send(self.http.put(url), &json!({ "requests": requests })).await;
     }
 
     /// Replaces the emulated operation durations (`{"rds:CreateDBInstance": 2.0}`; `{}` = instant).
