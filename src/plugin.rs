@@ -3,49 +3,9 @@
 
 use std::fmt::Write;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
-use crate::api::{
-    CREATED_BY, FailoverOutcome, FailoverRequest, FailoverRequestSpec, FailoverType, PilotLight, PilotLightRef,
-    StepStatus,
-};
-
-/// A new request against `pilotlight`, recording `creator` (the admission policy checks it).
-pub fn new_request(
-    pilotlight: &str,
-    type_: FailoverType,
-    reason: &str,
-    creator: &str,
-    dry_run: bool,
-    force: bool,
-) -> FailoverRequest {
-    let prefix = format!("{pilotlight}-{}-", format!("{type_:?}").to_lowercase());
-    FailoverRequest {
-        metadata: ObjectMeta {
-            generate_name: Some(prefix),
-            annotations: Some([(CREATED_BY.to_owned(), creator.to_owned())].into()),
-            ..ObjectMeta::default()
-        },
-        spec: FailoverRequestSpec {
-            pilot_light_ref: PilotLightRef {
-                name: pilotlight.to_owned(),
-            },
-            type_,
-            reason: reason.to_owned(),
-            dry_run,
-            force,
-            approved_by: None,
-            cancel: false,
-        },
-        status: None,
-    }
-}
-
-/// Whether the request reached a phase it never leaves.
-pub fn is_final(request: &FailoverRequest) -> bool {
-    request.is_final()
-}
+use crate::api::{CREATED_BY, FailoverOutcome, FailoverRequest, PilotLight, StepStatus};
 
 fn seconds(value: Option<f64>) -> String {
     value.map_or("-".to_owned(), |s| format!("{s:.1}s"))
@@ -241,15 +201,15 @@ pub fn history_table(requests: &[FailoverRequest]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::RequestPhase;
+    use crate::api::{FailoverType, RequestPhase};
 
     #[test]
     fn requests_record_their_creator_and_get_a_generated_name() {
-        let r = new_request("checkout", FailoverType::Switchover, "CHG-1", "alice", false, false);
+        let r = FailoverRequest::against("checkout", FailoverType::Switchover, "CHG-1", "alice");
         assert_eq!(r.metadata.generate_name.as_deref(), Some("checkout-switchover-"));
         assert_eq!(r.annotations().get(CREATED_BY).map(String::as_str), Some("alice"));
         assert_eq!(r.spec.approved_by, None);
-        assert!(!is_final(&r));
+        assert!(!r.is_final());
     }
 
     #[test]
@@ -296,7 +256,7 @@ mod tests {
 
     #[test]
     fn history_lists_oldest_first_with_outcome() {
-        let mut a = new_request("app", FailoverType::Drill, "drill", "alice", false, false);
+        let mut a = FailoverRequest::against("app", FailoverType::Drill, "drill", "alice");
         a.metadata.name = Some("b-second".into());
         a.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
             k8s_openapi::jiff::Timestamp::from_second(2_000).unwrap(),

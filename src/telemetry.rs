@@ -122,124 +122,119 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        let metrics = Self {
+            registry: Registry::default(),
+            requests: Family::default(),
+            recovery_time: Family::default(),
+            data_loss_window: Family::default(),
+            step_duration: Family::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS)),
+            request_duration: Family::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS)),
+            leader: Gauge::default(),
+            reconciliations: Family::default(),
+            reconcile_errors: Family::default(),
+            reconcile_duration: Family::new_with_constructor(|| {
+                Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            }),
+            ready: Family::default(),
+            component_ready: Family::default(),
+            replication_lag: Family::default(),
+            image_age: Family::default(),
+            primary_healthy: Family::default(),
+            drill_passed: Family::default(),
+            created_requests: Family::default(),
+            aws_calls: Family::default(),
+        };
         let mut registry = Registry::with_prefix("pilot_light");
-        let reconciliations = Family::<ControllerLabels, Counter>::default();
-        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let reconcile_duration = Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
-        });
-        let ready = Family::<ObjectLabels, Gauge>::default();
-        let component_ready = Family::<ComponentLabels, Gauge>::default();
-        let replication_lag = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
-        let image_age = Family::<ObjectLabels, Gauge<f64, AtomicU64>>::default();
-        let primary_healthy = Family::<ObjectLabels, Gauge>::default();
-        let drill_passed = Family::<ObjectLabels, Gauge>::default();
-        let created_requests = Family::<OriginLabels, Counter>::default();
-        let aws_calls = Family::<AwsCallLabels, Counter>::default();
-        let leader = Gauge::default();
-        let requests = Family::<OutcomeLabels, Counter>::default();
-        let recovery_time = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
-        let data_loss_window = Family::<RequestLabels, Gauge<f64, AtomicU64>>::default();
-        let step_duration = Family::<StepLabels, Histogram>::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS));
-        let request_duration =
-            Family::<OutcomeLabels, Histogram>::new_with_constructor(|| Histogram::new(FAILOVER_BUCKETS));
+        metrics.register_failover(&mut registry);
+        metrics.register_convergence(&mut registry);
+        Self { registry, ..metrics }
+    }
+}
+
+impl Metrics {
+    /// FailoverRequests, their steps, and who runs them.
+    fn register_failover(&self, registry: &mut Registry) {
         registry.register(
             "failover_requests",
             "FailoverRequests that ended, by type and phase",
-            requests.clone(),
+            self.requests.clone(),
         );
         registry.register(
             "failover_recovery_time_seconds",
             "Measured RTO of the PilotLight's last request of each type (start or approval until traffic switched)",
-            recovery_time.clone(),
+            self.recovery_time.clone(),
         );
         registry.register(
             "failover_data_loss_window_seconds",
             "RPO of the PilotLight's last request of each type (replication lag when an unplanned failover began)",
-            data_loss_window.clone(),
+            self.data_loss_window.clone(),
         );
         registry.register(
             "failover_step_duration_seconds",
             "Duration of failover plan steps, by step and final state",
-            step_duration.clone(),
+            self.step_duration.clone(),
         );
         registry.register(
             "failover_duration_seconds",
             "Duration of FailoverRequests from start (or approval) to their final phase, by type and phase",
-            request_duration.clone(),
+            self.request_duration.clone(),
         );
         registry.register(
             "leader",
             "Whether this replica holds the leader Lease and runs the controllers (1) or waits (0)",
-            leader.clone(),
-        );
-        registry.register("reconciliations", "Reconciliations run", reconciliations.clone());
-        registry.register(
-            "reconcile_errors",
-            "Reconciliations that failed, by error kind",
-            reconcile_errors.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Reconciliation duration",
-            reconcile_duration.clone(),
-        );
-        registry.register("pilotlight_ready", "1 when the PilotLight is Ready", ready.clone());
-        registry.register(
-            "component_ready",
-            "1 when the PilotLight's component (its condition type) is True",
-            component_ready.clone(),
-        );
-        registry.register(
-            "replication_lag_seconds",
-            "Latest Aurora global database replication lag",
-            replication_lag.clone(),
-        );
-        registry.register(
-            "standby_image_age_seconds",
-            "Age of the standby region's AMI copy, as of the last reconcile",
-            image_age.clone(),
-        );
-        registry.register(
-            "primary_healthy",
-            "1 when the primary region's health check and alarms say it serves, 0 when not (absent: unknown)",
-            primary_healthy.clone(),
-        );
-        registry.register(
-            "drill_passed",
-            "1 when the last drill succeeded and is younger than spec.drills.maxAge",
-            drill_passed.clone(),
+            self.leader.clone(),
         );
         registry.register(
             "operator_created_requests",
             "FailoverRequests the operator created itself: detection (a failing primary) or schedule (drills)",
-            created_requests.clone(),
+            self.created_requests.clone(),
+        );
+    }
+
+    /// Reconciliation, each PilotLight's readiness, and AWS calls.
+    fn register_convergence(&self, registry: &mut Registry) {
+        registry.register("reconciliations", "Reconciliations run", self.reconciliations.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconciliations that failed, by error kind",
+            self.reconcile_errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconciliation duration",
+            self.reconcile_duration.clone(),
+        );
+        registry.register("pilotlight_ready", "1 when the PilotLight is Ready", self.ready.clone());
+        registry.register(
+            "component_ready",
+            "1 when the PilotLight's component (its condition type) is True",
+            self.component_ready.clone(),
+        );
+        registry.register(
+            "replication_lag_seconds",
+            "Latest Aurora global database replication lag",
+            self.replication_lag.clone(),
+        );
+        registry.register(
+            "standby_image_age_seconds",
+            "Age of the standby region's AMI copy, as of the last reconcile",
+            self.image_age.clone(),
+        );
+        registry.register(
+            "primary_healthy",
+            "1 when the primary region's health check and alarms say it serves, 0 when not (absent: unknown)",
+            self.primary_healthy.clone(),
+        );
+        registry.register(
+            "drill_passed",
+            "1 when the last drill succeeded and is younger than spec.drills.maxAge",
+            self.drill_passed.clone(),
         );
         registry.register(
             "aws_calls",
             "AWS API call attempts by service, operation, region and outcome",
-            aws_calls.clone(),
+            self.aws_calls.clone(),
         );
-        Self {
-            registry,
-            reconciliations,
-            reconcile_errors,
-            reconcile_duration,
-            ready,
-            component_ready,
-            replication_lag,
-            image_age,
-            primary_healthy,
-            drill_passed,
-            created_requests,
-            aws_calls,
-            leader,
-            requests,
-            recovery_time,
-            data_loss_window,
-            step_duration,
-            request_duration,
-        }
     }
 }
 

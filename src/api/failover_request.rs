@@ -113,6 +113,31 @@ impl RequestPhase {
 
 /// How the operator classifies a request; the one place that reads its phase for that.
 impl FailoverRequest {
+    /// A new request against `pilotlight`, named after it (`generateName`), recording `creator`
+    /// (the admission policy checks it against the user who created it).
+    pub fn against(pilotlight: &str, type_: FailoverType, reason: &str, creator: &str) -> Self {
+        let prefix = format!("{pilotlight}-{}-", format!("{type_:?}").to_lowercase());
+        Self {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                generate_name: Some(prefix),
+                annotations: Some([(super::CREATED_BY.to_owned(), creator.to_owned())].into()),
+                ..Default::default()
+            },
+            spec: FailoverRequestSpec {
+                pilot_light_ref: PilotLightRef {
+                    name: pilotlight.to_owned(),
+                },
+                type_,
+                reason: reason.to_owned(),
+                dry_run: false,
+                force: false,
+                approved_by: None,
+                cancel: false,
+            },
+            status: None,
+        }
+    }
+
     pub fn phase(&self) -> Option<RequestPhase> {
         self.status.as_ref().and_then(|s| s.phase)
     }

@@ -2,19 +2,23 @@
 
 mod conditions;
 mod detection;
+mod failover_policy;
 mod failover_request;
 mod keys;
 mod pilotlight;
 mod pilotlight_status;
 mod schema;
+mod traffic;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
 pub use detection::*;
+pub use failover_policy::*;
 pub use failover_request::*;
 pub use keys::*;
 pub use pilotlight::*;
 pub use pilotlight_status::*;
 pub use schema::*;
+pub use traffic::*;
 
 use kube::CustomResourceExt;
 

@@ -10,11 +10,11 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::pilotlight_status::PilotLightStatus;
 use super::schema::{
     AmiId, AwsRegion, BucketName, DbInstanceClass, GoDuration, HostedZoneId, IamRoleArn, RdsIdentifier,
     SecurityGroupId, SubnetId, TargetGroupArn,
 };
+use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
 
 /// A multi-region pilot-light disaster-recovery setup for one application: data replicated into
 /// the standby region, compute dormant there, traffic and endpoints ready to switch.
@@ -322,172 +322,6 @@ pub struct LaunchTemplateSpec {
     pub user_data: Option<String>,
 }
 
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct TrafficSpec {
-    /// Route 53 records and health check.
-    pub route53: Route53Spec,
-}
-
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Route53Spec {
-    /// Hosted zone of the application record.
-    pub hosted_zone_id: HostedZoneId,
-    /// Application record, e.g. `api.example.com`.
-    #[schemars(length(min = 1, max = 253))]
-    pub record_name: String,
-    /// Record type of the application record.
-    #[serde(default)]
-    pub record_type: RecordType,
-    /// Alias target in the primary region (its load balancer).
-    pub primary_target: AliasTarget,
-    /// Alias target in the standby region.
-    pub standby_target: AliasTarget,
-    /// Health check on the primary endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheckSpec>,
-}
-
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum RecordType {
-    #[default]
-    A,
-    #[serde(rename = "AAAA")]
-    Aaaa,
-    #[serde(rename = "CNAME")]
-    Cname,
-}
-
-/// A Route 53 alias target, normally a load balancer.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AliasTarget {
-    /// DNS name of the target, e.g. the ALB's DNS name.
-    #[schemars(length(min = 1, max = 253))]
-    pub dns_name: String,
-    /// Canonical hosted zone id of the target (the ALB's, not the record's).
-    pub hosted_zone_id: HostedZoneId,
-}
-
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct HealthCheckSpec {
-    /// Health check protocol.
-    #[serde(default, rename = "type")]
-    pub type_: HealthCheckType,
-    /// Host checked, e.g. the primary ALB's DNS name.
-    #[schemars(length(min = 1, max = 255))]
-    pub fqdn: String,
-    /// Port checked.
-    #[serde(default = "default_https_port")]
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: i32,
-    /// Path requested (HTTP and HTTPS only).
-    #[serde(default = "default_health_path")]
-    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("path must start with /"))]
-    #[schemars(length(max = 255))]
-    pub path: String,
-    /// Seconds between checks: 10 (fast) or 30.
-    #[serde(default = "default_request_interval")]
-    #[x_kube(validation = kube::core::Rule::new("self == 10 || self == 30").message("requestInterval must be 10 or 30 seconds"))]
-    pub request_interval: i32,
-    /// Consecutive failures before the endpoint counts as unhealthy.
-    #[serde(default = "default_failure_threshold")]
-    #[schemars(range(min = 1, max = 10))]
-    pub failure_threshold: i32,
-}
-
-fn default_https_port() -> i32 {
-    443
-}
-fn default_health_path() -> String {
-    "/health".into()
-}
-fn default_request_interval() -> i32 {
-    30
-}
-fn default_failure_threshold() -> i32 {
-    3
-}
-
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum HealthCheckType {
-    Http,
-    #[default]
-    Https,
-    Tcp,
-}
-
-/// Rules for FailoverRequests against this PilotLight.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct FailoverPolicy {
-    /// Whether a second person must approve before the first mutating step.
-    #[serde(default)]
-    pub approval: ApprovalPolicy,
-    /// Allow a Failover that may lose data (`AllowDataLoss`) to run without approval.
-    #[serde(default)]
-    pub allow_data_loss_without_approval: bool,
-    /// The HTTP check a Drill makes against the standby endpoint once its targets are healthy.
-    #[serde(default)]
-    pub smoke_test: SmokeTestSpec,
-}
-
-/// An HTTP GET against the standby region's endpoint.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SmokeTestSpec {
-    /// Base URL of the standby endpoint. Default: `https://` and the standby alias target's DNS
-    /// name (`spec.traffic.route53.standbyTarget.dnsName`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^https?://[^/?#]+(/.*)?$')").message("smokeTest.url must be an http:// or https:// URL"))]
-    #[schemars(length(max = 2048))]
-    pub url: Option<String>,
-    /// Path requested on the endpoint.
-    #[serde(default = "default_smoke_path")]
-    #[x_kube(validation = kube::core::Rule::new("self.startsWith('/')").message("smokeTest.path must start with /"))]
-    #[schemars(length(max = 1024))]
-    pub path: String,
-    /// HTTP status that counts as passing.
-    #[serde(default = "default_smoke_status")]
-    #[schemars(range(min = 100, max = 599))]
-    pub expected_status: u16,
-    /// How long one attempt may take; the smoke test tries three times.
-    #[serde(default = "default_smoke_timeout")]
-    pub timeout: GoDuration,
-}
-
-impl Default for SmokeTestSpec {
-    fn default() -> Self {
-        Self {
-            url: None,
-            path: default_smoke_path(),
-            expected_status: default_smoke_status(),
-            timeout: default_smoke_timeout(),
-        }
-    }
-}
-
-fn default_smoke_path() -> String {
-    "/".into()
-}
-
-fn default_smoke_status() -> u16 {
-    200
-}
-
-fn default_smoke_timeout() -> GoDuration {
-    GoDuration("10s".into())
-}
-
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct ApprovalPolicy {
-    /// Cutover waits in `AwaitingApproval` until `spec.approvedBy` is set by another user.
-    #[serde(default = "default_true")]
-    pub required: bool,
-}
-
 impl S3StorageClass {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -499,12 +333,6 @@ impl S3StorageClass {
             Self::Glacier => "GLACIER",
             Self::DeepArchive => "DEEP_ARCHIVE",
         }
-    }
-}
-
-impl Default for ApprovalPolicy {
-    fn default() -> Self {
-        Self { required: true }
     }
 }
 

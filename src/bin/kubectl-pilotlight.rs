@@ -124,7 +124,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Plan { name, type_ } => {
             let me = whoami(&client).await?;
-            let request = plugin::new_request(&name, type_, "kubectl pilotlight plan", &me, true, false);
+            let mut request = FailoverRequest::against(&name, type_, "kubectl pilotlight plan", &me);
+            request.spec.dry_run = true;
             let created = requests.create(&PostParams::default(), &request).await?;
             return follow(&requests, &created.name_any()).await;
         }
@@ -168,7 +169,8 @@ async fn start(
     args: RequestArgs,
 ) -> Result<ExitCode> {
     let me = whoami(client).await?;
-    let request = plugin::new_request(&args.name, type_, &args.reason, &me, false, args.force);
+    let mut request = FailoverRequest::against(&args.name, type_, &args.reason, &me);
+    request.spec.force = args.force;
     let created = requests.create(&PostParams::default(), &request).await?;
     let name = created.name_any();
     println!("{name} created by {me}");
@@ -196,7 +198,7 @@ async fn follow(requests: &Api<FailoverRequest>, name: &str) -> Result<ExitCode>
             println!("waiting for a second person: kubectl pilotlight approve {name}");
             return Ok(ExitCode::SUCCESS);
         }
-        if plugin::is_final(&request) {
+        if request.is_final() {
             return Ok(if phase == Some(RequestPhase::Succeeded) {
                 ExitCode::SUCCESS
             } else {

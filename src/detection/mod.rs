@@ -363,7 +363,7 @@ async fn create_request(
 ) -> crate::error::Result<()> {
     let me = ctx.identity().await?;
     let reason: String = reason.chars().take(1000).collect();
-    let mut request = crate::plugin::new_request(&pl.name_any(), type_, &reason, me, false, false);
+    let mut request = FailoverRequest::against(&pl.name_any(), type_, &reason, me);
     request.metadata.generate_name = None;
     request.metadata.name = Some(name.to_owned());
     request.annotations_mut().insert(ORIGIN.to_owned(), origin.to_owned());

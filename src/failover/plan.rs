@@ -108,74 +108,10 @@ impl<'a> Direction<'a> {
 /// steps it waits for. Independent branches (database promotion, compute scale-up) run in
 /// parallel, so the recovery time is the longest branch, not the sum.
 pub fn plan(spec: &PilotLightSpec, type_: FailoverType) -> Vec<StepStatus> {
-    use StepKind::*;
-    let aurora = spec.database.as_ref().and_then(|d| d.aurora.as_ref());
-    let compute = spec.compute.as_ref();
-    let traffic = spec.traffic.is_some();
-    let buckets = spec.storage.as_ref().is_some_and(|s| !s.s3.is_empty());
-    let primary_group = compute.and_then(|c| c.primary_auto_scaling_group_name.as_ref());
-    let mut steps: Vec<(StepKind, Vec<StepKind>)> = Vec::new();
-    match type_ {
-        FailoverType::Drill => {
-            if compute.is_some() {
-                steps.push((ScaleUpCompute, vec![]));
-                steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
-                if traffic || spec.failover.smoke_test.url.is_some() {
-                    steps.push((SmokeTest, vec![WaitTargetsHealthy]));
-                    steps.push((ScaleDownCompute, vec![SmokeTest]));
-                } else {
-                    steps.push((ScaleDownCompute, vec![WaitTargetsHealthy]));
-                }
-            }
-        }
-        FailoverType::Failover | FailoverType::Switchover | FailoverType::Failback => {
-            let failback = type_ == FailoverType::Failback;
-            // Failback brings up the primary region's own group, when the spec names it.
-            let target_group = if failback {
-                primary_group.is_some()
-            } else {
-                compute.is_some()
-            };
-            if aurora.is_some() {
-                steps.push((PromoteDatabase, vec![]));
-            }
-            if target_group {
-                steps.push((ScaleUpCompute, vec![]));
-                steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
-            }
-            let serving: Vec<StepKind> = steps
-                .iter()
-                .map(|(k, _)| *k)
-                .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy))
-                .collect();
-            if traffic {
-                steps.push((SwitchTraffic, serving.clone()));
-            }
-            let switched = if traffic { vec![SwitchTraffic] } else { serving };
-            if let Some(a) = aurora {
-                if a.writer_endpoint_record.is_some() || !failback {
-                    steps.push((UpdateEndpoints, vec![PromoteDatabase]));
-                }
-                if !failback && (a.promoted_instance_class.is_some() || a.promoted_readers > 0) {
-                    steps.push((ScaleUpDatabase, vec![PromoteDatabase]));
-                }
-            }
-            if failback {
-                if compute.is_some() {
-                    steps.push((ScaleDownCompute, switched.clone()));
-                }
-            } else {
-                if primary_group.is_some() {
-                    steps.push((FenceOldPrimary, switched.clone()));
-                }
-                if buckets {
-                    // Replication back to the old buckets changes nothing that serves, and the
-                    // new buckets take writes once the endpoints move: set it up at once.
-                    steps.push((ReverseReplication, vec![]));
-                }
-            }
-        }
-    }
+    let steps = match type_ {
+        FailoverType::Drill => drill_steps(spec),
+        FailoverType::Failover | FailoverType::Switchover | FailoverType::Failback => move_steps(spec, type_),
+    };
     steps
         .into_iter()
         .map(|(kind, deps)| StepStatus {
@@ -189,6 +125,83 @@ pub fn plan(spec: &PilotLightSpec, type_: FailoverType) -> Vec<StepStatus> {
             operation: None,
         })
         .collect()
+}
+
+/// A drill: the standby's compute up, checked, and down again; nothing else moves.
+fn drill_steps(spec: &PilotLightSpec) -> Vec<(StepKind, Vec<StepKind>)> {
+    use StepKind::*;
+    let compute = spec.compute.as_ref();
+    let traffic = spec.traffic.is_some();
+    let mut steps: Vec<(StepKind, Vec<StepKind>)> = Vec::new();
+    if compute.is_some() {
+        steps.push((ScaleUpCompute, vec![]));
+        steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
+        if traffic || spec.failover.smoke_test.url.is_some() {
+            steps.push((SmokeTest, vec![WaitTargetsHealthy]));
+            steps.push((ScaleDownCompute, vec![SmokeTest]));
+        } else {
+            steps.push((ScaleDownCompute, vec![WaitTargetsHealthy]));
+        }
+    }
+    steps
+}
+
+/// A move of the application to the other region: database, compute and traffic in parallel
+/// where they can, the endpoints and the old primary's fencing after them.
+fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<StepKind>)> {
+    use StepKind::*;
+    let aurora = spec.database.as_ref().and_then(|d| d.aurora.as_ref());
+    let compute = spec.compute.as_ref();
+    let traffic = spec.traffic.is_some();
+    let buckets = spec.storage.as_ref().is_some_and(|s| !s.s3.is_empty());
+    let primary_group = compute.and_then(|c| c.primary_auto_scaling_group_name.as_ref());
+    let mut steps: Vec<(StepKind, Vec<StepKind>)> = Vec::new();
+    let failback = type_ == FailoverType::Failback;
+    // Failback brings up the primary region's own group, when the spec names it.
+    let target_group = if failback {
+        primary_group.is_some()
+    } else {
+        compute.is_some()
+    };
+    if aurora.is_some() {
+        steps.push((PromoteDatabase, vec![]));
+    }
+    if target_group {
+        steps.push((ScaleUpCompute, vec![]));
+        steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
+    }
+    let serving: Vec<StepKind> = steps
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy))
+        .collect();
+    if traffic {
+        steps.push((SwitchTraffic, serving.clone()));
+    }
+    let switched = if traffic { vec![SwitchTraffic] } else { serving };
+    if let Some(a) = aurora {
+        if a.writer_endpoint_record.is_some() || !failback {
+            steps.push((UpdateEndpoints, vec![PromoteDatabase]));
+        }
+        if !failback && (a.promoted_instance_class.is_some() || a.promoted_readers > 0) {
+            steps.push((ScaleUpDatabase, vec![PromoteDatabase]));
+        }
+    }
+    if failback {
+        if compute.is_some() {
+            steps.push((ScaleDownCompute, switched.clone()));
+        }
+    } else {
+        if primary_group.is_some() {
+            steps.push((FenceOldPrimary, switched.clone()));
+        }
+        if buckets {
+            // Replication back to the old buckets changes nothing that serves, and the
+            // new buckets take writes once the endpoints move: set it up at once.
+            steps.push((ReverseReplication, vec![]));
+        }
+    }
+    steps
 }
 
 /// The steps that can start now: steps journaled as Running (resumed after a restart), and

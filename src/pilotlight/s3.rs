@@ -197,19 +197,7 @@ fn decide_pair(
         Some(rule) if rule == &desired && role_matches => None,
         Some(rule) => Some(describe_drift(rule, &desired, role_matches)),
     };
-    let status = S3ReplicationStatus {
-        source_bucket: source.to_owned(),
-        destination_bucket: destination.to_owned(),
-        source_versioning: versioning_name(&obs.source_versioning).to_owned(),
-        destination_versioning: versioning_name(&obs.destination_versioning).to_owned(),
-        rule: match (current, &drift) {
-            (None, _) => "Missing",
-            (Some(_), Some(_)) => "Drifted",
-            (Some(rule), None) if rule.enabled => "Enabled",
-            (Some(_), None) => "Disabled",
-        }
-        .to_owned(),
-    };
+    let status = pair_status(pair, obs, current, drift.is_some());
     let buckets = [
         ("sourceBucket", source, regions.primary.as_str(), &obs.source_versioning),
         (
@@ -261,6 +249,28 @@ fn decide_pair(
     };
     all_changes.extend(changes);
     (report, status)
+}
+
+/// How the pair looks: versioning of both buckets and the state of the managed rule.
+fn pair_status(
+    pair: &S3ReplicationSpec,
+    obs: &PairObservation,
+    current: Option<&ManagedRule>,
+    drifted: bool,
+) -> S3ReplicationStatus {
+    S3ReplicationStatus {
+        source_bucket: pair.source_bucket.to_string(),
+        destination_bucket: pair.destination_bucket.to_string(),
+        source_versioning: versioning_name(&obs.source_versioning).to_owned(),
+        destination_versioning: versioning_name(&obs.destination_versioning).to_owned(),
+        rule: match (current, drifted) {
+            (None, _) => "Missing",
+            (Some(_), true) => "Drifted",
+            (Some(rule), false) if rule.enabled => "Enabled",
+            (Some(_), false) => "Disabled",
+        }
+        .to_owned(),
+    }
 }
 
 fn describe_drift(current: &ManagedRule, desired: &ManagedRule, role_matches: bool) -> String {

@@ -247,36 +247,7 @@ pub fn decide(
     let mut status = TrafficStatus::default();
     let mut waiting = Vec::new();
 
-    let wanted_check = inputs.traffic.and_then(health_check_settings);
-    let mut keep = None;
-    if let Some(settings) = &wanted_check {
-        let exact = observed.health_checks.iter().find(|h| &h.settings == settings);
-        // Type and interval cannot change in place; anything else can.
-        let updatable = observed
-            .health_checks
-            .iter()
-            .find(|h| h.settings.type_ == settings.type_ && h.settings.request_interval == settings.request_interval);
-        match (exact, updatable) {
-            (Some(h), _) => keep = Some(h.id.clone()),
-            (None, Some(h)) => {
-                keep = Some(h.id.clone());
-                changes.push(Change::UpdateHealthCheck {
-                    id: h.id.clone(),
-                    settings: settings.clone(),
-                });
-            }
-            (None, None) => changes.push(Change::CreateHealthCheck {
-                settings: settings.clone(),
-                name: format!("{} primary ({})", inputs.owner, regions.primary),
-            }),
-        }
-    }
-    status.health_check_id = keep.clone();
-    for h in &observed.health_checks {
-        if Some(&h.id) != keep.as_ref() {
-            changes.push(Change::DeleteHealthCheck { id: h.id.clone() });
-        }
-    }
+    status.health_check_id = decide_health_check(inputs, regions, observed, &mut changes);
 
     if let Some(t) = inputs.traffic {
         let r = &t.route53;
@@ -306,7 +277,63 @@ pub fn decide(
         }
     }
 
-    let report = if !changes.is_empty() {
+    let report = report(inputs, &status, &changes, &waiting);
+    Decision {
+        changes,
+        report,
+        status,
+    }
+}
+
+/// The health check to keep (updated in place when only its settings changed, else created),
+/// and the deletion of every other one the PilotLight owns.
+fn decide_health_check(
+    inputs: &TrafficInputs<'_>,
+    regions: &crate::api::Regions,
+    observed: &Observation,
+    changes: &mut Vec<Change>,
+) -> Option<String> {
+    let wanted_check = inputs.traffic.and_then(health_check_settings);
+    let mut keep = None;
+    if let Some(settings) = &wanted_check {
+        let exact = observed.health_checks.iter().find(|h| &h.settings == settings);
+        // Type and interval cannot change in place; anything else can.
+        let updatable = observed
+            .health_checks
+            .iter()
+            .find(|h| h.settings.type_ == settings.type_ && h.settings.request_interval == settings.request_interval);
+        match (exact, updatable) {
+            (Some(h), _) => keep = Some(h.id.clone()),
+            (None, Some(h)) => {
+                keep = Some(h.id.clone());
+                changes.push(Change::UpdateHealthCheck {
+                    id: h.id.clone(),
+                    settings: settings.clone(),
+                });
+            }
+            (None, None) => changes.push(Change::CreateHealthCheck {
+                settings: settings.clone(),
+                name: format!("{} primary ({})", inputs.owner, regions.primary),
+            }),
+        }
+    }
+    for h in &observed.health_checks {
+        if Some(&h.id) != keep.as_ref() {
+            changes.push(Change::DeleteHealthCheck { id: h.id.clone() });
+        }
+    }
+
+    keep
+}
+
+/// What the component reports: the first change, else what it waits for, else where it routes.
+fn report(
+    inputs: &TrafficInputs<'_>,
+    status: &TrafficStatus,
+    changes: &[Change],
+    waiting: &[String],
+) -> ComponentReport {
+    if !changes.is_empty() {
         ComponentReport::converging(
             changes[0].reason(),
             changes.iter().map(Change::describe).collect::<Vec<_>>().join("; "),
@@ -325,11 +352,6 @@ pub fn decide(
             parts.push(format!("{} -> {target}", w.name));
         }
         ComponentReport::healthy("Routed", parts.join("; "))
-    };
-    Decision {
-        changes,
-        report,
-        status,
     }
 }
 

@@ -150,12 +150,32 @@ pub async fn observe(
         )
         .await?
         .into();
+    obs.writer_endpoint = writer_endpoint(aws, global, known).await?;
+    if let Some((region, id)) = secondary(global, regions, spec) {
+        let clients = aws.region(region);
+        obs.lag = aws
+            .replication_lags
+            .get(region, id, fresh, async |ids| {
+                cloudwatch::replication_lags(&clients, &ids).await
+            })
+            .await?;
+    }
+    Ok(obs)
+}
+
+/// The writer's endpoint: the one last observed while the writer is the same cluster, else
+/// described afresh (it changes only with the writer).
+async fn writer_endpoint(
+    aws: &AwsClients,
+    global: &GlobalCluster,
+    known: Option<&DatabaseStatus>,
+) -> Result<Option<String>, AwsError> {
     let writer_arn = global
         .members
         .iter()
         .find(|m| m.is_writer)
         .map(|m| m.cluster_arn.as_str());
-    obs.writer_endpoint = match (writer_arn, known) {
+    Ok(match (writer_arn, known) {
         (Some(arn), Some(known))
             if known.writer_cluster_arn.as_deref() == Some(arn) && known.writer_endpoint.is_some() =>
         {
@@ -168,17 +188,7 @@ pub async fn observe(
             None => None,
         },
         (None, _) => None,
-    };
-    if let Some((region, id)) = secondary(global, regions, spec) {
-        let clients = aws.region(region);
-        obs.lag = aws
-            .replication_lags
-            .get(region, id, fresh, async |ids| {
-                cloudwatch::replication_lags(&clients, &ids).await
-            })
-            .await?;
-    }
-    Ok(obs)
+    })
 }
 
 #[cfg(test)]
