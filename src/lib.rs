@@ -13,4 +13,5 @@ pub mod leader;
 pub mod pilotlight;
 pub mod plugin;
 pub mod run;
+pub mod step;
 pub mod telemetry;

@@ -339,7 +339,7 @@ pub async fn status_write_rtt(s: &Scenario, status: FailoverRequestStatus) -> (f
         let mut status = status.clone();
         status.message = Some(format!("round trip {i}"));
         let t = Instant::now();
-        pilot_light::failover::journal::write(&api, "rtt", &status)
+        pilot_light::step::journal::write(&api, "rtt", &status)
             .await
             .expect("status write");
         if i >= 5 {

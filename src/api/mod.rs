@@ -8,6 +8,7 @@ mod keys;
 mod pilotlight;
 mod pilotlight_status;
 mod schema;
+mod step_kind;
 mod traffic;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
@@ -18,6 +19,7 @@ pub use keys::*;
 pub use pilotlight::*;
 pub use pilotlight_status::*;
 pub use schema::*;
+pub use step_kind::StepKind;
 pub use traffic::*;
 
 use kube::CustomResourceExt;

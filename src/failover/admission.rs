@@ -5,9 +5,10 @@
 use kube::{Api, ResourceExt, api::ListParams, runtime::controller::Action, runtime::events::EventType};
 use tracing::{info, warn};
 
-use super::{
-    FailoverContext, ended, executor, has_finalizer, journal, journal::now, pilotlight, plan, plan::Direction, publish,
-    requests_api, set_finalizer,
+use super::{FailoverContext, ended, executor, has_finalizer, pilotlight, plan, publish, requests_api, set_finalizer};
+use crate::step::{
+    Direction,
+    journal::{self, now},
 };
 use crate::{
     api::{

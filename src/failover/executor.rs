@@ -14,19 +14,20 @@ use futures::{FutureExt, StreamExt, future::BoxFuture, stream::FuturesUnordered}
 use kube::{ResourceExt, runtime::controller::Action, runtime::events::EventType};
 use tracing::{info, warn};
 
-use super::journal::{Journal, now};
 use super::{
     FailoverContext,
     outcome::{self, DEFERRED_RETRY},
-    plan,
-    plan::{Direction, StepKind},
-    publish, requests_api, set_finalizer,
+    plan, publish, requests_api, set_finalizer,
     steps::{self, Done, StepContext, StepError},
 };
 use crate::{
-    api::{FailoverRequest, FailoverRequestStatus, PilotLight, StepState},
+    api::{FailoverRequest, FailoverRequestStatus, PilotLight, StepKind, StepState},
     backoff::Backoff,
     error::{Error, Result},
+    step::{
+        Direction,
+        journal::{Journal, now},
+    },
 };
 
 /// How long a step's outcome waits for another write to carry it before it is written alone.

@@ -6,10 +6,8 @@
 
 pub mod admission;
 pub mod executor;
-pub mod journal;
 pub mod outcome;
 pub mod plan;
-pub mod step;
 pub mod steps;
 
 use std::{

@@ -5,19 +5,18 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
-use super::{
-    FailoverContext, ended,
-    journal::{self, Journal, now},
-    plan::{Direction, StepKind},
-    publish, requests_api, set_finalizer,
-};
+use super::{FailoverContext, ended, publish, requests_api, set_finalizer};
 use crate::{
     api::{
-        FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase, StepState,
-        StepStatus,
+        FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase, StepKind,
+        StepState, StepStatus,
     },
     config::{DRILL_MANAGER, FAILOVER_MANAGER},
     error::Result,
+    step::{
+        Direction,
+        journal::{self, Journal, now},
+    },
 };
 
 /// How often steps left Deferred (their region did not answer) are tried again.

@@ -3,10 +3,12 @@
 //! mutating call that took effect. Mutating calls are journaled before and after. The steps
 //! live with their component; this is the one place that maps a [`StepKind`] to one.
 
-pub use super::step::{Done, StepContext, StepError};
+pub use crate::step::{Done, StepContext, StepError};
 
-use super::plan::StepKind;
-use crate::pilotlight::{aurora, compute, s3, traffic};
+use crate::{
+    api::StepKind,
+    pilotlight::{aurora, compute, s3, traffic},
+};
 
 /// Runs the step `sc.kind` once.
 pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::api::FAILOVER_IN_PROGRESS;
 use crate::api::{FailoverType::*, StepState::*};
+use crate::step::Direction;
 
 fn full() -> PilotLight {
     let docs = include_str!("../../../examples/pilotlight-full.yaml");

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::aws::{autoscaling, elbv2, states::TargetState};
-use crate::failover::step::{Done, Poll, StepContext, StepError, defer_if_unreachable, refused};
+use crate::step::{Done, Poll, StepContext, StepError, defer_if_unreachable, refused};
 
 pub(crate) const HEALTHY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 

@@ -1,7 +1,7 @@
 //! The storage step of a failover: replicate the new primary's buckets back to the old ones.
 
 use crate::aws::s3;
-use crate::failover::step::{Done, StepContext, StepError, defer_if_unreachable, refused};
+use crate::step::{Done, StepContext, StepError, defer_if_unreachable, refused};
 
 /// Rule id of the reverse replication rule on a destination bucket.
 pub(crate) const REVERSE_RULE: &str = "pilot-light-reverse";

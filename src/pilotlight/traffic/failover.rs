@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::failover::step::{Done, Poll, StepContext, StepError, refused};
+use crate::step::{Done, Poll, StepContext, StepError, refused};
 use crate::{
     aws::{
         GLOBAL_REGION,

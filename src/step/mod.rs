@@ -1,16 +1,20 @@
 //! What every failover step shares: how it ends ([`Done`], [`StepError`]), the context it
 //! runs in ([`StepContext`]), and how it waits ([`Poll`]). The steps themselves live with their
 //! component (`pilotlight/<component>/failover.rs`); [`crate::failover::steps::run`] picks one.
+//! Below both the components and the engine, so that components contribute steps without
+//! importing the engine that runs them.
 
 use std::time::{Duration, Instant};
 
 use crate::{
-    api::{AuroraSpec, ComputeSpec, FailoverType, PilotLight},
+    api::{AuroraSpec, ComputeSpec, FailoverType, PilotLight, PilotLightSpec, StepKind},
     aws::{AwsError, AwsErrorKind, RegionalClients},
     context::Core,
 };
 
-use super::{journal::Journal, plan::Direction, plan::StepKind};
+pub mod journal;
+
+use journal::Journal;
 
 /// How a step ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +97,35 @@ impl Poll {
         let interval = (waited / 8).clamp(self.floor, Duration::from_secs(5).max(self.floor));
         tokio::time::sleep(interval).await;
         Ok(())
+    }
+}
+
+/// Which way a request moves the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Direction<'a> {
+    /// The region that serves before.
+    pub from: &'a str,
+    /// The region that serves after (for a drill: the standby region it rehearses).
+    pub to: &'a str,
+}
+
+impl<'a> Direction<'a> {
+    pub fn of(spec: &'a PilotLightSpec, type_: FailoverType) -> Self {
+        let (primary, standby) = (spec.regions.primary.as_str(), spec.regions.standby.as_str());
+        match type_ {
+            FailoverType::Failback => Self {
+                from: standby,
+                to: primary,
+            },
+            _ => Self {
+                from: primary,
+                to: standby,
+            },
+        }
+    }
+
+    pub fn to_standby(&self, spec: &PilotLightSpec) -> bool {
+        self.to == spec.regions.standby.as_str()
     }
 }
 

@@ -12,11 +12,9 @@ use kube::{
 use std::sync::Mutex;
 
 use crate::{
-    api::{FailoverRequest, FailoverRequestStatus, StepState, StepStatus},
+    api::{FailoverRequest, FailoverRequestStatus, StepKind, StepState, StepStatus},
     config::MANAGER,
 };
-
-use super::plan::StepKind;
 
 /// The status of one request, shared by its concurrently running steps. The status itself is
 /// behind a plain lock (never held across an await, so the executor can read and note without

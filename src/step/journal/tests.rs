@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::failover::plan::StepKind;
+use crate::api::StepKind;
 
 /// Keeps every status written, and can be held so that writes queue up behind one in flight.
 #[derive(Clone, Default)]

@@ -1,0 +1,71 @@
+//! The steps a FailoverRequest can run: the names `status.steps` shows.
+
+/// Every kind of step. The name in `status.steps` is the variant's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StepKind {
+    /// The target region's cluster becomes the global database's writer.
+    PromoteDatabase,
+    /// The target region's Auto Scaling Group goes to the failover sizes.
+    ScaleUpCompute,
+    /// Its target groups report enough healthy targets.
+    WaitTargetsHealthy,
+    /// The application record points at the target region (done at INSYNC).
+    SwitchTraffic,
+    /// The writer CNAME and the endpoints ConfigMap name the new writer.
+    UpdateEndpoints,
+    /// The promoted cluster gets its full instance class and readers.
+    ScaleUpDatabase,
+    /// The old region's Auto Scaling Group goes to zero.
+    FenceOldPrimary,
+    /// S3 replication from the new active buckets back to the old ones.
+    ReverseReplication,
+    /// An HTTP GET against the standby endpoint (drills).
+    SmokeTest,
+    /// The standby group back to zero (after a drill or a failback).
+    ScaleDownCompute,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 10] = [
+        Self::PromoteDatabase,
+        Self::ScaleUpCompute,
+        Self::WaitTargetsHealthy,
+        Self::SwitchTraffic,
+        Self::UpdateEndpoints,
+        Self::ScaleUpDatabase,
+        Self::FenceOldPrimary,
+        Self::ReverseReplication,
+        Self::SmokeTest,
+        Self::ScaleDownCompute,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PromoteDatabase => "PromoteDatabase",
+            Self::ScaleUpCompute => "ScaleUpCompute",
+            Self::WaitTargetsHealthy => "WaitTargetsHealthy",
+            Self::SwitchTraffic => "SwitchTraffic",
+            Self::UpdateEndpoints => "UpdateEndpoints",
+            Self::ScaleUpDatabase => "ScaleUpDatabase",
+            Self::FenceOldPrimary => "FenceOldPrimary",
+            Self::ReverseReplication => "ReverseReplication",
+            Self::SmokeTest => "SmokeTest",
+            Self::ScaleDownCompute => "ScaleDownCompute",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Steps in the old region: when it does not answer they wait for it (`Deferred`) instead of
+    /// failing the request, because the new region already serves.
+    pub fn deferrable(self) -> bool {
+        matches!(self, Self::FenceOldPrimary | Self::ReverseReplication)
+    }
+
+    /// Steps that run even after a failure or a cancel: a drill must not leave compute up.
+    pub fn always_runs(self) -> bool {
+        self == Self::ScaleDownCompute
+    }
+}
