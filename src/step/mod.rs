@@ -24,6 +24,21 @@ pub enum Done {
     Deferred(String),
 }
 
+/// What a step does next, decided by a pure function of one observation (unit-tested without a
+/// network); the step's loop carries it out, journaling a call before and after, and looks
+/// again.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next<C> {
+    /// Make this call: the effect is not there yet.
+    Call(C),
+    /// Look again later; says what is awaited.
+    Wait(String),
+    /// The effect is there.
+    Done(String),
+    /// The step cannot succeed.
+    Fail(String),
+}
+
 /// Why a step failed, and whether trying it again may help.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepError {

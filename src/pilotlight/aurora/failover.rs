@@ -1,13 +1,13 @@
 //! The database steps of a failover: promote the standby (or switch over), point the
 //! endpoints ConfigMap and writer record at the new writer, and grow the promoted cluster.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
-use crate::step::{Done, Poll, StepContext, StepError, refused};
+use crate::step::{Done, Next, Poll, StepContext, StepError, refused};
 use crate::{
     api::FailoverType,
     aws::{
-        rds::{self, Promotion, parse_cluster_arn},
+        rds::{self, DbInstance, GlobalCluster, Promotion, parse_cluster_arn},
         states::RdsStatus,
     },
     pilotlight::{aurora::standby_instance_identifier, endpoints, traffic},
@@ -39,47 +39,64 @@ pub(crate) async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepE
     let mut waiting_written = false;
     loop {
         let clusters = rds::describe_global_clusters(&clients).await?;
-        let g = clusters
-            .get(global)
-            .ok_or_else(|| refused(format!("global cluster {global} not found from {region}")))?;
-        let target = g
-            .members
-            .iter()
-            .find(|m| parse_cluster_arn(&m.cluster_arn) == Some((region, cluster)))
-            .ok_or_else(|| {
-                refused(format!(
-                    "{cluster} in {region} is not a member of global cluster {global}"
-                ))
-            })?;
-        if target.is_writer && g.status == RdsStatus::Available {
-            return Ok(Done::Succeeded(format!(
-                "{cluster} in {region} is the writer of {global}"
-            )));
+        let g = clusters.get(global);
+        match promotion(global, g, region, cluster, called) {
+            Next::Done(m) => return Ok(Done::Succeeded(m)),
+            Next::Fail(m) => return Err(refused(m)),
+            Next::Call(target) => {
+                sc.before_call(format!("{call} {global} to {cluster} in {region}"))
+                    .await?;
+                rds::promote(&clients, global, &target, how).await?;
+                called = true;
+            }
+            Next::Wait(m) => {
+                if called && !waiting_written {
+                    sc.after_call(
+                        format!("{call} accepted; waiting for {cluster} to become the writer"),
+                        None,
+                    )
+                    .await?;
+                    waiting_written = true;
+                }
+                poll.next(|| m).await?;
+            }
         }
-        let under_way = target.is_writer || g.promoting.as_deref() == Some(target.cluster_arn.as_str());
-        if !under_way && !called && g.status == RdsStatus::Available {
-            sc.before_call(format!("{call} {global} to {cluster} in {region}"))
-                .await?;
-            rds::promote(&clients, global, &target.cluster_arn, how).await?;
-            called = true;
-            continue;
-        }
-        if called && !waiting_written {
-            sc.after_call(
-                format!("{call} accepted; waiting for {cluster} to become the writer"),
-                None,
-            )
-            .await?;
-            waiting_written = true;
-        }
-        poll.next(|| {
-            format!(
-                "global cluster {global} is {} and {cluster} is not the writer",
-                g.status
-            )
-        })
-        .await?;
     }
+}
+
+/// The promotion's next move, from the global cluster as seen from the target's region: promote
+/// `cluster` (its ARN) once, unless a promotion to it is under way; done when it is the writer
+/// and the global cluster is available again.
+pub(crate) fn promotion(
+    global: &str,
+    g: Option<&GlobalCluster>,
+    region: &str,
+    cluster: &str,
+    called: bool,
+) -> Next<String> {
+    let Some(g) = g else {
+        return Next::Fail(format!("global cluster {global} not found from {region}"));
+    };
+    let Some(target) = g
+        .members
+        .iter()
+        .find(|m| parse_cluster_arn(&m.cluster_arn) == Some((region, cluster)))
+    else {
+        return Next::Fail(format!(
+            "{cluster} in {region} is not a member of global cluster {global}"
+        ));
+    };
+    if target.is_writer && g.status == RdsStatus::Available {
+        return Next::Done(format!("{cluster} in {region} is the writer of {global}"));
+    }
+    let under_way = target.is_writer || g.promoting.as_deref() == Some(target.cluster_arn.as_str());
+    if !under_way && !called && g.status == RdsStatus::Available {
+        return Next::Call(target.cluster_arn.clone());
+    }
+    Next::Wait(format!(
+        "global cluster {global} is {} and {cluster} is not the writer",
+        g.status
+    ))
 }
 
 pub(crate) async fn update_endpoints(sc: &StepContext<'_>) -> Result<Done, StepError> {
@@ -130,36 +147,58 @@ pub(crate) async fn scale_up_database(sc: &StepContext<'_>) -> Result<Done, Step
     let poll = Poll::new(DATABASE_SCALE_TIMEOUT);
     loop {
         let instances = rds::describe_instances(&clients, &all).await?;
-        let writer_now = instances
-            .get(&writer)
-            .ok_or_else(|| refused(format!("instance {writer} not found in {region}")))?;
-        if writer_now.instance_class.as_deref() != Some(class.as_str()) && writer_now.status == RdsStatus::Available {
-            sc.before_call(format!("ModifyDBInstance {writer} to {class}")).await?;
-            rds::modify_instance_class(&clients, &writer, &class).await?;
-            sc.after_call(format!("{writer} resizing to {class}"), None).await?;
-            continue;
+        match database_scale(&instances, &writer, &readers, &class) {
+            Next::Done(m) => return Ok(Done::Succeeded(m)),
+            Next::Fail(m) => return Err(refused(format!("{m} in {region}"))),
+            Next::Call(DatabaseCall::Resize) => {
+                sc.before_call(format!("ModifyDBInstance {writer} to {class}")).await?;
+                rds::modify_instance_class(&clients, &writer, &class).await?;
+                sc.after_call(format!("{writer} resizing to {class}"), None).await?;
+            }
+            Next::Call(DatabaseCall::CreateReader(reader)) => {
+                sc.before_call(format!("CreateDBInstance {reader} ({class}) in {cluster}"))
+                    .await?;
+                let owner = crate::api::object_key(sc.pl);
+                rds::create_instance(&clients, &reader, cluster, &class, &engine, &owner).await?;
+                sc.after_call(format!("reader {reader} creating"), None).await?;
+            }
+            Next::Wait(m) => poll.next(|| m).await?,
         }
-        if let Some(missing) = readers.iter().find(|r| !instances.contains_key(*r)) {
-            sc.before_call(format!("CreateDBInstance {missing} ({class}) in {cluster}"))
-                .await?;
-            let owner = crate::api::object_key(sc.pl);
-            rds::create_instance(&clients, missing, cluster, &class, &engine, &owner).await?;
-            sc.after_call(format!("reader {missing} creating"), None).await?;
-            continue;
-        }
-        let done = instances
-            .get(&writer)
-            .is_some_and(|w| w.status == RdsStatus::Available && w.instance_class.as_deref() == Some(class.as_str()))
-            && readers
-                .iter()
-                .all(|r| instances.get(r).is_some_and(|i| i.status == RdsStatus::Available));
-        if done {
-            return Ok(Done::Succeeded(format!(
-                "{writer} is {class}; {} reader(s) available",
-                readers.len()
-            )));
-        }
-        poll.next(|| format!("{writer} or its readers are not available as {class} yet"))
-            .await?;
     }
 }
+
+/// A call [`database_scale`] asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum DatabaseCall {
+    /// The writer to the promoted instance class.
+    Resize,
+    CreateReader(String),
+}
+
+/// The promoted cluster's next move: resize the writer (once it is available), then create each
+/// missing reader; done when all are available with the class.
+pub(crate) fn database_scale(
+    instances: &HashMap<String, DbInstance>,
+    writer: &str,
+    readers: &[String],
+    class: &str,
+) -> Next<DatabaseCall> {
+    let Some(writer_now) = instances.get(writer) else {
+        return Next::Fail(format!("instance {writer} not found"));
+    };
+    let sized = writer_now.instance_class.as_deref() == Some(class);
+    if !sized && writer_now.status == RdsStatus::Available {
+        return Next::Call(DatabaseCall::Resize);
+    }
+    if let Some(missing) = readers.iter().find(|r| !instances.contains_key(*r)) {
+        return Next::Call(DatabaseCall::CreateReader(missing.clone()));
+    }
+    let available = |id: &str| instances.get(id).is_some_and(|i| i.status == RdsStatus::Available);
+    if sized && available(writer) && readers.iter().all(|r| available(r)) {
+        return Next::Done(format!("{writer} is {class}; {} reader(s) available", readers.len()));
+    }
+    Next::Wait(format!("{writer} or its readers are not available as {class} yet"))
+}
+
+#[cfg(test)]
+mod tests;

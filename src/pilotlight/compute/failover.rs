@@ -1,10 +1,18 @@
 //! The compute steps of a failover or drill: set a group's capacity, wait for healthy
 //! targets, and the drill's smoke test.
 
-use std::time::{Duration, Instant};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
-use crate::aws::{autoscaling, elbv2, states::TargetState};
-use crate::step::{Done, Poll, StepContext, StepError, defer_if_unreachable, refused};
+use crate::api::PilotLightSpec;
+use crate::aws::{
+    autoscaling::{self, Group},
+    elbv2,
+    states::TargetState,
+};
+use crate::step::{Done, Next, Poll, StepContext, StepError, defer_if_unreachable, refused};
 
 pub(crate) const HEALTHY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
@@ -22,30 +30,53 @@ pub(crate) async fn set_group_capacity(
         let group = autoscaling::describe_groups(&clients, std::slice::from_ref(&name))
             .await?
             .into_iter()
-            .next()
-            .ok_or_else(|| refused(format!("Auto Scaling group {name} not found in {region}")))?;
-        let there = if desired == 0 {
-            group.min_size == 0 && group.desired_capacity == 0
-        } else {
-            group.min_size >= min && group.desired_capacity >= desired
-        };
-        let was = format!("{}/{}/{}", group.min_size, group.desired_capacity, group.max_size);
-        if there {
-            return Ok(Done::Succeeded(format!("{name} in {region} already at {was}")));
+            .next();
+        match group_capacity(group.as_ref(), &name, &region, (min, desired, max)) {
+            Next::Call((min, desired, max)) => {
+                let was = group.as_ref().map(sizes).unwrap_or_default();
+                sc.before_call(format!(
+                    "UpdateAutoScalingGroup {name} in {region} to {min}/{desired}/{max}"
+                ))
+                .await?;
+                autoscaling::set_capacity(&clients, &name, min, desired, max).await?;
+                // Nothing to wait for: the write that marks the step Succeeded is the one after
+                // the call.
+                Ok(Done::Succeeded(format!(
+                    "{name} in {region} set to {min}/{desired}/{max} (was {was})"
+                )))
+            }
+            Next::Done(m) => Ok(Done::Succeeded(m)),
+            Next::Fail(m) | Next::Wait(m) => Err(refused(m)),
         }
-        let max = max.max(group.max_size);
-        sc.before_call(format!(
-            "UpdateAutoScalingGroup {name} in {region} to {min}/{desired}/{max}"
-        ))
-        .await?;
-        autoscaling::set_capacity(&clients, &name, min, desired, max).await?;
-        // Nothing to wait for: the write that marks the step Succeeded is the one after the call.
-        Ok(Done::Succeeded(format!(
-            "{name} in {region} set to {min}/{desired}/{max} (was {was})"
-        )))
     }
     .await;
     defer_if_unreachable(sc, result)
+}
+
+fn sizes(g: &Group) -> String {
+    format!("{}/{}/{}", g.min_size, g.desired_capacity, g.max_size)
+}
+
+/// Whether group `name` must be set to `(min, desired, max)`: scaling to zero wants min and
+/// desired at zero, scaling up at least the sizes asked; the maximum is never lowered.
+pub(crate) fn group_capacity(
+    group: Option<&Group>,
+    name: &str,
+    region: &str,
+    (min, desired, max): (i32, i32, i32),
+) -> Next<(i32, i32, i32)> {
+    let Some(group) = group else {
+        return Next::Fail(format!("Auto Scaling group {name} not found in {region}"));
+    };
+    let there = if desired == 0 {
+        group.min_size == 0 && group.desired_capacity == 0
+    } else {
+        group.min_size >= min && group.desired_capacity >= desired
+    };
+    if there {
+        return Next::Done(format!("{name} in {region} already at {}", sizes(group)));
+    }
+    Next::Call((min, desired, max.max(group.max_size)))
 }
 
 pub(crate) async fn wait_targets_healthy(sc: &StepContext<'_>) -> Result<Done, StepError> {
@@ -74,30 +105,34 @@ pub(crate) async fn wait_targets_healthy(sc: &StepContext<'_>) -> Result<Done, S
             let short = arn.rsplit(':').next().unwrap_or(arn).to_owned();
             counts.push((short, healthy, targets.len()));
         }
-        let summary = counts
-            .iter()
-            .map(|(what, healthy, all)| format!("{healthy}/{all} healthy in {what}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        if counts.iter().all(|(_, healthy, _)| *healthy >= need) {
-            return Ok(Done::Succeeded(summary));
+        match targets_healthy(&counts, need) {
+            Next::Done(m) => return Ok(Done::Succeeded(m)),
+            Next::Wait(m) => poll.next(|| m).await?,
+            Next::Fail(m) => return Err(refused(m)),
+            Next::Call(never) => match never {},
         }
-        poll.next(|| format!("{summary}; {need} needed")).await?;
+    }
+}
+
+/// Done when every count (healthy of all, per target group or the group's InService instances)
+/// reaches `need`.
+pub(crate) fn targets_healthy(counts: &[(String, usize, usize)], need: usize) -> Next<Infallible> {
+    let summary = counts
+        .iter()
+        .map(|(what, healthy, all)| format!("{healthy}/{all} healthy in {what}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if counts.iter().all(|(_, healthy, _)| *healthy >= need) {
+        Next::Done(summary)
+    } else {
+        Next::Wait(format!("{summary}; {need} needed"))
     }
 }
 
 /// An HTTP GET of the standby endpoint; three attempts a second apart.
 pub(crate) async fn smoke_test(sc: &StepContext<'_>) -> Result<Done, StepError> {
     let test = &sc.pl.spec.failover.smoke_test;
-    let base = match (&test.url, &sc.pl.spec.traffic) {
-        (Some(url), _) => url.trim_end_matches('/').to_owned(),
-        (None, Some(t)) => format!(
-            "https://{}",
-            t.route53.standby_target.dns_name.as_str().trim_end_matches('.')
-        ),
-        (None, None) => return Err(refused("no smokeTest.url and no traffic.route53.standbyTarget".into())),
-    };
-    let url = format!("{base}{}", test.path);
+    let url = smoke_test_url(&sc.pl.spec).map_err(refused)?;
     let timeout = test
         .timeout
         .to_duration()
@@ -109,22 +144,13 @@ pub(crate) async fn smoke_test(sc: &StepContext<'_>) -> Result<Done, StepError> 
     let mut last = String::new();
     for attempt in 1..=3 {
         let started = Instant::now();
-        match client.get(&url).send().await {
-            Ok(response) if response.status().as_u16() == test.expected_status => {
-                return Ok(Done::Succeeded(format!(
-                    "GET {url} answered {} in {} ms",
-                    response.status().as_u16(),
-                    started.elapsed().as_millis()
-                )));
+        let answer = client.get(&url).send().await.map(|r| r.status().as_u16());
+        match smoke_test_verdict(&url, answer.map_err(|e| e.to_string()), test.expected_status) {
+            Next::Done(m) => {
+                return Ok(Done::Succeeded(format!("{m} in {} ms", started.elapsed().as_millis())));
             }
-            Ok(response) => {
-                last = format!(
-                    "GET {url} answered {}, expected {}",
-                    response.status().as_u16(),
-                    test.expected_status
-                )
-            }
-            Err(e) => last = format!("GET {url} failed: {e}"),
+            Next::Fail(m) | Next::Wait(m) => last = m,
+            Next::Call(never) => match never {},
         }
         if attempt < 3 {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -132,3 +158,29 @@ pub(crate) async fn smoke_test(sc: &StepContext<'_>) -> Result<Done, StepError> 
     }
     Err(refused(last))
 }
+
+/// The URL the smoke test GETs: `smokeTest.url`, else the standby target's name, plus the path.
+pub(crate) fn smoke_test_url(spec: &PilotLightSpec) -> Result<String, String> {
+    let test = &spec.failover.smoke_test;
+    let base = match (&test.url, &spec.traffic) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        (None, Some(t)) => format!(
+            "https://{}",
+            t.route53.standby_target.dns_name.as_str().trim_end_matches('.')
+        ),
+        (None, None) => return Err("no smokeTest.url and no traffic.route53.standbyTarget".into()),
+    };
+    Ok(format!("{base}{}", test.path))
+}
+
+/// One attempt's verdict: done on the expected status, else what went wrong.
+pub(crate) fn smoke_test_verdict(url: &str, answer: Result<u16, String>, expected: u16) -> Next<Infallible> {
+    match answer {
+        Ok(status) if status == expected => Next::Done(format!("GET {url} answered {status}")),
+        Ok(status) => Next::Fail(format!("GET {url} answered {status}, expected {expected}")),
+        Err(e) => Next::Fail(format!("GET {url} failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,8 @@
 //! The storage step of a failover: replicate the new primary's buckets back to the old ones.
 
+use crate::api::S3ReplicationSpec;
 use crate::aws::s3;
-use crate::step::{Done, StepContext, StepError, defer_if_unreachable, refused};
+use crate::step::{Done, Next, StepContext, StepError, defer_if_unreachable, refused};
 
 /// Rule id of the reverse replication rule on a destination bucket.
 pub(crate) const REVERSE_RULE: &str = "pilot-light-reverse";
@@ -18,24 +19,18 @@ pub(crate) async fn reverse_replication(sc: &StepContext<'_>) -> Result<Done, St
         let mut done = Vec::new();
         for pair in pairs {
             let (source, destination) = (pair.destination_bucket.as_str(), pair.source_bucket.as_str());
-            if s3::versioning(&old, destination).await?.is_none() {
-                return Err(refused(format!(
-                    "bucket {destination} not found in {}",
-                    sc.direction.from
-                )));
-            }
-            let current = s3::replication(&new, source, REVERSE_RULE).await?;
-            if current.as_ref().is_some_and(|c| c.managed.is_some()) {
-                done.push(format!("{source} -> {destination} (already)"));
-                continue;
-            }
-            let rule = s3::ManagedRule {
-                id: REVERSE_RULE.into(),
-                enabled: true,
-                destination_bucket: destination.to_owned(),
-                storage_class: pair.storage_class.as_str().to_owned(),
-                delete_marker_replication: pair.delete_marker_replication,
-                replication_time_control: false,
+            let destination_exists = s3::versioning(&old, destination).await?.is_some();
+            let current = match destination_exists {
+                true => s3::replication(&new, source, REVERSE_RULE).await?,
+                false => None,
+            };
+            let rule = match reverse_rule(pair, destination_exists, current.as_ref()) {
+                Next::Call(rule) => rule,
+                Next::Done(m) => {
+                    done.push(m);
+                    continue;
+                }
+                Next::Fail(m) | Next::Wait(m) => return Err(refused(format!("{m} in {}", sc.direction.from))),
             };
             let others = current.map(|c| c.other_rules).unwrap_or_default();
             sc.before_call(format!("PutBucketReplication {source} -> {destination}"))
@@ -49,3 +44,31 @@ pub(crate) async fn reverse_replication(sc: &StepContext<'_>) -> Result<Done, St
     .await;
     defer_if_unreachable(sc, result)
 }
+
+/// The rule replicating `pair`'s destination bucket back to its source: written unless the
+/// operator's reverse rule is there already; fails when the old bucket does not exist (S3
+/// validates the destination).
+pub(crate) fn reverse_rule(
+    pair: &S3ReplicationSpec,
+    destination_exists: bool,
+    current: Option<&s3::Replication>,
+) -> Next<s3::ManagedRule> {
+    let (source, destination) = (pair.destination_bucket.as_str(), pair.source_bucket.as_str());
+    if !destination_exists {
+        return Next::Fail(format!("bucket {destination} not found"));
+    }
+    if current.is_some_and(|c| c.managed.is_some()) {
+        return Next::Done(format!("{source} -> {destination} (already)"));
+    }
+    Next::Call(s3::ManagedRule {
+        id: REVERSE_RULE.into(),
+        enabled: true,
+        destination_bucket: destination.to_owned(),
+        storage_class: pair.storage_class.as_str().to_owned(),
+        delete_marker_replication: pair.delete_marker_replication,
+        replication_time_control: false,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::step::{Done, Poll, StepContext, StepError, refused};
+use crate::step::{Done, Next, Poll, StepContext, StepError, refused};
 use crate::{
     aws::{
         GLOBAL_REGION,
@@ -35,8 +35,8 @@ pub(crate) async fn point_record(sc: &StepContext<'_>, zone: &str, want: Record)
         Some(change) => change,
         None => {
             let have = route53::record(&global, zone, &want.name, &want.type_).await?;
-            if have.as_ref() == Some(&want) {
-                return Ok(Done::Succeeded(format!("{} already points to {target}", want.name)));
+            if let Next::Done(m) = record_change(have.as_ref(), &want) {
+                return Ok(Done::Succeeded(m));
             }
             sc.before_call(format!("ChangeResourceRecordSets {} -> {target}", want.name))
                 .await?;
@@ -77,3 +77,16 @@ pub(crate) async fn point_record(sc: &StepContext<'_>, zone: &str, want: Record)
         want.name
     )))
 }
+
+/// Whether record `want.name` must be changed: done when it already has `want`'s value. (A
+/// change an earlier attempt journaled is waited for before this is asked.)
+pub(crate) fn record_change(have: Option<&Record>, want: &Record) -> Next<()> {
+    if have == Some(want) {
+        Next::Done(format!("{} already points to {}", want.name, want.target()))
+    } else {
+        Next::Call(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
