@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
-from . import cloudwatch_alarms
+from . import arc, cloudwatch_alarms
 from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
@@ -123,8 +123,11 @@ class ControlApi:
                 return cloudwatch_alarms.force_state(_json_body(request))
             except cloudwatch_alarms.InvalidAlarmState as exc:
                 raise BadRequest(str(exc)) from exc
+        if path == f"{PREFIX}/arc" and method == "GET":
+            return {"routingControls": arc.states()}
         if path == f"{PREFIX}/reset" and method == "POST":
             self._reset_moto()
+            arc.reset()
             self._calls.clear()
             self._faults.clear()
             self._durations.clear()

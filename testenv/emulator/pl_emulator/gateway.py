@@ -1,8 +1,8 @@
 """The WSGI application in front of moto.
 
 Every AWS request is classified (service, region, operation), run through the
-fault rules, served by moto (CloudWatch CBOR through its translation layer)
-and logged. The control API and moto's own /moto-api pass by unlogged.
+fault rules, served by moto (CloudWatch CBOR through its translation layer,
+Route 53 ARC by arc.py) and logged. The control API and moto's own /moto-api pass by unlogged.
 """
 
 import io
@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 
-from . import cloudwatch_cbor, faults, protocols, s3_roots, wsgi
+from . import arc, cloudwatch_cbor, faults, protocols, s3_roots, wsgi
 from .calls import CallLog, Exchange
 
 OUTCOME_OF_FAULT = {"throttle": "throttled", "error5xx": "fault5xx"}
@@ -85,6 +85,8 @@ class Gateway:
     def _forward(self, environ: dict, request: protocols.AwsRequest, body: bytes) -> tuple[int, list, bytes]:
         if request.protocol == "rpc-v2-cbor" and request.service == "monitoring":
             return cloudwatch_cbor.handle(self._moto, environ, body, request.action)
+        if request.service in arc.SERVICES:  # not in moto: served by the extension
+            return arc.handle(environ, body or _buffer_body(environ), request)
         status, headers, answer = wsgi.call(self._moto, environ)
         if request.service == "s3" and status < 300:
             answer = s3_roots.fix_root(request.action, answer)

@@ -22,6 +22,8 @@ APP_ID = re.compile(r"(?:^|\s)app/(\S+)")
 #: service and region of a request without a SigV4 credential scope
 UNKNOWN = "unknown"
 RPC_V2_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
+#: A Route 53 ARC cluster endpoint (arc.py): /arc-cluster/<cluster id>/<endpoint region>/...
+ARC_CLUSTER_PATH = re.compile(r"^/arc-cluster/[^/]+/([^/]+)")
 
 #: Services whose REST protocol is XML (all other REST services speak JSON).
 REST_XML_SERVICES = {"s3", "route53", "cloudfront"}
@@ -55,6 +57,9 @@ def classify(environ: dict, body: bytes) -> AwsRequest:
     service, region = _signing_scope(environ)
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "")
+    arc_endpoint = ARC_CLUSTER_PATH.match(path)
+    if arc_endpoint:  # the endpoint's region serves it, whatever region the request was signed for
+        service, region = "route53-recovery-cluster", arc_endpoint.group(1)
     query_compatible = environ.get("HTTP_X_AMZN_QUERY_MODE", "").lower() == "true"
     app = _app(environ)
 

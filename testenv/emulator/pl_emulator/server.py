@@ -18,6 +18,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from . import (
+    arc,
     autoscaling_groups,
     autoscaling_instances,
     cloudwatch_alarms,
@@ -51,6 +52,7 @@ def build_app() -> Gateway:
     calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
     target_health = autoscaling_instances.TargetHealthOverrides()
     health_check_statuses = route53_health_checks.HealthCheckStatuses()
+    arc.install(durations)
     rds_global.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
