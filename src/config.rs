@@ -94,6 +94,9 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// How often the primary region's health and the drill schedules are looked at.
     pub detection_interval: Duration,
+    /// The DNS server the traffic step asks whether the application's name answers the new
+    /// region (`None`: the system's resolver).
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -117,6 +120,7 @@ impl Default for Settings {
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(120),
             namespace: None,
+            dns_server: None,
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct Core {
     pub metrics: Arc<crate::telemetry::Metrics>,
     pub recorder: Recorder,
     pub settings: Settings,
+    /// Lookups of the application's name: the traffic step's "done".
+    pub dns: crate::dns::Dns,
     /// The user name the API server knows the operator by (the creator it records on the
     /// requests it creates itself), asked once.
     identity: tokio::sync::OnceCell<String>,
@@ -46,6 +48,7 @@ impl Core {
             client,
             aws,
             metrics,
+            dns: crate::dns::Dns::new(settings.dns_server),
             settings,
             identity: tokio::sync::OnceCell::new(),
         }

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod config;
 pub mod context;
 pub mod detection;
+pub mod dns;
 pub mod error;
 pub mod failover;
 pub mod leader;

@@ -70,6 +70,11 @@ struct RunArgs {
     /// Longest retry delay after AWS errors, in seconds.
     #[arg(long, env = "PILOT_LIGHT_MAX_BACKOFF", default_value_t = 120)]
     max_backoff: u64,
+    /// DNS server (IP:port) asked whether the application's name answers the new region after
+    /// a failover, e.g. one of the hosted zone's Route 53 name servers, whose answers are not
+    /// cached; the system's resolver when unset.
+    #[arg(long, env = "PILOT_LIGHT_DNS_SERVER")]
+    dns_server: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -104,6 +109,7 @@ async fn main() -> ExitCode {
                 detection_interval: Duration::from_secs(args.detection_interval),
                 backoff_max: Duration::from_secs(args.max_backoff),
                 namespace: args.namespace,
+                dns_server: args.dns_server,
                 ..Settings::default()
             };
             // Operators watching different namespaces hold different Leases.

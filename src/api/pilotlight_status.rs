@@ -85,6 +85,11 @@ pub struct DatabaseStatus {
     /// ConfigMap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_endpoint: Option<String>,
+    /// The global database's writer endpoint: it follows the writer through a switchover or a
+    /// failover, so applications using it need no change at all (also in the endpoints
+    /// ConfigMap as `databaseGlobalWriterEndpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_writer_endpoint: Option<String>,
     /// Members of the global cluster.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<GlobalClusterMemberStatus>,
@@ -147,6 +152,50 @@ pub struct TrafficStatus {
     /// Where the database writer CNAME points.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_record_target: Option<String>,
+    /// The switch of `failoverRouting` mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<SwitchStatus>,
+}
+
+/// The failover records' switch: where it sends traffic, and whether it can be flipped now.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchStatus {
+    #[serde(rename = "type")]
+    pub type_: super::TrafficSwitch,
+    /// The region the switch sends traffic to (when known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sends_to: Option<String>,
+    /// Whether a failover can flip it now: its health checks (and alarm, or routing controls
+    /// answering on at least one cluster endpoint) are in place.
+    pub ready: bool,
+    /// Why it is not ready, or what it is made of.
+    pub message: String,
+    /// Health check whose health the PRIMARY failover record follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_health_check_id: Option<String>,
+    /// Health check whose health the SECONDARY failover record follows (off until armed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_health_check_id: Option<String>,
+    /// The routing controls (`routingControl`), one per region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routing_controls: Vec<RoutingControlRef>,
+    /// The ARC cluster's five regional endpoints, bookmarked as AWS advises: a failover calls
+    /// them directly, without the configuration API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cluster_endpoints: Vec<ClusterEndpointRef>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RoutingControlRef {
+    pub region: String,
+    pub arn: String,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ClusterEndpointRef {
+    pub region: String,
+    pub endpoint: String,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]

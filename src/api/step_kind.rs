@@ -11,8 +11,11 @@ pub enum StepKind {
     WaitTargetsHealthy,
     /// The application record points at the target region (done at INSYNC).
     SwitchTraffic,
-    /// The writer CNAME and the endpoints ConfigMap name the new writer.
+    /// The endpoints ConfigMap names the new writer (Kubernetes API only).
     UpdateEndpoints,
+    /// The writer CNAME (`writerEndpointRecord`) points at the new writer: Route 53's control
+    /// plane, so it waits for it (`Deferred`) instead of failing the request.
+    UpdateWriterRecord,
     /// The promoted cluster gets its full instance class and readers.
     ScaleUpDatabase,
     /// The old region's Auto Scaling Group goes to zero.
@@ -26,12 +29,13 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 10] = [
+    pub const ALL: [StepKind; 11] = [
         Self::PromoteDatabase,
         Self::ScaleUpCompute,
         Self::WaitTargetsHealthy,
         Self::SwitchTraffic,
         Self::UpdateEndpoints,
+        Self::UpdateWriterRecord,
         Self::ScaleUpDatabase,
         Self::FenceOldPrimary,
         Self::ReverseReplication,
@@ -46,6 +50,7 @@ impl StepKind {
             Self::WaitTargetsHealthy => "WaitTargetsHealthy",
             Self::SwitchTraffic => "SwitchTraffic",
             Self::UpdateEndpoints => "UpdateEndpoints",
+            Self::UpdateWriterRecord => "UpdateWriterRecord",
             Self::ScaleUpDatabase => "ScaleUpDatabase",
             Self::FenceOldPrimary => "FenceOldPrimary",
             Self::ReverseReplication => "ReverseReplication",
@@ -58,10 +63,14 @@ impl StepKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// Steps in the old region: when it does not answer they wait for it (`Deferred`) instead of
-    /// failing the request, because the new region already serves.
+    /// Steps in the old region (or, for the writer CNAME, Route 53's control plane in
+    /// us-east-1): when it does not answer they wait for it (`Deferred`) instead of failing the
+    /// request, because the new region already serves.
     pub fn deferrable(self) -> bool {
-        matches!(self, Self::FenceOldPrimary | Self::ReverseReplication)
+        matches!(
+            self,
+            Self::FenceOldPrimary | Self::ReverseReplication | Self::UpdateWriterRecord
+        )
     }
 
     /// Steps that run even after a failure or a cancel: a drill must not leave compute up.

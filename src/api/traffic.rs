@@ -8,9 +8,70 @@ use serde::{Deserialize, Serialize};
 use super::schema::HostedZoneId;
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(self.routingControl) || self.switch == 'routingControl'").message("spec.traffic.routingControl only applies with switch routingControl"))]
 pub struct TrafficSpec {
+    /// How a failover moves traffic. `failoverRouting`: PRIMARY and SECONDARY failover records
+    /// whose health follows a switch, flipped without Route 53's control plane, so a failover
+    /// works while us-east-1 is down. `recordUpdate` (the default for now): the record is
+    /// UPSERTed to the new region, which needs Route 53's control plane in us-east-1.
+    #[serde(default)]
+    pub mode: TrafficMode,
+    /// What moves the failover records to the standby (`failoverRouting` only): `metricAlarm` (a
+    /// metric the operator publishes in the standby region, a CloudWatch alarm on it and Route 53
+    /// health checks on the alarm) or `routingControl` (Route 53 ARC routing controls).
+    #[serde(default)]
+    pub switch: TrafficSwitch,
+    /// Where the routing controls live (`switch: routingControl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_control: Option<RoutingControlSpec>,
     /// Route 53 records and health check.
     pub route53: Route53Spec,
+}
+
+impl TrafficSpec {
+    /// The switch a failover flips, or `None` when it updates the record.
+    pub fn switch(&self) -> Option<TrafficSwitch> {
+        (self.mode == TrafficMode::FailoverRouting).then_some(self.switch)
+    }
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum TrafficMode {
+    FailoverRouting,
+    /// The default until `failoverRouting` has its end-to-end tests against the emulator's DNS
+    /// data plane (issue 14).
+    #[default]
+    RecordUpdate,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum TrafficSwitch {
+    #[default]
+    MetricAlarm,
+    RoutingControl,
+}
+
+impl TrafficSwitch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MetricAlarm => "metricAlarm",
+            Self::RoutingControl => "routingControl",
+        }
+    }
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingControlSpec {
+    /// An existing ARC cluster to put this PilotLight's control panel in. A cluster is billed
+    /// by the hour, so PilotLights usually share one; without this the operator creates a
+    /// cluster of its own for this PilotLight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.startsWith('arn:aws:route53-recovery-control::')").message("clusterArn must be an ARC cluster ARN (arn:aws:route53-recovery-control::ACCOUNT:cluster/ID)"))]
+    pub cluster_arn: Option<String>,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

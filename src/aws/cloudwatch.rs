@@ -125,3 +125,92 @@ pub async fn alarm_states(aws: &RegionalClients, names: &[String]) -> Result<Vec
     }
     Ok(states)
 }
+
+/// The `metricAlarm` traffic switch: a high-resolution metric the operator publishes in the
+/// standby region, and an alarm there on it. Route 53's health checks follow the alarm, so
+/// publishing moves traffic with CloudWatch's data plane in the standby region only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricSwitch {
+    pub alarm_name: String,
+    /// The `PilotLight` dimension: `namespace/name` of the PilotLight.
+    pub owner: String,
+}
+
+/// Namespace and name of the switch metric: 1 sends traffic to the standby, 0 to the primary.
+pub const SWITCH_NAMESPACE: &str = "PilotLight";
+pub const SWITCH_METRIC: &str = "TrafficToStandby";
+
+impl MetricSwitch {
+    fn dimension(&self) -> Dimension {
+        Dimension::builder().name("PilotLight").value(&self.owner).build()
+    }
+}
+
+/// Whether the switch's alarm exists on the switch metric (`DescribeAlarms`).
+pub async fn switch_alarm_exists(aws: &RegionalClients, switch: &MetricSwitch) -> Result<bool, AwsError> {
+    let out = aws
+        .cloudwatch
+        .describe_alarms()
+        .alarm_names(&switch.alarm_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("monitoring", "DescribeAlarms", &aws.region, e))?;
+    Ok(out.metric_alarms().iter().any(|a| {
+        a.metric_name() == Some(SWITCH_METRIC)
+            && a.namespace() == Some(SWITCH_NAMESPACE)
+            && a.dimensions().contains(&switch.dimension())
+    }))
+}
+
+/// Creates or replaces the switch's alarm: ALARM on one 10-second datapoint of 1. Missing data
+/// keeps the state (`ignore`), so the switch stays where the last publication put it without
+/// the operator publishing again.
+pub async fn put_switch_alarm(aws: &RegionalClients, switch: &MetricSwitch) -> Result<(), AwsError> {
+    aws.cloudwatch
+        .put_metric_alarm()
+        .alarm_name(&switch.alarm_name)
+        .alarm_description("pilot-light traffic switch: ALARM sends traffic to the standby region")
+        .namespace(SWITCH_NAMESPACE)
+        .metric_name(SWITCH_METRIC)
+        .dimensions(switch.dimension())
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(10)
+        .evaluation_periods(1)
+        .threshold(1.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)
+        .treat_missing_data("ignore")
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("monitoring", "PutMetricAlarm", &aws.region, e))?;
+    Ok(())
+}
+
+/// Publishes the switch: `to_standby` 1, else 0.
+pub async fn publish_switch(aws: &RegionalClients, switch: &MetricSwitch, to_standby: bool) -> Result<(), AwsError> {
+    let datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+        .metric_name(SWITCH_METRIC)
+        .dimensions(switch.dimension())
+        .value(if to_standby { 1.0 } else { 0.0 })
+        .storage_resolution(1)
+        .timestamp(DateTime::from(std::time::SystemTime::now()))
+        .build();
+    aws.cloudwatch
+        .put_metric_data()
+        .namespace(SWITCH_NAMESPACE)
+        .metric_data(datum)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("monitoring", "PutMetricData", &aws.region, e))?;
+    Ok(())
+}
+
+/// Deletes the switch's alarm (deletionPolicy `Delete`).
+pub async fn delete_alarm(aws: &RegionalClients, name: &str) -> Result<(), AwsError> {
+    aws.cloudwatch
+        .delete_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("monitoring", "DeleteAlarms", &aws.region, e))?;
+    Ok(())
+}

@@ -129,9 +129,16 @@ fn kind_of(code: Option<&str>, server_error: bool) -> AwsErrorKind {
         Some(c) if c.contains("AlreadyExists") || (c.starts_with("Invalid") && c.ends_with("StateFault")) => {
             AwsErrorKind::Conflict
         }
-        Some("InternalFailure" | "InternalError" | "ServiceUnavailable" | "InternalServerError") => {
-            AwsErrorKind::Unavailable
-        }
+        // ARC's cluster endpoints answer EndpointTemporarilyUnavailableException (HTTP 400) when
+        // the client should try another of the five.
+        Some(
+            "InternalFailure"
+            | "InternalError"
+            | "ServiceUnavailable"
+            | "InternalServerError"
+            | "InternalServerException"
+            | "EndpointTemporarilyUnavailableException",
+        ) => AwsErrorKind::Unavailable,
         _ if server_error => AwsErrorKind::Unavailable,
         _ => AwsErrorKind::Rejected,
     }

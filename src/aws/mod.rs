@@ -1,5 +1,6 @@
 //! AWS access: one set of SDK clients per region, built once and shared by every reconcile.
 
+pub mod arc;
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod dynamodb;
@@ -50,6 +51,8 @@ pub struct RegionalClients {
     /// IAM is global too.
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// Route 53 ARC's configuration API (only in [`arc::CONTROL_CONFIG_REGION`]).
+    pub arc_config: aws_sdk_route53recoverycontrolconfig::Client,
 }
 
 /// Who calls AWS. The failover executor's clients carry their own app name (`NAME-failover` in
@@ -70,6 +73,7 @@ pub struct AwsClients {
     failover_base: SdkConfig,
     metrics: Arc<Metrics>,
     regions: Mutex<HashMap<(Caller, String), Arc<RegionalClients>>>,
+    cluster_endpoints: Mutex<HashMap<(Caller, String), arc::EndpointClient>>,
     /// Route 53 reads shared between PilotLights.
     pub route53_view: route53::Route53View,
     /// Standby Auto Scaling Groups by name, described together for many PilotLights.
@@ -117,6 +121,7 @@ impl AwsClients {
             base,
             metrics,
             regions: Mutex::default(),
+            cluster_endpoints: Mutex::default(),
             route53_view: route53::Route53View::new(shared_window),
             groups: shared::SharedReads::new(shared_window),
             image_copies: shared::SharedReads::new(shared_window),
@@ -141,11 +146,54 @@ impl AwsClients {
         self.clients(Caller::Failover, region)
     }
 
-    fn clients(&self, caller: Caller, region: &str) -> Arc<RegionalClients> {
-        let base = match caller {
+    /// Clients of an ARC cluster's regional endpoints, each signed for its own region, with one
+    /// short attempt: the retry is the next endpoint ([`arc::update_states`]).
+    pub fn routing_control_endpoints(
+        &self,
+        caller: Caller,
+        endpoints: &[arc::ClusterEndpoint],
+    ) -> Vec<arc::EndpointClient> {
+        let mut cache = self.cluster_endpoints.lock().expect("ARC endpoint cache lock poisoned");
+        endpoints
+            .iter()
+            .map(|endpoint| {
+                cache
+                    .entry((caller, endpoint.url.clone()))
+                    .or_insert_with(|| {
+                        let config = aws_sdk_route53recoverycluster::config::Builder::from(self.base_of(caller))
+                            .region(aws_config::Region::new(endpoint.region.clone()))
+                            .endpoint_url(&endpoint.url)
+                            .retry_config(RetryConfig::disabled())
+                            .timeout_config(
+                                TimeoutConfig::builder()
+                                    .connect_timeout(arc::ENDPOINT_ATTEMPT_TIMEOUT)
+                                    .operation_timeout(arc::ENDPOINT_ATTEMPT_TIMEOUT)
+                                    .build(),
+                            )
+                            .interceptor(CallCounter {
+                                metrics: self.metrics.clone(),
+                                region: endpoint.region.clone(),
+                            })
+                            .build();
+                        arc::EndpointClient {
+                            region: endpoint.region.clone(),
+                            client: aws_sdk_route53recoverycluster::Client::from_conf(config),
+                        }
+                    })
+                    .clone()
+            })
+            .collect()
+    }
+
+    fn base_of(&self, caller: Caller) -> &SdkConfig {
+        match caller {
             Caller::Convergence => &self.base,
             Caller::Failover => &self.failover_base,
-        };
+        }
+    }
+
+    fn clients(&self, caller: Caller, region: &str) -> Arc<RegionalClients> {
+        let base = self.base_of(caller);
         let mut regions = self.regions.lock().expect("AWS client cache lock poisoned");
         regions
             .entry((caller, region.to_owned()))
@@ -192,6 +240,11 @@ impl AwsClients {
                     ),
                     iam: aws_sdk_iam::Client::from_conf(
                         aws_sdk_iam::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    arc_config: aws_sdk_route53recoverycontrolconfig::Client::from_conf(
+                        aws_sdk_route53recoverycontrolconfig::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

@@ -17,6 +17,9 @@ pub struct GlobalCluster {
     pub members: Vec<GlobalClusterMember>,
     /// The cluster a switchover or failover under way promotes (`FailoverState.ToDbClusterArn`).
     pub promoting: Option<String>,
+    /// The global writer endpoint, which Aurora keeps on the current writer through switchover
+    /// and failover (<https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-connecting.html>).
+    pub endpoint: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -128,6 +131,7 @@ fn global_cluster_from(g: &types::GlobalCluster) -> GlobalCluster {
             .failover_state()
             .and_then(|f| f.to_db_cluster_arn())
             .map(str::to_owned),
+        endpoint: g.endpoint().map(str::to_owned),
     }
 }
 

@@ -90,6 +90,15 @@ aws_state! {
     }
 }
 
+aws_state! {
+    /// Status of a Route 53 ARC cluster, control panel, routing control or safety rule.
+    ArcStatus {
+        Pending = "PENDING",
+        Deployed = "DEPLOYED",
+        PendingDeletion = "PENDING_DELETION",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

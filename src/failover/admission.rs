@@ -13,7 +13,7 @@ use crate::step::{
 use crate::{
     api::{
         CREATED_BY, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
-        PilotLight, RequestPhase, StepStatus,
+        PilotLight, RequestPhase, StepKind, StepStatus,
     },
     aws::{AwsError, cloudwatch},
     context::Core,
@@ -132,7 +132,7 @@ pub async fn admit(ctx: &FailoverContext, request: &FailoverRequest, status: Fai
     };
     match decide(&facts, &status.steps) {
         Verdict::Reject(why) => reject(ctx, request, status, why).await,
-        Verdict::DryRun(plan) => dry_run(ctx, request, status, plan).await,
+        Verdict::DryRun(plan) => dry_run(ctx, request, pl.as_ref(), status, plan).await,
         Verdict::AwaitApproval { plan, message } => await_approval(ctx, request, status, plan, message).await,
         Verdict::Start { plan, approved } => {
             let pl = pl.expect("a verdict to start has a PilotLight");
@@ -169,14 +169,34 @@ fn step_names(steps: &[StepStatus]) -> String {
 async fn dry_run(
     ctx: &FailoverContext,
     request: &FailoverRequest,
+    pl: Option<&PilotLight>,
     mut status: FailoverRequestStatus,
     mut plan: Vec<StepStatus>,
 ) -> Result<Action> {
+    let traffic = pl.and_then(|pl| {
+        let spec = pl.spec.traffic.as_ref()?;
+        let to_standby = Direction::of(&pl.spec, request.spec.type_).to_standby(&pl.spec);
+        Some(crate::pilotlight::traffic::failover::describe(
+            spec,
+            &pl.spec.regions,
+            to_standby,
+        ))
+    });
     for step in &mut plan {
-        step.message = Some("dry run: not executed".into());
+        step.message = Some(match (&traffic, step.name == StepKind::SwitchTraffic.name()) {
+            (Some(how), true) => format!("dry run: not executed; would {how}"),
+            _ => "dry run: not executed".into(),
+        });
     }
+    let traffic = plan
+        .iter()
+        .any(|s| s.name == StepKind::SwitchTraffic.name())
+        .then_some(traffic)
+        .flatten()
+        .map(|how| format!("; SwitchTraffic would {how}"))
+        .unwrap_or_default();
     status.message = Some(format!(
-        "Dry run: the plan has {} steps ({}); nothing was changed",
+        "Dry run: the plan has {} steps ({}){traffic}; nothing was changed",
         plan.len(),
         step_names(&plan)
     ));

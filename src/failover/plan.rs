@@ -81,8 +81,9 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
     }
     let switched = if traffic { vec![SwitchTraffic] } else { serving };
     if let Some(a) = aurora {
-        if a.writer_endpoint_record.is_some() || !failback {
-            steps.push((UpdateEndpoints, vec![PromoteDatabase]));
+        steps.push((UpdateEndpoints, vec![PromoteDatabase]));
+        if a.writer_endpoint_record.is_some() {
+            steps.push((UpdateWriterRecord, vec![PromoteDatabase]));
         }
         if !failback && (a.promoted_instance_class.is_some() || a.promoted_readers > 0) {
             steps.push((ScaleUpDatabase, vec![PromoteDatabase]));

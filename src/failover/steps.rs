@@ -22,6 +22,7 @@ pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
         StepKind::WaitTargetsHealthy => compute::failover::wait_targets_healthy(sc).await,
         StepKind::SwitchTraffic => traffic::failover::switch_traffic(sc).await,
         StepKind::UpdateEndpoints => aurora::failover::update_endpoints(sc).await,
+        StepKind::UpdateWriterRecord => aurora::failover::update_writer_record(sc).await,
         StepKind::ScaleUpDatabase => aurora::failover::scale_up_database(sc).await,
         StepKind::FenceOldPrimary | StepKind::ScaleDownCompute => {
             compute::failover::set_group_capacity(sc, (0, 0, 0)).await

@@ -123,8 +123,7 @@ async fn cleanup(pl: &PilotLight, ctx: &PilotLightContext) -> Result<Action> {
             removed.extend(compute::remove(&ctx.aws, &pl.spec.regions, compute, &key).await?);
         }
         if pl.spec.traffic.is_some() {
-            let checks = traffic::remove(&ctx.aws, &key).await?;
-            removed.extend(checks.into_iter().map(|id| format!("Route 53 health check {id}")));
+            removed.extend(traffic::remove(&ctx.aws, &key, pl.spec.regions.standby.as_str()).await?);
         }
         if !removed.is_empty() {
             converge::publish(

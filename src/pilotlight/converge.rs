@@ -361,7 +361,6 @@ async fn traffic(
         Ok(observation) => {
             let d = traffic::decide(
                 inputs,
-                &pl.spec.regions,
                 current.active_region.as_deref(),
                 writer_endpoint(current),
                 &observation,

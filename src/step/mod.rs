@@ -226,10 +226,16 @@ impl StepContext<'_> {
 /// A deferrable step whose region does not answer is recorded as pending instead of failing.
 pub(crate) fn defer_if_unreachable(sc: &StepContext<'_>, result: Result<Done, StepError>) -> Result<Done, StepError> {
     match result {
-        Err(e) if e.unreachable && sc.kind.deferrable() => Ok(Done::Deferred(format!(
-            "{} does not answer; retrying until it does ({})",
-            sc.direction.from, e.message
-        ))),
+        Err(e) if e.unreachable && sc.kind.deferrable() => {
+            let silent = match sc.kind {
+                StepKind::UpdateWriterRecord => format!("Route 53's control plane ({})", crate::aws::GLOBAL_REGION),
+                _ => sc.direction.from.to_owned(),
+            };
+            Ok(Done::Deferred(format!(
+                "{silent} does not answer; retrying until it does ({})",
+                e.message
+            )))
+        }
         other => other,
     }
 }

@@ -202,7 +202,15 @@ pub fn fast_settings(namespace: &str) -> Settings {
         backoff_max: Duration::from_secs(3),
         namespace: Some(namespace.to_owned()),
         detection_interval: Duration::from_millis(500),
+        dns_server: emulator_dns(),
     }
+}
+
+/// The emulator's DNS server (`PILOT_LIGHT_EMULATOR_DNS`, written by `testenv up`).
+pub fn emulator_dns() -> Option<std::net::SocketAddr> {
+    std::env::var("PILOT_LIGHT_EMULATOR_DNS")
+        .ok()
+        .and_then(|a| a.parse().ok())
 }
 
 /// The operator's controllers running in this process, scoped to one namespace, stopped on drop.
@@ -895,7 +903,7 @@ pub async fn full_setup(s: &mut Scenario) -> FullSetup {
             },
             "launchTemplate": {"name": template, "sourceImageId": image, "instanceType": "c5.xlarge"},
         },
-        "traffic": {"route53": {
+        "traffic": {"mode": "recordUpdate", "route53": {
             "hostedZoneId": zone,
             "recordName": format!("api.{domain}"),
             "primaryTarget": alb("us-east-1"),

@@ -117,7 +117,7 @@ async fn a_switchover_survives_a_kill_after_every_journal_write() {
         "PromoteDatabase",
         "WaitTargetsHealthy",
         "SwitchTraffic",
-        "UpdateEndpoints",
+        "UpdateWriterRecord",
     ] {
         assert!(interrupted.contains(wait), "killed during {wait}: {interrupted:?}");
     }

@@ -38,6 +38,7 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
             "WaitTargetsHealthy",
             "SwitchTraffic",
             "UpdateEndpoints",
+            "UpdateWriterRecord",
             "ScaleUpDatabase",
             "FenceOldPrimary",
             "ReverseReplication"
@@ -291,7 +292,7 @@ async fn one_request_at_a_time_and_a_missing_pilotlight_is_rejected() {
         "{why}"
     );
     // The plan is visible while it waits.
-    assert_eq!(holder.status.as_ref().unwrap().steps.len(), 7);
+    assert_eq!(holder.status.as_ref().unwrap().steps.len(), 8);
 
     // Cancelling the waiting request frees the PilotLight.
     let holder_name = holder.metadata.name.clone().unwrap();

@@ -34,7 +34,7 @@ async fn plan_drill_status_and_history_from_the_command_line() {
     let (ok, out) = plugin(&ns, &["plan", "app", "--type", "Switchover"]).await;
     assert!(ok, "{out}");
     assert!(
-        out.contains("PromoteDatabase") && out.contains("Dry run: the plan has 7 steps"),
+        out.contains("PromoteDatabase") && out.contains("Dry run: the plan has 8 steps"),
         "{out}"
     );
 

@@ -19,7 +19,7 @@ async fn scenario(prefix: &str) -> (Scenario, String, String) {
     };
     s.manifest["spec"] = json!({
         "regions": {"primary": "us-east-1", "standby": "us-west-2"},
-        "traffic": {"route53": {
+        "traffic": {"mode": "recordUpdate", "route53": {
             "hostedZoneId": zone,
             "recordName": format!("api.{domain}"),
             "primaryTarget": alb("us-east-1"),

@@ -1,12 +1,15 @@
-//! Health checks: the primary endpoint's, created and kept by convergence, and what Route 53's
-//! checkers report of it to detection.
+//! Health checks: the primary endpoint's and the failover switch's, created and kept by
+//! convergence, and what Route 53's checkers report of them to detection.
 
-use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourceType};
+use aws_sdk_route53::types::{
+    AlarmIdentifier, CloudWatchRegion, HealthCheckConfig, HealthCheckType, InsufficientDataHealthStatus, Tag,
+    TagResourceType,
+};
 
 use super::{error, invalid, normalize_name};
 use crate::aws::{AwsError, OWNER_TAG, RegionalClients, found};
 
-/// A health check's settings, as the spec states them.
+/// An endpoint health check's settings, as the spec states them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HealthCheckSettings {
     /// `HTTP`, `HTTPS` or `TCP`.
@@ -19,22 +22,58 @@ pub struct HealthCheckSettings {
     pub failure_threshold: i32,
 }
 
-/// A health check that exists.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HealthCheck {
-    pub id: String,
-    pub caller_reference: String,
-    pub settings: HealthCheckSettings,
+/// What a health check looks at. The switch of failover routing is made of the last three:
+/// Route 53's checkers evaluate them on the data plane, so their health changes without any
+/// call to Route 53's control plane.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CheckSettings {
+    /// An HTTP(S) or TCP endpoint.
+    Endpoint(HealthCheckSettings),
+    /// Healthy while a Route 53 ARC routing control is On.
+    RoutingControl { arn: String },
+    /// Follows a CloudWatch alarm: healthy while it is OK (and without data), unhealthy in
+    /// ALARM; `inverted` the other way round.
+    Alarm {
+        region: String,
+        name: String,
+        inverted: bool,
+    },
+    /// Healthy while all of `children` are (ids, sorted).
+    AllOf { children: Vec<String> },
 }
 
-impl From<&aws_sdk_route53::types::HealthCheck> for HealthCheck {
-    fn from(h: &aws_sdk_route53::types::HealthCheck) -> Self {
-        let c = h.health_check_config();
-        Self {
-            id: h.id().to_owned(),
-            caller_reference: h.caller_reference().to_owned(),
-            settings: HealthCheckSettings {
-                type_: c.map(|c| c.r#type().as_str().to_owned()).unwrap_or_default(),
+impl CheckSettings {
+    pub fn endpoint(&self) -> Option<&HealthCheckSettings> {
+        match self {
+            Self::Endpoint(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn from_sdk(c: Option<&HealthCheckConfig>) -> Self {
+        let type_ = c.map(|c| c.r#type().clone());
+        match type_ {
+            Some(HealthCheckType::RecoveryControl) => Self::RoutingControl {
+                arn: c.and_then(|c| c.routing_control_arn()).unwrap_or_default().to_owned(),
+            },
+            Some(HealthCheckType::CloudwatchMetric) => Self::Alarm {
+                region: c
+                    .and_then(|c| c.alarm_identifier())
+                    .map(|a| a.region().as_str().to_owned())
+                    .unwrap_or_default(),
+                name: c
+                    .and_then(|c| c.alarm_identifier())
+                    .map(|a| a.name().to_owned())
+                    .unwrap_or_default(),
+                inverted: c.and_then(|c| c.inverted()).unwrap_or(false),
+            },
+            Some(HealthCheckType::Calculated) => {
+                let mut children: Vec<String> = c.map(|c| c.child_health_checks().to_vec()).unwrap_or_default();
+                children.sort();
+                Self::AllOf { children }
+            }
+            _ => Self::Endpoint(HealthCheckSettings {
+                type_: type_.map(|t| t.as_str().to_owned()).unwrap_or_default(),
                 fqdn: c
                     .and_then(|c| c.fully_qualified_domain_name())
                     .map(normalize_name)
@@ -43,7 +82,62 @@ impl From<&aws_sdk_route53::types::HealthCheck> for HealthCheck {
                 path: c.and_then(|c| c.resource_path()).map(str::to_owned),
                 request_interval: c.and_then(|c| c.request_interval()).unwrap_or(30),
                 failure_threshold: c.and_then(|c| c.failure_threshold()).unwrap_or(3),
-            },
+            }),
+        }
+    }
+
+    fn to_sdk(&self, region: &str) -> Result<HealthCheckConfig, AwsError> {
+        const OP: &str = "CreateHealthCheck";
+        let config = match self {
+            Self::Endpoint(e) => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::from(e.type_.as_str()))
+                .fully_qualified_domain_name(&e.fqdn)
+                .port(e.port)
+                .set_resource_path(e.path.clone())
+                .request_interval(e.request_interval)
+                .failure_threshold(e.failure_threshold),
+            Self::RoutingControl { arn } => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::RecoveryControl)
+                .routing_control_arn(arn),
+            Self::Alarm {
+                region: alarm_region,
+                name,
+                inverted,
+            } => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::CloudwatchMetric)
+                .alarm_identifier(
+                    AlarmIdentifier::builder()
+                        .region(CloudWatchRegion::from(alarm_region.as_str()))
+                        .name(name)
+                        .build()
+                        .map_err(|e| invalid(OP, region, e))?,
+                )
+                // No data yet (nothing published): the primary keeps its traffic.
+                .insufficient_data_health_status(InsufficientDataHealthStatus::Healthy)
+                .inverted(*inverted),
+            Self::AllOf { children } => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .set_child_health_checks(Some(children.clone()))
+                .health_threshold(children.len() as i32),
+        };
+        config.build().map_err(|e| invalid(OP, region, e))
+    }
+}
+
+/// A health check that exists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheck {
+    pub id: String,
+    pub caller_reference: String,
+    pub settings: CheckSettings,
+}
+
+impl From<&aws_sdk_route53::types::HealthCheck> for HealthCheck {
+    fn from(h: &aws_sdk_route53::types::HealthCheck) -> Self {
+        Self {
+            id: h.id().to_owned(),
+            caller_reference: h.caller_reference().to_owned(),
+            settings: CheckSettings::from_sdk(h.health_check_config()),
         }
     }
 }
@@ -74,18 +168,10 @@ pub async fn list_health_checks(aws: &RegionalClients) -> Result<Vec<HealthCheck
 pub async fn create_health_check(
     aws: &RegionalClients,
     caller_reference: &str,
-    settings: &HealthCheckSettings,
+    settings: &CheckSettings,
 ) -> Result<String, AwsError> {
     const OP: &str = "CreateHealthCheck";
-    let config = HealthCheckConfig::builder()
-        .r#type(HealthCheckType::from(settings.type_.as_str()))
-        .fully_qualified_domain_name(&settings.fqdn)
-        .port(settings.port)
-        .set_resource_path(settings.path.clone())
-        .request_interval(settings.request_interval)
-        .failure_threshold(settings.failure_threshold)
-        .build()
-        .map_err(|e| invalid(OP, &aws.region, e))?;
+    let config = settings.to_sdk(&aws.region)?;
     let out = aws
         .route53
         .create_health_check()

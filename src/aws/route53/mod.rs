@@ -1,4 +1,4 @@
-//! Route 53: the primary endpoint's health check and the records that move traffic.
+//! Route 53: health checks, and the records that move traffic.
 //!
 //! Route 53 allows 5 requests per second per account, shared with every other tool, so periodic
 //! convergence checks read through [`Route53View`]: one listing of health checks and one listing
@@ -14,7 +14,10 @@ pub use view::Route53View;
 
 use aws_sdk_route53::{
     error::{ProvideErrorMetadata, SdkError},
-    types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType},
+    types::{
+        AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover,
+        RrType,
+    },
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
@@ -43,13 +46,32 @@ pub enum RecordValue {
     Values { ttl: i64, values: Vec<String> },
 }
 
-/// One record set (simple routing) as read or written.
+/// One record set as read or written: simple routing, or one of a failover pair.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     pub name: String,
     /// `A`, `AAAA`, `CNAME`.
     pub type_: String,
     pub value: RecordValue,
+    /// `None`: simple routing.
+    pub failover: Option<FailoverRole>,
+}
+
+/// A failover record's part: Route 53 answers the PRIMARY while its health check is healthy,
+/// else the SECONDARY while its own is, else the PRIMARY.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailoverRole {
+    pub primary: bool,
+    pub set_identifier: String,
+    pub health_check_id: Option<String>,
+}
+
+/// What a change batch does to one record set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAction {
+    Create,
+    Upsert,
+    Delete,
 }
 
 impl Record {
@@ -74,18 +96,34 @@ impl Record {
                 values: r.resource_records().iter().map(|v| normalize_name(v.value())).collect(),
             },
         };
+        let failover = r.failover().map(|f| FailoverRole {
+            primary: f == &ResourceRecordSetFailover::Primary,
+            set_identifier: r.set_identifier().unwrap_or_default().to_owned(),
+            health_check_id: r.health_check_id().map(str::to_owned),
+        });
         Self {
             name: normalize_name(r.name()),
             type_: r.r#type().as_str().to_owned(),
             value,
+            failover,
         }
     }
 
     fn to_sdk(&self, region: &str) -> Result<ResourceRecordSet, AwsError> {
         const OP: &str = "ChangeResourceRecordSets";
-        let builder = ResourceRecordSet::builder()
+        let mut builder = ResourceRecordSet::builder()
             .name(&self.name)
             .r#type(RrType::from(self.type_.as_str()));
+        if let Some(f) = &self.failover {
+            builder = builder
+                .set_identifier(&f.set_identifier)
+                .failover(if f.primary {
+                    ResourceRecordSetFailover::Primary
+                } else {
+                    ResourceRecordSetFailover::Secondary
+                })
+                .set_health_check_id(f.health_check_id.clone());
+        }
         let builder = match &self.value {
             RecordValue::Alias {
                 hosted_zone_id,
@@ -139,11 +177,26 @@ async fn list_records_page(
     ))
 }
 
-/// The record `name`/`type_` of `zone`, if it exists (one small read).
-pub async fn record(aws: &RegionalClients, zone: &str, name: &str, type_: &str) -> Result<Option<Record>, AwsError> {
+/// The record sets `name`/`type_` of `zone` (none, one simple, or a failover pair; one small
+/// read).
+pub async fn record_sets(aws: &RegionalClients, zone: &str, name: &str, type_: &str) -> Result<Vec<Record>, AwsError> {
     let name = normalize_name(name);
-    let (page, _) = list_records_page(aws, zone, Some((&name, type_)), 1).await?;
-    Ok(page.into_iter().find(|r| r.name == name && r.type_ == type_))
+    let (page, _) = list_records_page(aws, zone, Some((&name, type_)), RECORD_SETS_PER_NAME).await?;
+    Ok(page
+        .into_iter()
+        .filter(|r| r.name == name && r.type_ == type_)
+        .collect())
+}
+
+/// Record sets read per name and type: a failover pair, and one more to see past it.
+const RECORD_SETS_PER_NAME: i32 = 3;
+
+/// The simple record `name`/`type_` of `zone`, if it exists.
+pub async fn record(aws: &RegionalClients, zone: &str, name: &str, type_: &str) -> Result<Option<Record>, AwsError> {
+    Ok(record_sets(aws, zone, name, type_)
+        .await?
+        .into_iter()
+        .find(|r| r.failover.is_none()))
 }
 
 /// Whether change `id` has propagated to every Route 53 name server (`INSYNC`).
@@ -167,27 +220,34 @@ pub async fn upsert_record(
     record: &Record,
     comment: &str,
 ) -> Result<String, AwsError> {
-    change_record(aws, zone, record, ChangeAction::Upsert, comment).await
+    change_records(aws, zone, &[(RecordAction::Upsert, record.clone())], comment).await
 }
 
-async fn change_record(
+/// Applies `changes` as one batch: Route 53 applies all of them or none, so replacing a simple
+/// record by a failover pair (or back) leaves no moment in which the name does not resolve.
+pub async fn change_records(
     aws: &RegionalClients,
     zone: &str,
-    record: &Record,
-    action: ChangeAction,
+    changes: &[(RecordAction, Record)],
     comment: &str,
 ) -> Result<String, AwsError> {
     const OP: &str = "ChangeResourceRecordSets";
-    let change = Change::builder()
-        .action(action)
-        .resource_record_set(record.to_sdk(&aws.region)?)
-        .build()
-        .map_err(|e| invalid(OP, &aws.region, e))?;
-    let batch = ChangeBatch::builder()
-        .comment(comment)
-        .changes(change)
-        .build()
-        .map_err(|e| invalid(OP, &aws.region, e))?;
+    let mut batch = ChangeBatch::builder().comment(comment);
+    for (action, record) in changes {
+        let action = match action {
+            RecordAction::Create => ChangeAction::Create,
+            RecordAction::Upsert => ChangeAction::Upsert,
+            RecordAction::Delete => ChangeAction::Delete,
+        };
+        batch = batch.changes(
+            Change::builder()
+                .action(action)
+                .resource_record_set(record.to_sdk(&aws.region)?)
+                .build()
+                .map_err(|e| invalid(OP, &aws.region, e))?,
+        );
+    }
+    let batch = batch.build().map_err(|e| invalid(OP, &aws.region, e))?;
     let out = aws
         .route53
         .change_resource_record_sets()

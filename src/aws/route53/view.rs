@@ -6,13 +6,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{HealthCheck, Record, list_health_checks, list_records_page, normalize_name};
+use super::{HealthCheck, Record, list_health_checks, list_records_page, normalize_name, record_sets};
 use crate::aws::{AwsError, RegionalClients};
 
-/// Records of one hosted zone as last read, keyed by (name, type).
+/// Record sets of one hosted zone as last read, keyed by (name, type): one simple record, or a
+/// failover pair.
 #[derive(Clone, Debug)]
 struct ZoneRecords {
-    records: HashMap<(String, String), Option<Record>>,
+    records: HashMap<(String, String), Vec<Record>>,
     /// The whole zone fitted in the first page: a record not in `records` does not exist.
     complete: bool,
 }
@@ -21,11 +22,12 @@ impl ZoneRecords {
     /// The zone's first page.
     async fn read(aws: &RegionalClients, zone: &str) -> Result<Self, AwsError> {
         let (page, truncated) = list_records_page(aws, zone, None, ZONE_PAGE).await?;
+        let mut records: HashMap<(String, String), Vec<Record>> = HashMap::new();
+        for r in page {
+            records.entry((r.name.clone(), r.type_.clone())).or_default().push(r);
+        }
         Ok(Self {
-            records: page
-                .into_iter()
-                .map(|r| ((r.name.clone(), r.type_.clone()), Some(r)))
-                .collect(),
+            records,
             complete: !truncated,
         })
     }
@@ -36,16 +38,15 @@ impl ZoneRecords {
         aws: &RegionalClients,
         zone: &str,
         wanted: &[(String, String)],
-    ) -> Result<Vec<Option<Record>>, AwsError> {
+    ) -> Result<Vec<Vec<Record>>, AwsError> {
         let mut result = Vec::with_capacity(wanted.len());
         for key in wanted {
             let key = (normalize_name(&key.0), key.1.clone());
             if !self.records.contains_key(&key) && !self.complete {
-                let (page, _) = list_records_page(aws, zone, Some((&key.0, &key.1)), 1).await?;
-                let record = page.into_iter().find(|r| r.name == key.0 && r.type_ == key.1);
-                self.records.insert(key.clone(), record);
+                let sets = record_sets(aws, zone, &key.0, &key.1).await?;
+                self.records.insert(key.clone(), sets);
             }
-            result.push(self.records.get(&key).cloned().flatten());
+            result.push(self.records.get(&key).cloned().unwrap_or_default());
         }
         Ok(result)
     }
@@ -110,14 +111,14 @@ impl Route53View {
             .clone()
     }
 
-    /// The records `wanted` (name, type) of `zone`; `None` for one that does not exist.
+    /// The record sets `wanted` (name, type) of `zone`; empty for one that does not exist.
     pub async fn records(
         &self,
         aws: &RegionalClients,
         zone: &str,
         wanted: &[(String, String)],
         fresh: bool,
-    ) -> Result<Vec<Option<Record>>, AwsError> {
+    ) -> Result<Vec<Vec<Record>>, AwsError> {
         let slot = self.zone_slot(zone);
         if fresh {
             let mut read = ZoneRecords::read(aws, zone).await?;
@@ -138,12 +139,12 @@ impl Route53View {
         records
     }
 
-    /// Records `record` as written, so the next shared read does not look stale.
-    pub async fn remember(&self, zone: &str, record: &Record) {
+    /// Keeps `sets` as the record sets of their name and type, as written, so the next shared
+    /// read does not look stale.
+    pub async fn remember(&self, zone: &str, name: &str, type_: &str, sets: Vec<Record>) {
         let slot = self.zone_slot(zone);
         if let Some((_, Ok(read))) = slot.lock().await.as_mut() {
-            read.records
-                .insert((record.name.clone(), record.type_.clone()), Some(record.clone()));
+            read.records.insert((name.to_owned(), type_.to_owned()), sets);
         }
     }
 }

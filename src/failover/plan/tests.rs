@@ -30,6 +30,7 @@ fn failover_promotes_and_scales_in_parallel_then_switches_traffic() {
             step("WaitTargetsHealthy", &["ScaleUpCompute"]),
             step("SwitchTraffic", &["PromoteDatabase", "WaitTargetsHealthy"]),
             step("UpdateEndpoints", &["PromoteDatabase"]),
+            step("UpdateWriterRecord", &["PromoteDatabase"]),
             step("ScaleUpDatabase", &["PromoteDatabase"]),
             step("FenceOldPrimary", &["SwitchTraffic"]),
             step("ReverseReplication", &[]),
@@ -40,6 +41,30 @@ fn failover_promotes_and_scales_in_parallel_then_switches_traffic() {
             .iter()
             .all(|s| s.state == Pending && s.attempts == 0)
     );
+}
+
+#[test]
+fn the_writer_cname_is_a_step_of_its_own_only_when_configured() {
+    let mut pl = full();
+    pl.spec
+        .database
+        .as_mut()
+        .unwrap()
+        .aurora
+        .as_mut()
+        .unwrap()
+        .writer_endpoint_record = None;
+    for type_ in [Failover, Switchover, Failback] {
+        let names: Vec<_> = plan(&pl.spec, type_).into_iter().map(|s| s.name).collect();
+        assert!(names.contains(&"UpdateEndpoints".to_owned()), "{type_:?}: {names:?}");
+        assert!(
+            !names.contains(&"UpdateWriterRecord".to_owned()),
+            "{type_:?}: {names:?}"
+        );
+    }
+    // Route 53's control plane may be down: the CNAME waits for it instead of failing the request.
+    assert!(StepKind::UpdateWriterRecord.deferrable());
+    assert!(!StepKind::UpdateEndpoints.deferrable());
 }
 
 #[test]
@@ -83,6 +108,7 @@ fn failback_switches_back_and_scales_the_standby_down() {
             step("PromoteDatabase", &[]),
             step("SwitchTraffic", &["PromoteDatabase"]),
             step("UpdateEndpoints", &["PromoteDatabase"]),
+            step("UpdateWriterRecord", &["PromoteDatabase"]),
             step("ScaleDownCompute", &["SwitchTraffic"]),
         ]
     );

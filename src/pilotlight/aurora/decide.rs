@@ -126,6 +126,7 @@ fn describe_members(n: &Names, global: &GlobalCluster, obs: &Observation, decisi
         .find(|m| m.is_writer)
         .map(|m| m.cluster_arn.clone());
     status.writer_endpoint = obs.writer_endpoint.clone();
+    status.global_writer_endpoint = global.endpoint.clone();
     decision.writer_region = status.writer_region.clone();
     status.standby_cluster_arn = find_member(global, n.standby_region, n.standby).map(|m| m.cluster_arn.clone());
     if let Seen::Found(standby) = &obs.standby {

@@ -100,7 +100,6 @@ pub(crate) fn promotion(
 }
 
 pub(crate) async fn update_endpoints(sc: &StepContext<'_>) -> Result<Done, StepError> {
-    let aurora = sc.aurora()?;
     let (region, cluster) = sc.promoted_cluster()?;
     let endpoint = rds::describe_cluster(&sc.clients(region), cluster)
         .await?
@@ -108,20 +107,35 @@ pub(crate) async fn update_endpoints(sc: &StepContext<'_>) -> Result<Done, StepE
         .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))?;
     let mut status = sc.pl.status.clone().unwrap_or_default();
     status.active_region = Some(sc.direction.to.to_owned());
-    status.database.get_or_insert_with(Default::default).writer_endpoint = Some(endpoint.clone());
+    let database = status.database.get_or_insert_with(Default::default);
+    database.writer_endpoint = Some(endpoint.clone());
+    let global = database.global_writer_endpoint.clone();
     endpoints::apply(&sc.ctx.client, &endpoints::desired(sc.pl, &status)).await?;
-    let config_map = format!("ConfigMap {}: activeRegion {}", endpoints::name(sc.pl), sc.direction.to);
-    match &aurora.writer_endpoint_record {
-        Some(w) => {
-            match traffic::failover::point_record(sc, w.hosted_zone_id.as_str(), traffic::writer_record(w, &endpoint))
-                .await?
-            {
-                Done::Succeeded(m) => Ok(Done::Succeeded(format!("{config_map}; {m}"))),
-                deferred => Ok(deferred),
-            }
-        }
-        None => Ok(Done::Succeeded(format!("{config_map}, writer {endpoint}"))),
-    }
+    let global = global.map(|g| format!(", global writer {g}")).unwrap_or_default();
+    Ok(Done::Succeeded(format!(
+        "ConfigMap {}: activeRegion {}, writer {endpoint}{global}",
+        endpoints::name(sc.pl),
+        sc.direction.to
+    )))
+}
+
+/// Points `writerEndpointRecord` at the promoted cluster's writer endpoint. Route 53's control
+/// plane: deferred while it does not answer (the ConfigMap and the global writer endpoint
+/// already name the new writer).
+pub(crate) async fn update_writer_record(sc: &StepContext<'_>) -> Result<Done, StepError> {
+    let aurora = sc.aurora()?;
+    let w = aurora
+        .writer_endpoint_record
+        .as_ref()
+        .ok_or_else(|| refused("spec.database.aurora.writerEndpointRecord is not set".into()))?;
+    let (region, cluster) = sc.promoted_cluster()?;
+    let endpoint = rds::describe_cluster(&sc.clients(region), cluster)
+        .await?
+        .and_then(|c| c.endpoint)
+        .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))?;
+    let result =
+        traffic::failover::point_record(sc, w.hosted_zone_id.as_str(), traffic::writer_record(w, &endpoint)).await;
+    crate::step::defer_if_unreachable(sc, result)
 }
 
 /// The promoted writer gets `promotedInstanceClass`, and `promotedReaders` readers of that class

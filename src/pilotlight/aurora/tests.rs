@@ -49,6 +49,7 @@ fn global(status: &str, members: &[(&str, bool)]) -> GlobalCluster {
             })
             .collect(),
         promoting: None,
+        endpoint: None,
     }
 }
 

@@ -20,7 +20,7 @@ pub fn name(pl: &PilotLight) -> String {
 }
 
 /// The ConfigMap for `pl` in its observed state. Pure. Keys: `activeRegion`,
-/// `databaseWriterEndpoint` (once known) and `bucket.<sourceBucket>` = the bucket to use now.
+/// `databaseWriterEndpoint` and `databaseGlobalWriterEndpoint` (once known) and `bucket.<sourceBucket>` = the bucket to use now.
 pub fn desired(pl: &PilotLight, status: &PilotLightStatus) -> ConfigMap {
     let spec = &pl.spec;
     let active = status
@@ -28,8 +28,13 @@ pub fn desired(pl: &PilotLight, status: &PilotLightStatus) -> ConfigMap {
         .clone()
         .unwrap_or_else(|| spec.regions.primary.to_string());
     let mut data = BTreeMap::from([("activeRegion".to_owned(), active.clone())]);
-    if let Some(endpoint) = status.database.as_ref().and_then(|d| d.writer_endpoint.clone()) {
-        data.insert("databaseWriterEndpoint".to_owned(), endpoint);
+    if let Some(database) = &status.database {
+        if let Some(endpoint) = &database.writer_endpoint {
+            data.insert("databaseWriterEndpoint".to_owned(), endpoint.clone());
+        }
+        if let Some(endpoint) = &database.global_writer_endpoint {
+            data.insert("databaseGlobalWriterEndpoint".to_owned(), endpoint.clone());
+        }
     }
     for pair in spec.storage.iter().flat_map(|s| &s.s3) {
         let bucket = if active == spec.regions.primary.as_str() {
@@ -102,6 +107,7 @@ mod tests {
             active_region: Some("us-east-1".into()),
             database: Some(DatabaseStatus {
                 writer_endpoint: Some("primary.cluster-x".into()),
+                global_writer_endpoint: Some("app.global-abc.global.rds.amazonaws.com".into()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -113,6 +119,10 @@ mod tests {
         let data = cm.data.unwrap();
         assert_eq!(data["activeRegion"], "us-east-1");
         assert_eq!(data["databaseWriterEndpoint"], "primary.cluster-x");
+        assert_eq!(
+            data["databaseGlobalWriterEndpoint"],
+            "app.global-abc.global.rds.amazonaws.com"
+        );
         assert_eq!(data["bucket.app-assets-us-east-1"], "app-assets-us-east-1");
     }
 
@@ -126,5 +136,6 @@ mod tests {
         assert_eq!(data["activeRegion"], "us-west-2");
         assert_eq!(data["bucket.app-assets-us-east-1"], "app-assets-us-west-2");
         assert!(!data.contains_key("databaseWriterEndpoint"));
+        assert!(!data.contains_key("databaseGlobalWriterEndpoint"));
     }
 }

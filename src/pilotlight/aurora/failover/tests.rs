@@ -18,6 +18,7 @@ fn global(status: RdsStatus, writer: &str, promoting: Option<&str>) -> GlobalClu
             })
             .into(),
         promoting: promoting.map(str::to_owned),
+        endpoint: None,
     }
 }
 
