@@ -147,7 +147,8 @@ async fn a_failover_completes_through_throttling_and_5xx_on_every_service() {
     let all = emulator.calls_since(mark).await;
     let faulted = all
         .iter()
-        .filter(|c| c.app.as_deref() == Some(operator.app.as_str()))
+        // Convergence's calls and the executor's (`<app>-failover`) alike.
+        .filter(|c| c.made_by(&operator.app))
         .filter(|c| c.outcome == "throttled" || c.outcome == "fault5xx")
         .count();
     assert!(faulted > 0, "faults were injected");
