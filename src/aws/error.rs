@@ -105,6 +105,13 @@ impl AwsError {
         }
     }
 
+    /// The call got no answer at all (unreachable endpoint, dropped connection, timeout): only
+    /// service errors carry a code, so an `Unavailable` without one never reached the service.
+    /// What a region outage looks like, unlike a 5xx, which is the service answering.
+    pub fn got_no_answer(&self) -> bool {
+        self.kind == AwsErrorKind::Unavailable && self.code.is_none()
+    }
+
     /// Worth retrying soon with backoff (as opposed to waiting for a person).
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, AwsErrorKind::Throttled | AwsErrorKind::Unavailable)
@@ -210,5 +217,20 @@ mod tests {
         );
         assert_eq!(kind_of(Some("AccessDenied"), false), AwsErrorKind::Rejected);
         assert_eq!(kind_of(None, false), AwsErrorKind::Rejected);
+    }
+
+    #[test]
+    fn only_an_unavailable_error_without_a_service_answer_got_no_answer() {
+        let error = |kind, code: Option<&str>| AwsError {
+            service: "s3",
+            operation: "PutBucketReplication",
+            region: "us-east-1".into(),
+            kind,
+            code: code.map(str::to_owned),
+            message: "x".into(),
+        };
+        assert!(error(AwsErrorKind::Unavailable, None).got_no_answer());
+        assert!(!error(AwsErrorKind::Unavailable, Some("InternalError")).got_no_answer());
+        assert!(!error(AwsErrorKind::Throttled, None).got_no_answer());
     }
 }

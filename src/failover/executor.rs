@@ -25,7 +25,7 @@ use crate::{
     backoff::Backoff,
     error::{Error, Result},
     step::{
-        Direction,
+        Direction, deferral,
         journal::{Journal, now},
     },
 };
@@ -189,13 +189,16 @@ impl Run<'_> {
     }
 }
 
-/// Runs a step, trying again (with [`STEP_BACKOFF`]) after retryable errors. Each try observes
-/// first, so a retry never repeats a call that took effect.
+/// Runs a step, trying again (with [`STEP_BACKOFF`]) after retryable errors, or deferring it
+/// (see [`deferral`]). Each try observes first, so a retry never repeats a call that took effect.
 async fn run_with_retries(sc: &StepContext<'_>) -> std::result::Result<Done, StepError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match steps::run(sc).await {
+            Err(e) if let Some(deferred) = deferral(sc.kind, sc.direction.from, &e, attempt < STEP_ATTEMPTS) => {
+                return Ok(deferred);
+            }
             Err(e) if e.retryable && attempt < STEP_ATTEMPTS => {
                 let delay = STEP_BACKOFF.jittered(attempt);
                 warn!(step = sc.kind.name(), error = %e.message, retry_in = ?delay, "step failed; retrying");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::{
     api::{AuroraSpec, ComputeSpec, FailoverType, PilotLight, PilotLightSpec, StepKind},
-    aws::{AwsError, AwsErrorKind, RegionalClients},
+    aws::{AwsError, RegionalClients},
     context::Core,
 };
 
@@ -44,7 +44,8 @@ pub enum Next<C> {
 pub struct StepError {
     pub message: String,
     pub retryable: bool,
-    /// The failing call's region did not answer at all.
+    /// The failing call got no answer at all (connection refused or dropped, timed out), as
+    /// opposed to an answer that was an error: a 5xx is tried again like throttling.
     pub unreachable: bool,
 }
 
@@ -52,7 +53,7 @@ impl From<AwsError> for StepError {
     fn from(e: AwsError) -> Self {
         Self {
             retryable: e.is_retryable(),
-            unreachable: e.kind == AwsErrorKind::Unavailable,
+            unreachable: e.got_no_answer(),
             message: e.to_string(),
         }
     }
@@ -223,19 +224,24 @@ impl StepContext<'_> {
     }
 }
 
-/// A deferrable step whose region does not answer is recorded as pending instead of failing.
-pub(crate) fn defer_if_unreachable(sc: &StepContext<'_>, result: Result<Done, StepError>) -> Result<Done, StepError> {
-    match result {
-        Err(e) if e.unreachable && sc.kind.deferrable() => {
-            let silent = match sc.kind {
-                StepKind::UpdateWriterRecord => format!("Route 53's control plane ({})", crate::aws::GLOBAL_REGION),
-                _ => sc.direction.from.to_owned(),
-            };
-            Ok(Done::Deferred(format!(
-                "{silent} does not answer; retrying until it does ({})",
-                e.message
-            )))
-        }
-        other => other,
+/// A deferrable step whose region does not answer is recorded as pending instead of failing:
+/// at once when a call got no answer at all, after the step's retries when its answers were
+/// errors (`retries_left` false).
+/// `from` is the region the request moves away from.
+pub(crate) fn deferral(kind: StepKind, from: &str, e: &StepError, retries_left: bool) -> Option<Done> {
+    let gives_up = e.unreachable || (e.retryable && !retries_left);
+    if !(kind.deferrable() && gives_up) {
+        return None;
     }
+    let silent = match kind {
+        StepKind::UpdateWriterRecord => format!("Route 53's control plane ({})", crate::aws::GLOBAL_REGION),
+        _ => from.to_owned(),
+    };
+    Some(Done::Deferred(format!(
+        "{silent} does not answer; retrying until it does ({})",
+        e.message
+    )))
 }
+
+#[cfg(test)]
+mod tests;

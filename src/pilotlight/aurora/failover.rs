@@ -133,9 +133,7 @@ pub(crate) async fn update_writer_record(sc: &StepContext<'_>) -> Result<Done, S
         .await?
         .and_then(|c| c.endpoint)
         .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))?;
-    let result =
-        traffic::failover::point_record(sc, w.hosted_zone_id.as_str(), traffic::writer_record(w, &endpoint)).await;
-    crate::step::defer_if_unreachable(sc, result)
+    traffic::failover::point_record(sc, w.hosted_zone_id.as_str(), traffic::writer_record(w, &endpoint)).await
 }
 
 /// The promoted writer gets `promotedInstanceClass`, and `promotedReaders` readers of that class

@@ -12,7 +12,7 @@ use crate::aws::{
     elbv2,
     states::TargetState,
 };
-use crate::step::{Done, Next, Poll, StepContext, StepError, defer_if_unreachable, refused};
+use crate::step::{Done, Next, Poll, StepContext, StepError, refused};
 
 pub(crate) const HEALTHY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
@@ -26,31 +26,27 @@ pub(crate) async fn set_group_capacity(
     let region = sc.compute_region().to_owned();
     let name = sc.group_in(&region)?;
     let clients = sc.clients(&region);
-    let result: Result<Done, StepError> = async {
-        let group = autoscaling::describe_groups(&clients, std::slice::from_ref(&name))
-            .await?
-            .into_iter()
-            .next();
-        match group_capacity(group.as_ref(), &name, &region, (min, desired, max)) {
-            Next::Call((min, desired, max)) => {
-                let was = group.as_ref().map(sizes).unwrap_or_default();
-                sc.before_call(format!(
-                    "UpdateAutoScalingGroup {name} in {region} to {min}/{desired}/{max}"
-                ))
-                .await?;
-                autoscaling::set_capacity(&clients, &name, min, desired, max).await?;
-                // Nothing to wait for: the write that marks the step Succeeded is the one after
-                // the call.
-                Ok(Done::Succeeded(format!(
-                    "{name} in {region} set to {min}/{desired}/{max} (was {was})"
-                )))
-            }
-            Next::Done(m) => Ok(Done::Succeeded(m)),
-            Next::Fail(m) | Next::Wait(m) => Err(refused(m)),
+    let group = autoscaling::describe_groups(&clients, std::slice::from_ref(&name))
+        .await?
+        .into_iter()
+        .next();
+    match group_capacity(group.as_ref(), &name, &region, (min, desired, max)) {
+        Next::Call((min, desired, max)) => {
+            let was = group.as_ref().map(sizes).unwrap_or_default();
+            sc.before_call(format!(
+                "UpdateAutoScalingGroup {name} in {region} to {min}/{desired}/{max}"
+            ))
+            .await?;
+            autoscaling::set_capacity(&clients, &name, min, desired, max).await?;
+            // Nothing to wait for: the write that marks the step Succeeded is the one after
+            // the call.
+            Ok(Done::Succeeded(format!(
+                "{name} in {region} set to {min}/{desired}/{max} (was {was})"
+            )))
         }
+        Next::Done(m) => Ok(Done::Succeeded(m)),
+        Next::Fail(m) | Next::Wait(m) => Err(refused(m)),
     }
-    .await;
-    defer_if_unreachable(sc, result)
 }
 
 fn sizes(g: &Group) -> String {

@@ -2,7 +2,7 @@
 
 use crate::api::S3ReplicationSpec;
 use crate::aws::s3;
-use crate::step::{Done, Next, StepContext, StepError, defer_if_unreachable, refused};
+use crate::step::{Done, Next, StepContext, StepError, refused};
 
 /// Rule id of the reverse replication rule on a destination bucket.
 pub(crate) const REVERSE_RULE: &str = "pilot-light-reverse";
@@ -15,34 +15,30 @@ pub(crate) async fn reverse_replication(sc: &StepContext<'_>) -> Result<Done, St
     let pairs = spec.storage.as_ref().map(|s| s.s3.as_slice()).unwrap_or_default();
     let old = sc.clients(sc.direction.from);
     let new = sc.clients(sc.direction.to);
-    let result: Result<Done, StepError> = async {
-        let mut done = Vec::new();
-        for pair in pairs {
-            let (source, destination) = (pair.destination_bucket.as_str(), pair.source_bucket.as_str());
-            let destination_exists = s3::versioning(&old, destination).await?.is_some();
-            let current = match destination_exists {
-                true => s3::replication(&new, source, REVERSE_RULE).await?,
-                false => None,
-            };
-            let rule = match reverse_rule(pair, destination_exists, current.as_ref()) {
-                Next::Call(rule) => rule,
-                Next::Done(m) => {
-                    done.push(m);
-                    continue;
-                }
-                Next::Fail(m) | Next::Wait(m) => return Err(refused(format!("{m} in {}", sc.direction.from))),
-            };
-            let others = current.map(|c| c.other_rules).unwrap_or_default();
-            sc.before_call(format!("PutBucketReplication {source} -> {destination}"))
-                .await?;
-            // The next pair's write, or the step's Succeeded write, is the one after this call.
-            s3::put_replication(&new, source, pair.replication_role_arn.as_str(), &rule, &others).await?;
-            done.push(format!("{source} -> {destination}"));
-        }
-        Ok(Done::Succeeded(format!("replicating {}", done.join(", "))))
+    let mut done = Vec::new();
+    for pair in pairs {
+        let (source, destination) = (pair.destination_bucket.as_str(), pair.source_bucket.as_str());
+        let destination_exists = s3::versioning(&old, destination).await?.is_some();
+        let current = match destination_exists {
+            true => s3::replication(&new, source, REVERSE_RULE).await?,
+            false => None,
+        };
+        let rule = match reverse_rule(pair, destination_exists, current.as_ref()) {
+            Next::Call(rule) => rule,
+            Next::Done(m) => {
+                done.push(m);
+                continue;
+            }
+            Next::Fail(m) | Next::Wait(m) => return Err(refused(format!("{m} in {}", sc.direction.from))),
+        };
+        let others = current.map(|c| c.other_rules).unwrap_or_default();
+        sc.before_call(format!("PutBucketReplication {source} -> {destination}"))
+            .await?;
+        // The next pair's write, or the step's Succeeded write, is the one after this call.
+        s3::put_replication(&new, source, pair.replication_role_arn.as_str(), &rule, &others).await?;
+        done.push(format!("{source} -> {destination}"));
     }
-    .await;
-    defer_if_unreachable(sc, result)
+    Ok(Done::Succeeded(format!("replicating {}", done.join(", "))))
 }
 
 /// The rule replicating `pair`'s destination bucket back to its source: written unless the
