@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
-from . import arc, cloudwatch_alarms
+from . import arc, cloudwatch_alarms, route53_checkers
 from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
@@ -118,6 +118,8 @@ class ControlApi:
                     raise BadRequest(str(exc)) from exc
                 except UnknownHealthCheck as exc:
                     raise NotFound(str(exc)) from exc
+        if path == f"{PREFIX}/health-checks" and method == "GET":
+            return {"healthChecks": route53_checkers.states()}
         if path == f"{PREFIX}/alarm-state" and method == "POST":
             try:
                 return cloudwatch_alarms.force_state(_json_body(request))
@@ -133,6 +135,8 @@ class ControlApi:
             self._durations.clear()
             self._target_health.clear()
             self._health_check_statuses.clear()
+            cloudwatch_alarms.reset()
+            route53_checkers.reset()
             return {"ok": True}
         raise NotFound(f"no control endpoint {method} {request.path}")
 

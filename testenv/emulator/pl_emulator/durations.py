@@ -3,6 +3,11 @@
 Keys are "<signing name>:<Operation>", e.g. "rds:SwitchoverGlobalCluster";
 values are seconds. A missing key means the operation completes instantly, so
 tests only pay for the waits they ask for.
+
+A few keys are factors, not seconds, and say what a missing key means
+themselves (seconds() with a default): "route53:HealthCheckScale" multiplies
+Route 53 health checkers' RequestInterval x FailureThreshold (missing: 1.0,
+real time; 0: a new probe result counts at once).
 """
 
 import re
@@ -38,9 +43,9 @@ class Durations:
         with self._lock:
             return dict(self._seconds)
 
-    def seconds(self, service: str, operation: str) -> float:
+    def seconds(self, service: str, operation: str, default: float = 0.0) -> float:
         with self._lock:
-            return self._seconds.get(f"{service}:{operation}", 0.0)
+            return self._seconds.get(f"{service}:{operation}", default)
 
     def clear(self) -> None:
         with self._lock:

@@ -120,6 +120,22 @@ class FaultRules:
         with self._lock:
             self._rules.clear()
 
+    def outage_covers(self, region: str, services: tuple[str, ...]) -> bool:
+        """Whether an outage rule takes down all of ``region`` for one of ``services`` (or "*").
+
+        What the data plane (Route 53's health checkers, the DNS server) sees of an outage
+        rule: one limited to an action does not take an endpoint down; probability and
+        remaining are not looked at (no request is made).
+        """
+        with self._lock:
+            return any(
+                rule.kind == "outage"
+                and rule.region in ("*", region)
+                and rule.service in ("*", *services)
+                and rule.action in (None, "*")
+                for rule in self._rules
+            )
+
     def decide(self, region: str, service: str, action: str) -> Decision:
         """Applies the rules to one request; a rule that fires uses up one of its ``remaining``."""
         decision = Decision()

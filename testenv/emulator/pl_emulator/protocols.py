@@ -25,6 +25,11 @@ RPC_V2_PATH = re.compile(r"^/service/([^/]+)/operation/([^/]+)$")
 #: A Route 53 ARC cluster endpoint (arc.py): /arc-cluster/<cluster id>/<endpoint region>/...
 ARC_CLUSTER_PATH = re.compile(r"^/arc-cluster/[^/]+/([^/]+)")
 
+#: Route 53's control plane is in us-east-1 ("the control plane is in us-east-1", "the data plane is
+#: globally distributed"): https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/disaster-recovery-resiliency.html
+#: Every Route 53 API request is classified (logged, faulted) there, whatever region it was signed for.
+ROUTE53_CONTROL_PLANE_REGION = "us-east-1"
+
 #: Services whose REST protocol is XML (all other REST services speak JSON).
 REST_XML_SERVICES = {"s3", "route53", "cloudfront"}
 
@@ -60,6 +65,8 @@ def classify(environ: dict, body: bytes) -> AwsRequest:
     arc_endpoint = ARC_CLUSTER_PATH.match(path)
     if arc_endpoint:  # the endpoint's region serves it, whatever region the request was signed for
         service, region = "route53-recovery-cluster", arc_endpoint.group(1)
+    if service == "route53":
+        region = ROUTE53_CONTROL_PLANE_REGION
     query_compatible = environ.get("HTTP_X_AMZN_QUERY_MODE", "").lower() == "true"
     app = _app(environ)
 

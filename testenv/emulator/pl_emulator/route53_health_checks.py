@@ -8,28 +8,30 @@ or cleans up; install() fixes:
   same reference and the same configuration, and HealthCheckAlreadyExists (409)
   for the same reference with another configuration, or the reference of a
   deleted health check. The answer now also carries the Location header;
+* CreateHealthCheck drops RoutingControlArn, AlarmIdentifier and
+  InsufficientDataHealthStatus (GetHealthCheck and ListHealthChecks never show
+  them, so RECOVERY_CONTROL and CLOUDWATCH_METRIC health checks cannot be
+  evaluated or compared). They are now kept and answered in HealthCheckConfig
+  (https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html);
+  UpdateHealthCheck can change the last two, as in Route 53;
 * UpdateHealthCheck never increments HealthCheckVersion and ignores the one in
   the request; now each update increments it, and a request whose
   HealthCheckVersion is not the current one fails with
   HealthCheckVersionMismatch (409);
 * DeleteHealthCheck, ChangeTagsForResource and ListTagsForResource accept a
   health check id that does not exist (tagging it even); Route 53 answers
-  NoSuchHealthCheck (404). Deleting a health check drops its tags;
-* GetHealthCheckStatus answers one observation, always a success, from a
-  made-up checker. Now it answers one per Route 53 checker region (those of
-  the health check's Regions if it has any, else all eight, each with an
-  address of its ROUTE53_HEALTHCHECKS range), checked now, "Success: HTTP
-  Status Code 200, OK" unless HealthCheckStatuses (POST
-  /_emulator/health-check-status) makes some of them report "Failure: HTTP
-  Status Code 503, Service Unavailable". Disabled, inverted and calculated
-  health checks are not told apart.
+  NoSuchHealthCheck (404). Deleting a health check drops its tags.
+
+HealthCheckStatuses (POST /_emulator/health-check-status) is what tests force
+some checkers to report; route53_checkers.py (the data plane: what the
+checkers observe, GetHealthCheckStatus, the health a DNS answer depends on)
+reads it.
 """
 
 import threading
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.route53.exceptions import NoSuchHealthCheck, Route53ClientError
 from moto.route53.models import HealthCheck, Route53Backend, route53_backends
 from moto.route53.responses import Route53
@@ -55,6 +57,15 @@ _moto_update = Route53.update_health_check
 _moto_list_tags = Route53.list_tags_for_resource
 _moto_change_tags = Route53Backend.change_tags_for_resource
 _moto_delete = Route53Backend.delete_health_check
+_moto_config = HealthCheck.health_check_config
+#: HealthCheckConfig members moto 5.2.5 drops, with the HealthCheck attribute that keeps each.
+KEPT_CONFIG = {
+    "RoutingControlArn": "routing_control_arn",
+    "AlarmIdentifier": "alarm_identifier",
+    "InsufficientDataHealthStatus": "insufficient_data_health_status",
+}
+#: What UpdateHealthCheck may change of them (API_UpdateHealthCheck: not RoutingControlArn).
+UPDATABLE_CONFIG = ("AlarmIdentifier", "InsufficientDataHealthStatus")
 
 
 class HealthCheckAlreadyExists(Route53ClientError):
@@ -138,10 +149,11 @@ def install(statuses: HealthCheckStatuses) -> None:
     """Patches moto's Route 53 health checks; idempotent (a second call replaces statuses)."""
     global _statuses
     _statuses = statuses
-    for handler in (create_health_check, update_health_check, list_tags_for_resource, get_health_check_status):
+    for handler in (create_health_check, update_health_check, list_tags_for_resource):
         setattr(Route53, handler.__name__, handler)
     Route53Backend.change_tags_for_resource = change_tags_for_resource
     Route53Backend.delete_health_check = delete_health_check
+    HealthCheck.health_check_config = property(health_check_config)
 
 
 # --- Route 53 handlers (methods of Route53 once installed) --------------------------------
@@ -155,6 +167,7 @@ def create_health_check(self: Route53) -> ActionResult:
     if existing is None:
         result = _moto_create(self)
         created = result.result["HealthCheck"]
+        _keep_config(created, self._get_param("HealthCheckConfig"), KEPT_CONFIG)
         return ActionResult({"HealthCheck": created, "Location": LOCATION.format(created.id)})
     if _config_of_request(self) != existing.health_check_config:
         raise HealthCheckAlreadyExists(reference)
@@ -167,28 +180,28 @@ def update_health_check(self: Route53) -> ActionResult:
     if version is not None and version != check.health_check_version:
         raise HealthCheckVersionMismatch()
     result = _moto_update(self)
+    updates = {member: self._get_param(member) for member in UPDATABLE_CONFIG}
+    _keep_config(check, updates, UPDATABLE_CONFIG)
     check.health_check_version += 1
     return result
-
-
-def get_health_check_status(self: Route53) -> ActionResult:
-    check = self.backend.get_health_check(self._get_param("HealthCheckId"))
-    failing, now = _statuses.failing(check.id), utcnow()
-    observations = [
-        {
-            "Region": region,
-            "IPAddress": CHECKERS[region],
-            "StatusReport": {"Status": FAILURE if region in failing else SUCCESS, "CheckedTime": now},
-        }
-        for region in _checker_regions(check)
-    ]
-    return ActionResult({"HealthCheckObservations": observations})
 
 
 def list_tags_for_resource(self: Route53) -> ActionResult:
     if self._get_param("ResourceType") == "healthcheck":
         self.backend.get_health_check(self._get_param("ResourceId"))
     return _moto_list_tags(self)
+
+
+# --- model (HealthCheck.health_check_config once installed) -------------------------------
+
+
+def health_check_config(self: HealthCheck) -> dict:
+    """moto's HealthCheckConfig, with the members it drops."""
+    config = _moto_config.fget(self)
+    for member, attribute in KEPT_CONFIG.items():
+        if getattr(self, attribute, None) is not None:
+            config[member] = getattr(self, attribute)
+    return config
 
 
 # --- backend methods (of Route53Backend once installed) -----------------------------------
@@ -218,7 +231,14 @@ def _deleted_references(backend: Route53Backend) -> set:
     return backend.__dict__.setdefault("_pl_deleted_references", set())
 
 
-def _checker_regions(check: HealthCheck) -> list[str]:
+def _keep_config(check: HealthCheck, config: dict, members) -> None:
+    """Keeps the ``members`` of a request's HealthCheckConfig that moto drops (absent ones unchanged)."""
+    for member in members:
+        if config.get(member) is not None:
+            setattr(check, KEPT_CONFIG[member], config[member])
+
+
+def checker_regions(check: HealthCheck) -> list[str]:
     """The regions whose checkers report on the health check, in CHECKERS order."""
     return [region for region in CHECKERS if not check.regions or region in check.regions]
 
@@ -241,7 +261,7 @@ def _health_checks_named(data: dict) -> list[HealthCheck]:
 
 def _failing_regions(check: HealthCheck, checkers) -> list[str]:
     """The regions of ``checkers`` (None: all, N: the first N, or a list) among the check's own."""
-    regions = _checker_regions(check)
+    regions = checker_regions(check)
     if checkers is None:
         return regions
     if isinstance(checkers, int) and not isinstance(checkers, bool) and 1 <= checkers <= len(regions):
@@ -275,4 +295,5 @@ def _config_of_request(self: Route53) -> dict:
     candidate = HealthCheck("", "", args)
     candidate.set_children(config.get("ChildHealthChecks", []))
     candidate.set_regions(config.get("Regions", []))
+    _keep_config(candidate, config, KEPT_CONFIG)
     return candidate.health_check_config

@@ -1,9 +1,11 @@
-"""Entry point: python -m pl_emulator.server --host 127.0.0.1 --port N
+"""Entry point: python -m pl_emulator.server --host 127.0.0.1 --port N [--dns-port M]
 
 One threaded werkzeug server, every moto service, one endpoint for all
 regions (moto takes the region from the SigV4 credential scope), wrapped by
-the gateway. Prints "pl-emulator ready on http://HOST:PORT" once listening
-and exits cleanly on SIGTERM or SIGINT.
+the gateway; with --dns-port, a DNS server (UDP and TCP) on HOST:M answering
+from the Route 53 hosted zones (dns_server.py). Route 53's health checkers
+run in a daemon thread (route53_checkers.py). Prints "pl-emulator ready on
+http://HOST:PORT" once listening and exits cleanly on SIGTERM or SIGINT.
 """
 
 import argparse
@@ -23,11 +25,13 @@ from . import (
     autoscaling_instances,
     cloudwatch_alarms,
     cloudwatch_periods,
+    dns_server,
     dynamodb_replicas,
     ec2_images,
     ec2_launch_templates,
     ec2_subnets,
     rds_global,
+    route53_checkers,
     route53_health_checks,
     route53_records,
     s3_replication,
@@ -47,16 +51,17 @@ class RequestHandler(MotoRequestHandler):
         self.close_connection = True
 
 
-def build_app() -> Gateway:
+def build_app(fault_rules: FaultRules | None = None) -> Gateway:
     """The WSGI application: gateway + control API + patched moto."""
-    calls, fault_rules, durations = CallLog(), FaultRules(), Durations()
+    calls, durations = CallLog(), Durations()
+    fault_rules = fault_rules or FaultRules()
     target_health = autoscaling_instances.TargetHealthOverrides()
     health_check_statuses = route53_health_checks.HealthCheckStatuses()
     arc.install(durations)
     rds_global.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
-    cloudwatch_alarms.install()
+    cloudwatch_alarms.install(durations)
     s3_replication.install()
     ec2_images.install(durations)
     ec2_launch_templates.install()
@@ -65,6 +70,7 @@ def build_app() -> Gateway:
     autoscaling_instances.install(durations, target_health)  # after autoscaling_groups: wraps its detach
     route53_records.install(durations)
     route53_health_checks.install(health_check_statuses)
+    route53_checkers.install(health_check_statuses, fault_rules, durations)  # after route53_health_checks
     control = ControlApi(
         calls, fault_rules, durations, target_health, health_check_statuses, reset_moto=moto_api_backend.reset
     )
@@ -75,18 +81,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pl_emulator.server", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True, help="a free port chosen by the caller (not 0)")
+    parser.add_argument("--dns-port", type=int, help="also serve DNS (UDP and TCP) on this free port")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         parser.error("--port must be between 1 and 65535; pick a free port")
+    if args.dns_port is not None and not 0 < args.dns_port < 65536:
+        parser.error("--dns-port must be between 1 and 65535; pick a free port")
     os.environ["MOTO_PORT"] = str(args.port)  # moto builds some URLs (e.g. presigned ones) from it
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the call log replaces access logs
 
-    server = make_server(args.host, args.port, build_app(), threaded=True, request_handler=RequestHandler)
+    fault_rules = FaultRules()
+    server = make_server(
+        args.host, args.port, build_app(fault_rules), threaded=True, request_handler=RequestHandler
+    )
+    route53_checkers.start()
+    if args.dns_port is not None:
+        dns_server.serve(args.host, args.dns_port, fault_rules)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     serving = threading.Thread(target=server.serve_forever, name="pl-emulator", daemon=True)
     serving.start()
+    if args.dns_port is not None:
+        print(f"pl-emulator: DNS on {args.host}:{args.dns_port} (UDP and TCP)", file=sys.stderr, flush=True)
     print(f"pl-emulator ready on http://{args.host}:{args.port}", flush=True)
     while not stop.wait(0.5):
         pass

@@ -14,6 +14,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.config import Config
+from dnslib import QTYPE, DNSRecord
 
 EMULATOR_DIR = Path(__file__).resolve().parent.parent
 CREDENTIALS = {"aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "secret"}
@@ -32,9 +33,27 @@ def free_port() -> int:
 class Emulator:
     """A running emulator: its endpoint, boto3 clients and the control API."""
 
-    def __init__(self, endpoint: str, cloudwatch_sessions: dict[str, botocore.session.Session]) -> None:
+    def __init__(
+        self, endpoint: str, cloudwatch_sessions: dict[str, botocore.session.Session], dns_port: int
+    ) -> None:
         self.endpoint = endpoint
         self._cloudwatch_sessions = cloudwatch_sessions
+        self.dns_port = dns_port
+
+    def dns(self, name: str, qtype: str = "A", tcp: bool = False) -> DNSRecord:
+        """The emulator's DNS answer to one query, over UDP or TCP."""
+        answer = DNSRecord.question(name, qtype).send("127.0.0.1", self.dns_port, tcp=tcp, timeout=5)
+        return DNSRecord.parse(answer)
+
+    def resolve(self, name: str, qtype: str = "A", tcp: bool = False) -> list[str]:
+        """The values of the answer's records of type ``qtype`` (CNAMEs followed are left out)."""
+        return sorted(str(rr.rdata) for rr in self.dns(name, qtype, tcp).rr if rr.rtype == getattr(QTYPE, qtype))
+
+    def health_checks(self) -> dict[str, bool]:
+        """Health check id -> healthy, as Route 53's checkers see them now."""
+        status, body = self.control("GET", "health-checks")
+        assert status == 200, body
+        return {check["id"]: check["healthy"] for check in body["healthChecks"]}
 
     def client(self, service: str, region: str = PRIMARY, **config):
         config.setdefault("retries", {"total_max_attempts": 1})
@@ -104,9 +123,12 @@ def cloudwatch_botocore_session(models: Path, protocol: str) -> botocore.session
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
-    port = free_port()
+    port, dns_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pl_emulator.server", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable, "-m", "pl_emulator.server", "--host", "127.0.0.1", "--port", str(port),
+            "--dns-port", str(dns_port),
+        ],
         cwd=EMULATOR_DIR,
         env={**os.environ, "PYTHONPATH": str(EMULATOR_DIR)},
         stdout=subprocess.PIPE,
@@ -117,7 +139,7 @@ def emulator(tmp_path_factory):
         assert ready.strip() == f"pl-emulator ready on http://127.0.0.1:{port}", ready
         models = tmp_path_factory.mktemp("models")
         sessions = {protocol: cloudwatch_botocore_session(models, protocol) for protocol in CLOUDWATCH_PROTOCOLS}
-        yield Emulator(f"http://127.0.0.1:{port}", sessions)
+        yield Emulator(f"http://127.0.0.1:{port}", sessions, dns_port)
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0

@@ -268,7 +268,7 @@ def test_s3_replication_rules_come_back_as_they_were_put(emulator):
 def test_ec2_autoscaling_and_route53_operations_of_the_standby_stack(emulator):
     """The names (and regions) logged for the EC2, Auto Scaling and Route 53 calls of a regional failover."""
     ec2, asg = emulator.client("ec2", STANDBY), emulator.client("autoscaling", STANDBY)
-    route53 = emulator.client("route53", STANDBY)  # a global service, signed with the client's region
+    route53 = emulator.client("route53", STANDBY)  # signed for us-west-2, served by the us-east-1 control plane
     with pytest.raises(ec2.exceptions.ClientError):
         ec2.copy_image(SourceRegion=PRIMARY, SourceImageId="ami-0123456789abcdef0", Name="app-server")
     ec2.describe_images(Owners=["self"])
@@ -308,9 +308,9 @@ def test_ec2_autoscaling_and_route53_operations_of_the_standby_stack(emulator):
         ("autoscaling", STANDBY, "DescribeAutoScalingGroups", "ok", None),
         ("autoscaling", STANDBY, "DeleteAutoScalingGroup", "ok", None),
         ("ec2", STANDBY, "DeleteLaunchTemplate", "ok", None),
-        ("route53", STANDBY, "CreateHostedZone", "ok", None),
-        ("route53", STANDBY, "ChangeResourceRecordSets", "error", "NoSuchHostedZone"),
-        ("route53", STANDBY, "ListResourceRecordSets", "ok", None),
+        ("route53", PRIMARY, "CreateHostedZone", "ok", None),
+        ("route53", PRIMARY, "ChangeResourceRecordSets", "error", "NoSuchHostedZone"),
+        ("route53", PRIMARY, "ListResourceRecordSets", "ok", None),
     ]
 
 

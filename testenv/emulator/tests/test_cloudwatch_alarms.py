@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import CBOR, CLOUDWATCH_PROTOCOLS, PRIMARY, STANDBY
+from conftest import CBOR, CLOUDWATCH_PROTOCOLS, PRIMARY, STANDBY, wait_for
 
 ALARM = {
     "AlarmName": "primary-alb-5xx",
@@ -126,3 +126,93 @@ def test_control_errors(emulator, body):
     status, answer = emulator.control("POST", "alarm-state", body)
     assert status == 400 and answer["error"]
     assert describe(emulator.cbor_cloudwatch(PRIMARY), "a") == []
+
+
+# --- evaluation on PutMetricData ---------------------------------------------------------
+
+#: The operator's traffic switch (src/aws/cloudwatch.rs): ALARM on one 10-second datapoint of 1.
+SWITCH = {
+    "AlarmName": "pl-switch",
+    "Namespace": "PilotLight",
+    "MetricName": "TrafficToStandby",
+    "Dimensions": [{"Name": "PilotLight", "Value": "default/app"}],
+    "Statistic": "Maximum",
+    "Period": 10,
+    "EvaluationPeriods": 1,
+    "Threshold": 1.0,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "TreatMissingData": "ignore",
+}
+
+
+def period_start(offset: int = 0) -> datetime:
+    """The start of the 10-second period ``offset`` periods from now's."""
+    now = datetime.now(timezone.utc).timestamp()
+    return datetime.fromtimestamp((now // 10 + offset) * 10, timezone.utc)
+
+
+def publish(cloudwatch, value: float, at: datetime | None = None, alarm: dict = SWITCH, **datum) -> None:
+    datum = {"MetricName": alarm["MetricName"], "Dimensions": alarm["Dimensions"], "Value": value, **datum}
+    if at is not None:
+        datum["Timestamp"] = at
+    cloudwatch.put_metric_data(Namespace=alarm["Namespace"], MetricData=[datum])
+
+
+def state(cloudwatch, name: str = SWITCH["AlarmName"]) -> tuple[str, str]:
+    [alarm] = describe(cloudwatch, name)
+    return alarm["StateValue"], alarm["StateReason"]
+
+
+@pytest.mark.parametrize("protocol", CLOUDWATCH_PROTOCOLS)
+def test_publishing_the_switch_metric_moves_its_alarm(emulator, protocol):
+    cloudwatch = emulator.cloudwatch(STANDBY, protocol)
+    cloudwatch.put_metric_alarm(**SWITCH)
+    publish(cloudwatch, 1)
+    assert state(cloudwatch) == (
+        "ALARM", "Threshold Crossed: 1 datapoint [1.0] was greater than or equal to the threshold (1.0)."
+    )
+    [alarm] = describe(cloudwatch, SWITCH["AlarmName"])
+    assert recent(alarm["StateUpdatedTimestamp"])
+    # a 0 in the same period: its Maximum is still 1
+    publish(cloudwatch, 0)
+    assert state(cloudwatch)[0] == "ALARM"
+    publish(cloudwatch, 0, period_start(1))
+    assert state(cloudwatch) == (
+        "OK", "Threshold Crossed: 1 datapoint [0.0] was not greater than or equal to the threshold (1.0)."
+    )
+    # other dimensions, metrics or regions do not count
+    publish(cloudwatch, 5, period_start(2), Dimensions=[{"Name": "PilotLight", "Value": "default/other"}])
+    publish(cloudwatch, 5, period_start(2), alarm={**SWITCH, "MetricName": "Other"})
+    publish(emulator.cloudwatch(PRIMARY, protocol), 5, period_start(2))
+    assert state(cloudwatch)[0] == "OK"
+
+
+def test_missing_data_and_datapoints_to_alarm(emulator):
+    cloudwatch = emulator.cloudwatch(PRIMARY, CBOR)
+    missing = {**SWITCH, "AlarmName": "missing", "TreatMissingData": "missing"}
+    ignore = {**SWITCH, "AlarmName": "ignore"}
+    two_of_three = {**SWITCH, "AlarmName": "two-of-three", "EvaluationPeriods": 3, "DatapointsToAlarm": 2,
+                    "TreatMissingData": "notBreaching"}
+    for alarm in (missing, ignore, two_of_three):
+        cloudwatch.put_metric_alarm(**alarm)
+        cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="OK", StateReason="set")
+    # a datapoint older than every alarm's evaluation range: no data
+    publish(cloudwatch, 1, period_start(-5))
+    assert state(cloudwatch, "missing")[0] == "INSUFFICIENT_DATA"
+    assert state(cloudwatch, "ignore") == ("OK", "set")
+    assert state(cloudwatch, "two-of-three")[0] == "OK"
+    publish(cloudwatch, 1, period_start(1))
+    assert [state(cloudwatch, name)[0] for name in ("missing", "ignore", "two-of-three")] == ["ALARM", "ALARM", "OK"]
+    publish(cloudwatch, 1, period_start(2))
+    assert state(cloudwatch, "two-of-three") == (
+        "ALARM", "Threshold Crossed: 2 datapoints [1.0, 1.0] were greater than or equal to the threshold (1.0)."
+    )
+
+
+def test_the_new_state_applies_after_the_alarm_evaluation_duration(emulator):
+    emulator.set_durations({"monitoring:AlarmEvaluation": 0.5})
+    cloudwatch = emulator.cloudwatch(STANDBY, CBOR)
+    cloudwatch.put_metric_alarm(**SWITCH)
+    publish(cloudwatch, 1)
+    assert state(cloudwatch)[0] == "INSUFFICIENT_DATA"
+    assert wait_for(lambda: state(cloudwatch)[0], lambda value: value == "ALARM", timeout=3) == "ALARM"

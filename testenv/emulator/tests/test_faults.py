@@ -195,13 +195,27 @@ def test_route53_faults_target_one_rest_operation(emulator):
     ]
 
 
-def test_route53_is_matched_by_the_region_its_client_signs_with(emulator):
-    """A global service: with a custom endpoint, SDKs sign Route 53 requests with the client's region."""
+def test_route53_is_served_by_its_control_plane_in_us_east_1(emulator):
+    """Whatever region a Route 53 client signs with, the API is in us-east-1: a us-east-1 outage takes it down."""
     emulator.add_fault(region=PRIMARY, service="*", kind="outage")
-    with pytest.raises(CONNECTION_ERRORS):
-        emulator.client("route53", PRIMARY).list_health_checks()
+    for region in (PRIMARY, STANDBY):
+        with pytest.raises(CONNECTION_ERRORS):
+            emulator.client("route53", region).list_health_checks()
+    assert emulator.client("rds", STANDBY).describe_db_clusters()["DBClusters"] == []
+    assert [(c["service"], c["region"], c["outcome"]) for c in emulator.calls()] == [
+        ("route53", PRIMARY, "outage"),
+        ("route53", PRIMARY, "outage"),
+        ("rds", STANDBY, "ok"),
+    ]
+
+
+def test_a_standby_region_outage_leaves_route53_up(emulator):
+    emulator.add_fault(region=STANDBY, service="*", kind="outage")
     assert emulator.client("route53", STANDBY).list_health_checks()["HealthChecks"] == []
-    assert [(c["region"], c["outcome"]) for c in emulator.calls()] == [(PRIMARY, "outage"), (STANDBY, "ok")]
+    emulator.add_fault(region="*", service="route53", action="ListHealthChecks", kind="throttle")
+    with pytest.raises(ClientError) as raised:
+        emulator.client("route53", STANDBY).list_health_checks()
+    assert raised.value.response["Error"]["Code"] == "Throttling"
 
 
 def test_ec2_and_autoscaling_faults_by_action(emulator):
