@@ -139,6 +139,8 @@ pub struct MetricSwitch {
 /// Namespace and name of the switch metric: 1 sends traffic to the standby, 0 to the primary.
 pub const SWITCH_NAMESPACE: &str = "PilotLight";
 pub const SWITCH_METRIC: &str = "TrafficToStandby";
+/// Seconds per period of the switch's alarm.
+pub const SWITCH_PERIOD: i32 = 10;
 
 impl MetricSwitch {
     fn dimension(&self) -> Dimension {
@@ -174,7 +176,7 @@ pub async fn put_switch_alarm(aws: &RegionalClients, switch: &MetricSwitch) -> R
         .metric_name(SWITCH_METRIC)
         .dimensions(switch.dimension())
         .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
-        .period(10)
+        .period(SWITCH_PERIOD)
         .evaluation_periods(1)
         .threshold(1.0)
         .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanOrEqualToThreshold)

@@ -1,13 +1,16 @@
 //! FailoverRequests in tests: a full pilot light of its own per test (own target group, own
 //! primary Auto Scaling group), requests, waits, and what the call log says about them.
 
-use std::time::Duration;
+use std::{collections::BTreeSet, net::IpAddr, time::Duration};
 
 use kube::{
     Api,
     api::{Patch, PatchParams, PostParams},
 };
-use pilot_light::api::{FailoverRequest, PilotLight, RequestPhase, StepState};
+use pilot_light::{
+    api::{FailoverRequest, PilotLight, RequestPhase, StepState},
+    dns::Dns,
+};
 use serde_json::{Value, json};
 
 use super::*;
@@ -24,12 +27,19 @@ pub struct FailoverSetup {
 /// [`full_setup`] plus a target group and a primary Auto Scaling group of this test's own, and
 /// no approval (tests of approval turn it on). Applies the manifest and waits until Ready.
 pub async fn failover_setup(s: &mut Scenario) -> FailoverSetup {
+    failover_setup_with(s, |_| {}).await
+}
+
+/// [`failover_setup`] with `edit` applied to the manifest before it is first applied (for what
+/// cannot change later, such as the traffic mode).
+pub async fn failover_setup_with(s: &mut Scenario, edit: impl FnOnce(&mut Value)) -> FailoverSetup {
     let full = full_setup(s).await;
     let target_group = create_target_group().await;
     let primary_asg = create_primary_group(&unique_suffix()).await;
     s.manifest["spec"]["compute"]["autoScalingGroup"]["targetGroupArns"] = json!([target_group]);
     s.manifest["spec"]["compute"]["primaryAutoScalingGroupName"] = json!(primary_asg);
     s.manifest["spec"]["failover"] = json!({"approval": {"required": false}, "allowDataLossWithoutApproval": true});
+    edit(&mut s.manifest);
     s.apply(|_| {}).await;
     s.wait("Ready", "True", None, Duration::from_secs(120)).await;
     FailoverSetup {
@@ -307,4 +317,45 @@ pub async fn detect(s: &mut Scenario, detection: Value) -> String {
 /// Waits until the `PrimaryHealthy` condition is `status`.
 pub async fn primary_healthy(s: &Scenario, status: &str) -> PilotLight {
     s.wait("PrimaryHealthy", status, None, Duration::from_secs(60)).await
+}
+
+/// What the application record answers now through the emulator's DNS server.
+pub async fn answer(name: &str) -> BTreeSet<IpAddr> {
+    let dns = Dns::new(Some(emulator_dns().expect("PILOT_LIGHT_EMULATOR_DNS (testenv up)")));
+    dns.addresses(name).await.unwrap_or_default()
+}
+
+/// The synthetic address the emulator's DNS gives `region`'s load balancer.
+pub async fn alb_address(region: &str) -> BTreeSet<IpAddr> {
+    answer(seed()["alb"][region]["dnsName"].as_str().unwrap()).await
+}
+
+/// A Ready failover setup whose traffic is `failoverRouting` with `switch`, answering the
+/// primary; returns the setup and the application record's name.
+pub async fn data_plane_setup(s: &mut Scenario, switch: &str) -> (FailoverSetup, String) {
+    let setup = failover_setup_with(s, |m| {
+        m["spec"]["traffic"]["mode"] = json!("failoverRouting");
+        m["spec"]["traffic"]["switch"] = json!(switch);
+        // A plain CNAME, so Route 53's control plane in any mode: its step is deferred in an
+        // outage. Without it, the database's global writer endpoint names the new writer.
+        m["spec"]["database"]["aurora"]
+            .as_object_mut()
+            .unwrap()
+            .remove("writerEndpointRecord");
+    })
+    .await;
+    let record = s.manifest["spec"]["traffic"]["route53"]["recordName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let primary = alb_address("us-east-1").await;
+    let answered = eventually(Duration::from_secs(30), || async {
+        (answer(&record).await == primary).then_some(())
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "{record} answers the primary's load balancer before the failover"
+    );
+    (setup, record)
 }

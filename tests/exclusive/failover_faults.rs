@@ -7,10 +7,10 @@ use crate::common::{failover::*, *};
 use pilot_light::api::{RequestPhase::*, StepState};
 use serde_json::json;
 
-const FINAL: &[pilot_light::api::RequestPhase] = &[Succeeded, Failed, Rejected, Cancelled];
+pub(crate) const FINAL: &[pilot_light::api::RequestPhase] = &[Succeeded, Failed, Rejected, Cancelled];
 
 /// Removes the emulator's faults and durations when the test ends, however it ends.
-struct CleanEmulator;
+pub(crate) struct CleanEmulator;
 
 impl Drop for CleanEmulator {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for CleanEmulator {
 }
 
 /// Every regional service of `region` drops its connections; Route 53 (global) keeps working.
-async fn outage(emulator: &Emulator, region: &str) {
+pub(crate) async fn outage(emulator: &Emulator, region: &str) {
     for service in [
         "rds",
         "ec2",

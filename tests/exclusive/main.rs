@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod data_plane;
 mod failover_faults;
 mod failover_restarts;
 mod faults;

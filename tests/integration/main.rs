@@ -15,6 +15,7 @@ mod aurora;
 mod compute;
 mod crds;
 mod dashboard;
+mod data_plane;
 mod detection;
 mod dynamodb;
 mod failover;

@@ -41,7 +41,8 @@ pub(crate) async fn switch_traffic(sc: &StepContext<'_>) -> Result<Done, StepErr
             if sc.journal.operation(sc.kind).is_none() {
                 flip(sc, kind, to_standby).await?;
             }
-            wait_for_answer(sc, spec, to_standby).await
+            let republish = (kind == TrafficSwitch::MetricAlarm).then(|| switch::metric_switch(&object_key(sc.pl)));
+            wait_for_answer(sc, spec, to_standby, republish.as_ref()).await
         }
     }
 }
@@ -205,8 +206,17 @@ pub(crate) fn routing_control_states(armed: &SwitchStatus, to: &str) -> Result<V
 }
 
 /// Waits until the application name answers what the target name answers, asking the DNS data
-/// plane directly (no cache), not Route 53's control plane.
-async fn wait_for_answer(sc: &StepContext<'_>, spec: &TrafficSpec, to_standby: bool) -> Result<Done, StepError> {
+/// plane directly (no cache), not Route 53's control plane. With `republish` (the metric
+/// switch), the switch's value is published again each alarm period while the answer has not
+/// moved: a 0 published in the same period as an earlier 1 leaves the Maximum at 1 and the alarm
+/// in ALARM, and missing data keeps that state, so a quick flip back needs the next period's 0.
+/// Publishing the same value again changes nothing else.
+async fn wait_for_answer(
+    sc: &StepContext<'_>,
+    spec: &TrafficSpec,
+    to_standby: bool,
+    republish: Option<&cloudwatch::MetricSwitch>,
+) -> Result<Done, StepError> {
     let r = &spec.route53;
     let target = if to_standby {
         &r.standby_target
@@ -214,7 +224,14 @@ async fn wait_for_answer(sc: &StepContext<'_>, spec: &TrafficSpec, to_standby: b
         &r.primary_target
     };
     let poll = Poll::new(ANSWER_TIMEOUT).at_most_every(Duration::from_millis(200));
+    let period = Duration::from_secs(cloudwatch::SWITCH_PERIOD.unsigned_abs().into());
+    let mut published = std::time::Instant::now();
     loop {
+        if let Some(metric) = republish.filter(|_| published.elapsed() >= period) {
+            let standby = sc.clients(sc.pl.spec.regions.standby.as_str());
+            cloudwatch::publish_switch(&standby, metric, to_standby).await?;
+            published = std::time::Instant::now();
+        }
         let name = sc.ctx.dns.addresses(&r.record_name).await;
         let wanted = sc.ctx.dns.addresses(&target.dns_name).await;
         match answer(&r.record_name, &target.dns_name, &name, &wanted) {
