@@ -11,10 +11,10 @@ use super::schema::HostedZoneId;
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(self.routingControl) || self.switch == 'routingControl'").message("spec.traffic.routingControl only applies with switch routingControl"))]
 pub struct TrafficSpec {
-    /// How a failover moves traffic. `failoverRouting`: PRIMARY and SECONDARY failover records
-    /// whose health follows a switch, flipped without Route 53's control plane, so a failover
-    /// works while us-east-1 is down. `recordUpdate` (the default for now): the record is
-    /// UPSERTed to the new region, which needs Route 53's control plane in us-east-1.
+    /// How a failover moves traffic. `failoverRouting` (the default): PRIMARY and SECONDARY
+    /// failover records whose health follows a switch, flipped without Route 53's control plane,
+    /// so a failover works while us-east-1 is down. `recordUpdate`: the record is UPSERTed to the
+    /// new region, which needs Route 53's control plane in us-east-1 (admission warns).
     #[serde(default)]
     pub mode: TrafficMode,
     /// What moves the failover records to the standby (`failoverRouting` only): `metricAlarm` (a
@@ -39,10 +39,10 @@ impl TrafficSpec {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum TrafficMode {
-    FailoverRouting,
-    /// The default until `failoverRouting` has its end-to-end tests against the emulator's DNS
-    /// data plane (issue 14).
     #[default]
+    FailoverRouting,
+    /// The seed Lambda's way, for users who want it: fails over only while Route 53's control
+    /// plane (us-east-1) answers.
     RecordUpdate,
 }
 

@@ -178,3 +178,73 @@ async fn every_example_is_accepted() {
         }
     }
 }
+
+/// A PilotLight with traffic in `mode` (`None`: the CRD's default), as JSON for kubectl.
+fn traffic_manifest(name: &str, mode: Option<&str>) -> String {
+    let target = |region: &str| {
+        serde_json::json!({"dnsName": format!("app.{region}.elb.amazonaws.com"), "hostedZoneId": "Z35SXDOTRQ7X7K"})
+    };
+    let mut traffic = serde_json::json!({"route53": {
+        "hostedZoneId": "Z0123456789ABCDEFGHIJ",
+        "recordName": "api.example.com",
+        "primaryTarget": target("us-east-1"),
+        "standbyTarget": target("us-west-2"),
+    }});
+    if let Some(mode) = mode {
+        traffic["mode"] = mode.into();
+    }
+    serde_json::json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "PilotLight",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"regions": {"primary": "us-east-1", "standby": "us-west-2"}, "traffic": traffic},
+    })
+    .to_string()
+}
+
+/// `kubectl apply --dry-run=server` of `manifest`: its stderr (where kubectl prints warnings).
+fn dry_run_apply(manifest: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .args(["apply", "--dry-run=server", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl (testenv puts it on PATH)");
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kubectl apply --dry-run=server failed: {stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn record_update_traffic_is_admitted_with_a_warning_about_us_east_1() {
+    require_testenv();
+    ensure_crds(&client().await).await;
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/admission/pilotlight-traffic-warning.yaml");
+    let applied = std::process::Command::new("kubectl")
+        .args(["apply", "--server-side", "--field-manager", "pilot-light-tests", "-f"])
+        .arg(&policy)
+        .output()
+        .expect("kubectl");
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+
+    // The API server enforces a new policy once its policy cache has refreshed.
+    let record_update = traffic_manifest("warned", Some("recordUpdate"));
+    let warning = eventually(std::time::Duration::from_secs(30), || async {
+        let stderr = dry_run_apply(&record_update);
+        stderr.contains("Warning:").then_some(stderr)
+    })
+    .await
+    .expect("kubectl printed a warning for recordUpdate");
+    assert!(
+        warning.contains("Route 53's control plane") && warning.contains("us-east-1") && warning.contains("failoverRouting"),
+        "{warning}"
+    );
+    for mode in [Some("failoverRouting"), None] {
+        let stderr = dry_run_apply(&traffic_manifest("quiet", mode));
+        assert!(!stderr.contains("Warning:"), "{mode:?}: {stderr}");
+    }
+}
