@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 TESTENV := ./testenv/testenv
 
-.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover bench-detection
+.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover bench-rto bench-detection
 
 ## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
 ## it is Ready; then a drill, an approved switchover and a failback. Leaves everything running;
@@ -46,6 +46,15 @@ bench-failover:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
 	  . .testenv/env && cargo bench --features testenv --bench failover
+
+## The RTO of an unplanned Failover in traffic mode failoverRouting (PILOT_LIGHT_BENCH_SWITCH:
+## metricAlarm, the default, or routingControl) with real-world durations x 0.05, against the
+## seed article's sequential Lambda measured in the same run and against the floor (BENCHMARKS.md).
+bench-rto:
+	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
+	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
+	  . .testenv/env && PILOT_LIGHT_BENCH_PARTS=b PILOT_LIGHT_BENCH_SCALE=0.05 PILOT_LIGHT_BENCH_TRAFFIC=failoverRouting \
+	  cargo bench --features testenv --bench failover $(BENCH_PROFILE)
 
 ## Detection latency: the primary's health check failing until the proposed FailoverRequest
 ## exists, beyond the hold time, for detection intervals of 1 s and 5 s (BENCHMARKS.md). Uses a

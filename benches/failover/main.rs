@@ -13,7 +13,9 @@
 //! It prints numbers and fails (panics) if any request does not reach `Succeeded`.
 //! Environment: `PILOT_LIGHT_BENCH_SCALE` (e.g. `0.05` or `1/20`), `PILOT_LIGHT_BENCH_REPEATS`
 //! (K of (a), default 10), `PILOT_LIGHT_BENCH_RUNS` (runs of (b), default 3),
-//! `PILOT_LIGHT_BENCH_PARTS` (`a`, `b` or `ab`, default `ab`).
+//! `PILOT_LIGHT_BENCH_PARTS` (`a`, `b` or `ab`, default `ab`), `PILOT_LIGHT_BENCH_TRAFFIC`
+//! (`spec.traffic.mode`, default `failoverRouting`) and `PILOT_LIGHT_BENCH_SWITCH`
+//! (`spec.traffic.switch`, default `metricAlarm`).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -77,6 +79,8 @@ async fn main() {
     let repeats = env_number("PILOT_LIGHT_BENCH_REPEATS", 10.0) as usize;
     let runs = env_number("PILOT_LIGHT_BENCH_RUNS", 3.0) as usize;
     let parts = std::env::var("PILOT_LIGHT_BENCH_PARTS").unwrap_or_else(|_| "ab".into());
+    let mode = std::env::var("PILOT_LIGHT_BENCH_TRAFFIC").unwrap_or_else(|_| "failoverRouting".into());
+    let switch = std::env::var("PILOT_LIGHT_BENCH_SWITCH").unwrap_or_else(|_| "metricAlarm".into());
 
     let log = CallLog::new().await;
     take_emulator(&log, &json!({})).await;
@@ -92,7 +96,11 @@ async fn main() {
     let arranging = Instant::now();
     // failover_setup, with both groups in subnets of this run's own: the emulator never frees
     // the address of a terminated instance, and a run launches about a hundred per region.
-    let setup = failover_setup(&mut s).await;
+    let setup = failover_setup_with(&mut s, |m| {
+        m["spec"]["traffic"]["mode"] = json!(mode);
+        m["spec"]["traffic"]["switch"] = json!(switch);
+    })
+    .await;
     let sdk = Sdk::new().await;
     let w = world(&s, &setup, &sdk).await;
     // The primary group starts where every Failback leaves it (failover sizes).
@@ -119,6 +127,7 @@ async fn main() {
         "engine at commit {commit}{}",
         if dirty { " with uncommitted changes in src/" } else { "" }
     );
+    println!("traffic: mode {mode}, switch {switch}");
     println!(
         "failover bench: one PilotLight with every component in namespace {} (failover_setup; Ready after {:.1} s); operator in-process (common::Operator, SDK app {}; the bench's tokio runtime, {} cores), production check intervals, approval off",
         s.ns.name,
@@ -146,7 +155,7 @@ async fn main() {
         switchover::part_a(&mut b, repeats).await;
     }
     if parts.contains('b') {
-        rto::part_b(&mut b, runs, scale).await;
+        rto::part_b(&mut b, runs, scale, mode == "failoverRouting").await;
     }
     b.log.emulator.set_durations(json!({})).await;
     operator.stop().await;

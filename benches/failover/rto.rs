@@ -15,13 +15,19 @@ use crate::{
     world::{aws_state, remove_reverse_rule, start_state},
 };
 
-pub async fn part_b(b: &mut Bench, runs: usize, scale: f64) {
+/// `data_plane`: traffic mode `failoverRouting`, whose switch moves DNS without a record change.
+pub async fn part_b(b: &mut Bench, runs: usize, scale: f64, data_plane: bool) {
+    // The switch's alarm evaluates once per period of its own (10 s, a high-resolution alarm:
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#high-resolution-alarms).
+    let alarm_evaluation = 10.0 * scale;
     let durations = json!({
         "rds:SwitchoverGlobalCluster": 60.0 * scale,
         "rds:FailoverGlobalCluster": 60.0 * scale,
         "ec2:RunInstances": 90.0 * scale,
         "elasticloadbalancing:RegisterTargets": 30.0 * scale,
         "route53:ChangeResourceRecordSets": 60.0 * scale,
+        "route53:HealthCheckScale": scale,
+        "monitoring:AlarmEvaluation": alarm_evaluation,
     });
     let delay = Duration::from_secs_f64(15.0 * scale);
     let instant = json!({});
@@ -32,11 +38,19 @@ pub async fn part_b(b: &mut Bench, runs: usize, scale: f64) {
     let promotion = 60.0 * scale;
     let serving = (90.0 + 30.0) * scale;
     let insync = 60.0 * scale;
+    // What moves traffic after the slowest of promotion and serving: the record's INSYNC, or
+    // the switch (its alarm's evaluation; nothing for routing controls, whose state the
+    // health checks read at once).
+    let (moving, what) = if data_plane {
+        (alarm_evaluation, "switch")
+    } else {
+        (insync, "INSYNC")
+    };
+    let floor = promotion.max(serving) + moving;
+    let seed_floor = promotion + serving + insync;
     println!(
-        "  floors: ours max(promotion {promotion:.2}, launch+healthy {serving:.2}) + INSYNC {insync:.2} = {:.2} s; seed order promotion + launch+healthy + INSYNC = {:.2} s; best possible ratio {:.2}",
-        promotion.max(serving) + insync,
-        promotion + serving + insync,
-        (promotion.max(serving) + insync) / (promotion + serving + insync)
+        "  floors: ours max(promotion {promotion:.2}, launch+healthy {serving:.2}) + {what} {moving:.2} = {floor:.2} s; seed order promotion + launch+healthy + INSYNC = {seed_floor:.2} s; best possible ratio {:.2}",
+        floor / seed_floor
     );
     let mut ours_switched = Vec::new();
     let mut ours_rto = Vec::new();
@@ -159,10 +173,16 @@ pub async fn part_b(b: &mut Bench, runs: usize, scale: f64) {
         seed.iter().map(|x| (x * 100.0).round() / 100.0).collect::<Vec<_>>(),
         median(&seed)
     );
+    let target = if data_plane { 0.7 } else { 0.6 };
     println!(
-        "  ratio ours/seed (medians, client-observed): {ratio:.2} (target at most 0.6: {}); with recoveryTimeSeconds: {:.2}",
-        if ratio <= 0.6 { "met" } else { "MISSED" },
+        "  ratio ours/seed (medians, client-observed): {ratio:.2} (target at most {target}: {}); with recoveryTimeSeconds: {:.2}",
+        if ratio <= target { "met" } else { "MISSED" },
         median(&ours_rto) / median(&seed)
+    );
+    let over_floor = median(&ours_switched) / floor;
+    println!(
+        "  ours/floor (medians): {over_floor:.2} (target at most 1.1: {})",
+        if over_floor <= 1.1 { "met" } else { "MISSED" }
     );
 }
 

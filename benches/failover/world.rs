@@ -20,6 +20,10 @@ pub struct World {
     pub alb_zone: HashMap<&'static str, String>,
     pub zone: String,
     pub app_record: String,
+    /// The record the seed order UPSERTs: the application record in `recordUpdate` mode; in
+    /// `failoverRouting` mode, whose failover records no one UPSERTs, a simple record of its own
+    /// (the seed's timing does not depend on the name).
+    pub seed_record: String,
     pub db_record: String,
     /// `spec.compute.autoScalingGroup.failover`: (min, desired, max).
     pub failover_sizes: (i32, i32, i32),
@@ -91,7 +95,7 @@ pub async fn aws_state(w: &World, sdk: &Sdk) -> AwsState {
         standby_group: capacity(STANDBY, &w.group[STANDBY]).await,
         primary_group: capacity(PRIMARY, &w.group[PRIMARY]).await,
         standby_healthy: healthy,
-        app_record: record_target(&w.zone, &w.app_record, "A").await,
+        app_record: answered_alb(w).await,
         db_record: record_target(&w.zone, &w.db_record, "CNAME").await,
         reverse_rule,
     }
@@ -125,6 +129,11 @@ pub async fn world(s: &Scenario, setup: &FailoverSetup, sdk: &Sdk) -> World {
         alb_zone: HashMap::new(),
         zone: full.zone.clone(),
         app_record: format!("api.{}", full.domain).to_ascii_lowercase(),
+        seed_record: match s.manifest["spec"]["traffic"]["mode"].as_str() {
+            Some("recordUpdate") => format!("api.{}", full.domain),
+            _ => format!("seed.{}", full.domain),
+        }
+        .to_ascii_lowercase(),
         db_record: format!("db.{}", full.domain).to_ascii_lowercase(),
         failover_sizes: {
             let f = &s.manifest["spec"]["compute"]["autoScalingGroup"]["failover"];
@@ -162,7 +171,19 @@ pub async fn world(s: &Scenario, setup: &FailoverSetup, sdk: &Sdk) -> World {
     w
 }
 
-/// The application record as an alias to `region`'s ALB.
+/// The ALB whose address the application name answers through the emulator's DNS server (the
+/// data plane, whichever the traffic mode), or what it answers instead.
+async fn answered_alb(w: &World) -> Option<String> {
+    let have = answer(&w.app_record).await;
+    for region in [PRIMARY, STANDBY] {
+        if have == alb_address(region).await {
+            return Some(w.alb_dns[region].clone());
+        }
+    }
+    (!have.is_empty()).then(|| format!("{have:?}"))
+}
+
+/// The seed order's record as an alias to `region`'s ALB.
 pub fn alias_record(
     w: &World,
     region: &str,
@@ -170,7 +191,7 @@ pub fn alias_record(
 ) -> aws_sdk_route53::types::ResourceRecordSet {
     use aws_sdk_route53::types::{AliasTarget, ResourceRecordSet, RrType};
     ResourceRecordSet::builder()
-        .name(&w.app_record)
+        .name(&w.seed_record)
         .r#type(RrType::A)
         .alias_target(
             AliasTarget::builder()

@@ -181,9 +181,7 @@ async fn every_example_is_accepted() {
 
 /// A PilotLight with traffic in `mode` (`None`: the CRD's default), as JSON for kubectl.
 fn traffic_manifest(name: &str, mode: Option<&str>) -> String {
-    let target = |region: &str| {
-        serde_json::json!({"dnsName": format!("app.{region}.elb.amazonaws.com"), "hostedZoneId": "Z35SXDOTRQ7X7K"})
-    };
+    let target = |region: &str| serde_json::json!({"dnsName": format!("app.{region}.elb.amazonaws.com"), "hostedZoneId": "Z35SXDOTRQ7X7K"});
     let mut traffic = serde_json::json!({"route53": {
         "hostedZoneId": "Z0123456789ABCDEFGHIJ",
         "recordName": "api.example.com",
@@ -240,7 +238,9 @@ async fn record_update_traffic_is_admitted_with_a_warning_about_us_east_1() {
     .await
     .expect("kubectl printed a warning for recordUpdate");
     assert!(
-        warning.contains("Route 53's control plane") && warning.contains("us-east-1") && warning.contains("failoverRouting"),
+        warning.contains("Route 53's control plane")
+            && warning.contains("us-east-1")
+            && warning.contains("failoverRouting"),
         "{warning}"
     );
     for mode in [Some("failoverRouting"), None] {
