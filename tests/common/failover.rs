@@ -287,6 +287,20 @@ impl Emulator {
             .expect("durations JSON")
     }
 
+    /// Whether Route 53's checkers see health check `id` healthy now (None: no such check).
+    pub async fn health_check_healthy(&self, id: &str) -> Option<bool> {
+        let body: Value = self
+            .http
+            .get(format!("{}/_emulator/health-checks", self.base))
+            .send()
+            .await
+            .expect("get health checks")
+            .json()
+            .await
+            .expect("health checks JSON");
+        body["healthChecks"].as_array()?.iter().find(|c| c["id"] == id)?["healthy"].as_bool()
+    }
+
     /// The fault rules in effect.
     pub async fn faults(&self) -> Vec<Value> {
         let body: Value = self

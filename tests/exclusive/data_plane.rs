@@ -89,3 +89,60 @@ async fn a_failover_with_routing_controls_moves_dns_while_us_east_1_and_route53_
 async fn a_failover_with_the_metric_alarm_moves_dns_while_us_east_1_and_route53_are_down() {
     fails_over_in_the_outage("metricAlarm", &[]).await;
 }
+
+#[tokio::test]
+async fn a_record_update_failover_in_the_outage_fails_at_switch_traffic_and_says_why() {
+    let _serial = crate::SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("dp-record").await;
+    let operator = s.start_operator().await;
+    // The fixtures' traffic mode: recordUpdate.
+    failover_setup(&mut s).await;
+    let emulator = Emulator::new();
+    us_east_1_and_route53_down(&emulator).await;
+
+    create_request(&s, "unplanned", "Failover", json!({})).await;
+    let r = wait_phase(&s, "unplanned", FINAL, Duration::from_secs(240)).await;
+    let status = r.status.clone().unwrap();
+    assert_eq!(status.phase, Some(Failed), "{status:#?}");
+    let switch = status.steps.iter().find(|x| x.name == "SwitchTraffic").unwrap();
+    assert_eq!(switch.state, StepState::Failed, "{switch:?}");
+    let message = switch.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains("Route 53's control plane (served from us-east-1) is unreachable")
+            && message.contains("failoverRouting"),
+        "{message}"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_flapping_primary_endpoint_keeps_traffic_on_the_primary() {
+    let _serial = crate::SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("dp-flap").await;
+    let operator = s.start_operator().await;
+    let (_setup, record) = data_plane_setup(&mut s, "metricAlarm").await;
+    let emulator = Emulator::new();
+    // Every probe result counts at once: no debounce hides the flaps.
+    emulator.set_durations(json!({"route53:HealthCheckScale": 0})).await;
+    let check = pilotlight(&s)
+        .await
+        .status
+        .and_then(|st| st.traffic)
+        .and_then(|t| t.health_check_id)
+        .expect("the primary endpoint's health check");
+    let primary = alb_address("us-east-1").await;
+    for status in ["Failure", "Success", "Failure"] {
+        emulator.set_health_check_status(&check, status).await;
+        let seen = eventually(Duration::from_secs(10), || async {
+            let healthy = emulator.health_check_healthy(&check).await?;
+            (healthy == (status == "Success")).then_some(())
+        })
+        .await;
+        assert!(seen.is_some(), "the checkers see the endpoint {status}");
+        // The SECONDARY follows only the standby's switch, which nobody flipped.
+        assert_eq!(answer(&record).await, primary, "with the endpoint {status}");
+    }
+    operator.stop().await;
+}
