@@ -23,6 +23,10 @@ pub const DETECTION_MANAGER: &str = "pilot-light-detection";
 /// Field manager of the FailoverRequest finalizer (a set, so other finalizers stay).
 pub const FINALIZER_MANAGER: &str = "pilot-light-finalizer";
 
+/// A replication-lag sample this recent measures the RPO; an older one only bounds it. Aurora
+/// publishes the lag once a minute, and GetMetricData dates a sample at its 60 s period's start.
+pub const FRESH_LAG_SAMPLE: Duration = Duration::from_secs(150);
+
 /// The parts of a PilotLight that are checked on their own schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Component {

@@ -5,15 +5,28 @@ use std::fmt::Write;
 
 use kube::ResourceExt;
 
-use crate::api::{CREATED_BY, FailoverOutcome, FailoverRequest, PilotLight, StepStatus};
+use crate::api::{CREATED_BY, Estimate, EstimateBasis, FailoverOutcome, FailoverRequest, PilotLight, StepStatus};
 
-fn seconds(value: Option<f64>) -> String {
-    value.map_or("-".to_owned(), |s| format!("{s:.1}s"))
+/// An RTO or RPO in a table cell: `7.2s`, `<=312.0s` (a bound), `unknown`, or `-` before it is set
+/// (`seconds` for requests written before estimates had a basis).
+fn estimate(e: Option<&Estimate>, seconds: Option<f64>) -> String {
+    match (e.map(|e| (e.basis, e.seconds)), seconds) {
+        (Some((EstimateBasis::Unknown, _)), _) => "unknown".to_owned(),
+        (Some((EstimateBasis::Bound, Some(s))), _) => format!("<={s:.1}s"),
+        (Some((_, Some(s))), _) | (None, Some(s)) => format!("{s:.1}s"),
+        _ => "-".to_owned(),
+    }
 }
 
 fn outcome(o: Option<&FailoverOutcome>) -> String {
     o.map_or("-".to_owned(), |o| {
-        format!("{:?} {:?} (RTO {})", o.type_, o.phase, seconds(o.recovery_time_seconds))
+        format!(
+            "{:?} {:?} (RTO {}, RPO {})",
+            o.type_,
+            o.phase,
+            estimate(o.recovery_time.as_ref(), o.recovery_time_seconds),
+            estimate(o.data_loss.as_ref(), o.data_loss_window_seconds)
+        )
     })
 }
 
@@ -150,13 +163,10 @@ pub fn steps_table(request: &FailoverRequest) -> String {
             status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")),
             status.message.clone().unwrap_or_default()
         );
-        if status.recovery_time_seconds.is_some() || status.data_loss_window_seconds.is_some() {
-            let _ = writeln!(
-                out,
-                "RTO {}, RPO {}",
-                seconds(status.recovery_time_seconds),
-                seconds(status.data_loss_window_seconds)
-            );
+        for (what, e) in [("RTO", &status.recovery_time), ("RPO", &status.data_loss)] {
+            if let Some(e) = e {
+                let _ = writeln!(out, "{what} {}; {}", e.describe(), e.reason);
+            }
         }
     }
     out
@@ -188,8 +198,8 @@ pub fn history_table(requests: &[FailoverRequest]) -> String {
             r.spec.pilot_light_ref.name.clone(),
             format!("{:?}{}", r.spec.type_, if r.spec.dry_run { " (dry run)" } else { "" }),
             status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")),
-            seconds(status.recovery_time_seconds),
-            seconds(status.data_loss_window_seconds),
+            estimate(status.recovery_time.as_ref(), status.recovery_time_seconds),
+            estimate(status.data_loss.as_ref(), status.data_loss_window_seconds),
             r.annotations().get(CREATED_BY).cloned().unwrap_or_else(|| "-".into()),
             r.spec.approved_by.clone().unwrap_or_else(|| "-".into()),
             r.spec.reason.clone(),
@@ -275,5 +285,21 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[1].starts_with("a-first") && lines[1].contains("Succeeded") && lines[1].contains("12.3s"));
         assert!(lines[2].starts_with("b-second") && lines[2].contains("Pending"));
+    }
+
+    #[test]
+    fn estimates_show_their_basis_in_a_cell() {
+        let e = |basis, seconds| Estimate {
+            basis,
+            seconds,
+            sample_age_seconds: None,
+            reason: "why".into(),
+        };
+        assert_eq!(estimate(Some(&e(EstimateBasis::Measured, Some(0.84))), None), "0.8s");
+        assert_eq!(estimate(Some(&e(EstimateBasis::Bound, Some(312.0))), None), "<=312.0s");
+        assert_eq!(estimate(Some(&e(EstimateBasis::Zero, Some(0.0))), None), "0.0s");
+        assert_eq!(estimate(Some(&Estimate::unknown("no sample")), Some(3.0)), "unknown");
+        assert_eq!(estimate(None, Some(3.0)), "3.0s");
+        assert_eq!(estimate(None, None), "-");
     }
 }

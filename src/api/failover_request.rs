@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
     plural = "failoverrequests",
     shortname = "fr",
     shortname = "failover",
-    category = "pilotlight",
+    category = "pilot-light",
     namespaced,
     status = "FailoverRequestStatus",
     doc = "An order to fail over, switch over, drill or fail back a PilotLight, executed once as a journaled plan.",
@@ -36,6 +36,18 @@ use serde::{Deserialize, Serialize};
         type_ = "number",
         json_path = ".status.recoveryTimeSeconds",
         description = "Measured recovery time in seconds"
+    ),
+    printcolumn(
+        name = "RPO",
+        type_ = "number",
+        json_path = ".status.dataLossWindowSeconds",
+        description = "Data loss window in seconds"
+    ),
+    printcolumn(
+        name = "RPO-Basis",
+        type_ = "string",
+        json_path = ".status.dataLoss.basis",
+        description = "Measured, Bound, Zero or Unknown (status.dataLoss.reason says why)"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
@@ -185,12 +197,21 @@ pub struct FailoverRequestStatus {
     pub started_at: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<Time>,
-    /// RTO: from creation (or approval) until traffic was switched.
+    /// RTO in seconds: from creation (or approval) until traffic was switched (`recoveryTime`'s
+    /// number, for columns and dashboards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<f64>,
-    /// RPO: replication lag observed when an unplanned failover began; 0 for a switchover.
+    /// RPO in seconds: the replication lag when an unplanned failover began, 0 for a switchover
+    /// (`dataLoss`'s number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_loss_window_seconds: Option<f64>,
+    /// The RTO with its basis; set when the request ends, whatever its phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time: Option<super::Estimate>,
+    /// The RPO with its basis (measured, bound, zero or unknown and why); set when the plan
+    /// starts. For a drill: what a failover at that moment would have lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<super::Estimate>,
     /// A sentence for people: why the request is where it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,

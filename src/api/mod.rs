@@ -2,6 +2,7 @@
 
 mod conditions;
 mod detection;
+mod estimate;
 mod failover_policy;
 mod failover_request;
 mod keys;
@@ -13,6 +14,7 @@ mod traffic;
 
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
 pub use detection::*;
+pub use estimate::*;
 pub use failover_policy::*;
 pub use failover_request::*;
 pub use keys::*;

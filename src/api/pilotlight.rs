@@ -25,7 +25,7 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
     kind = "PilotLight",
     plural = "pilotlights",
     shortname = "pl",
-    category = "pilotlight",
+    category = "pilot-light",
     namespaced,
     status = "PilotLightStatus",
     doc = "A multi-region pilot-light disaster-recovery setup kept converged by the pilot-light operator.",

@@ -254,6 +254,10 @@ pub struct FailoverOutcome {
     pub recovery_time_seconds: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_loss_window_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time: Option<super::Estimate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<super::Estimate>,
     /// The region serving after the request (for a drill: the region that served throughout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_region: Option<String>,

@@ -3,9 +3,13 @@
 //! who asked), [`decide`] judges (pure), and [`admit`] carries the verdict out.
 
 use kube::{Api, ResourceExt, api::ListParams, runtime::controller::Action, runtime::events::EventType};
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{FailoverContext, ended, executor, has_finalizer, pilotlight, plan, publish, requests_api, set_finalizer};
+use super::{
+    FailoverContext, ended,
+    estimate::{self, LagEvidence},
+    executor, has_finalizer, pilotlight, plan, publish, requests_api, set_finalizer,
+};
 use crate::step::{
     Direction,
     journal::{self, now},
@@ -256,11 +260,13 @@ async fn start(
 ) -> Result<Action> {
     let type_ = request.spec.type_;
     status.steps = plan;
-    status.data_loss_window_seconds = match type_ {
-        FailoverType::Failover => data_loss_window(ctx, pl).await,
-        FailoverType::Switchover | FailoverType::Failback => Some(0.0),
-        FailoverType::Drill => None,
+    let lag = match type_ {
+        FailoverType::Failover | FailoverType::Drill => lag_evidence(ctx, pl).await,
+        FailoverType::Switchover | FailoverType::Failback => LagEvidence::NoDatabase,
     };
+    let data_loss = estimate::data_loss(type_, &lag, now().0.as_second());
+    status.data_loss_window_seconds = data_loss.seconds;
+    status.data_loss = Some(data_loss);
     status.phase = Some(RequestPhase::Running);
     status.started_at = Some(if approved {
         now()
@@ -376,24 +382,29 @@ async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
         .map_err(|e| AwsError::from_sdk("ec2", "DescribeAvailabilityZones", region, e))
 }
 
-/// The RPO of an unplanned failover: the standby's replication lag as it begins, read fresh
-/// from CloudWatch in the standby region, else the PilotLight's last observed lag.
-async fn data_loss_window(ctx: &Core, pl: &PilotLight) -> Option<f64> {
-    let aurora = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref())?;
-    let standby = ctx.aws.failover(pl.spec.regions.standby.as_str());
+/// What is known of the standby's replication lag as a plan starts: read fresh from CloudWatch
+/// in the standby region (which answers in a primary-region outage), and the sample
+/// convergence last wrote to the status.
+async fn lag_evidence(ctx: &Core, pl: &PilotLight) -> LagEvidence {
+    let Some(aurora) = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref()) else {
+        return LagEvidence::NoDatabase;
+    };
+    let region = pl.spec.regions.standby.as_str();
     let id = aurora.standby_cluster_identifier.to_string();
-    match cloudwatch::replication_lags(&standby, std::slice::from_ref(&id)).await {
-        Ok(lags) if lags.contains_key(&id) => lags.get(&id).map(|l| l.milliseconds / 1000.0),
-        other => {
-            if let Err(e) = other {
-                warn!(error = %e, "replication lag unavailable; using the last observed one");
-            }
-            pl.status
-                .as_ref()
-                .and_then(|s| s.database.as_ref())
-                .and_then(|d| d.replication_lag_ms)
-                .map(|ms| ms / 1000.0)
-        }
+    let read = cloudwatch::replication_lags(&ctx.aws.failover(region), std::slice::from_ref(&id))
+        .await
+        .map(|lags| lags.get(&id).copied())
+        .map_err(|e| e.to_string());
+    let last_observed = pl.status.as_ref().and_then(|s| s.database.as_ref()).and_then(|d| {
+        Some(cloudwatch::LagSample {
+            milliseconds: d.replication_lag_ms?,
+            at_epoch_seconds: d.replication_lag_observed_at.as_ref()?.0.as_second(),
+        })
+    });
+    LagEvidence::Samples {
+        metric: format!("AuroraGlobalDBReplicationLag of {id} in {region}"),
+        read,
+        last_observed,
     }
 }
 

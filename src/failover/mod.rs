@@ -5,6 +5,7 @@
 //! result onto the request and the PilotLight.
 
 pub mod admission;
+pub mod estimate;
 pub mod executor;
 pub mod outcome;
 pub mod plan;

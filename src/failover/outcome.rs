@@ -1,15 +1,15 @@
-//! The end of a request: its phase, RTO and message ([`conclude`], pure), written onto the
+//! The end of a request: its phase, RTO and message ([`conclude`], pure; the RTO from
+//! [`super::estimate`]), written onto the
 //! request and, as `lastFailover` or `lastDrill`, onto the PilotLight ([`pilotlight_patch`],
 //! pure), under the failover engine's own field managers.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{ResourceExt, runtime::controller::Action, runtime::events::EventType};
 
 use super::{FailoverContext, ended, publish, requests_api, set_finalizer};
 use crate::{
     api::{
-        FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase, StepKind,
-        StepState, StepStatus,
+        Estimate, FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase,
+        StepState,
     },
     config::{DRILL_MANAGER, FAILOVER_MANAGER},
     error::Result,
@@ -27,7 +27,7 @@ pub const DEFERRED_RETRY: std::time::Duration = std::time::Duration::from_secs(3
 pub struct Conclusion {
     pub phase: RequestPhase,
     pub message: String,
-    pub recovery_time_seconds: Option<f64>,
+    pub recovery_time: Estimate,
     /// Steps left Deferred: the request stays with its finalizer and retries them.
     pub deferred: bool,
 }
@@ -78,15 +78,10 @@ pub fn conclude(status: &FailoverRequestStatus, type_: FailoverType, stopped_by_
             DEFERRED_RETRY.as_secs()
         ));
     }
-    let recovery_time_seconds = if phase == RequestPhase::Succeeded {
-        recovery_time(&status.steps, status.started_at.as_ref())
-    } else {
-        None
-    };
     Conclusion {
         phase,
         message,
-        recovery_time_seconds,
+        recovery_time: super::estimate::recovery_time(phase, &status.steps, status.started_at.as_ref()),
         deferred: !deferred.is_empty(),
     }
 }
@@ -119,7 +114,8 @@ pub async fn finish(
         }
         s.phase = Some(end.phase);
         s.completed_at = Some(now());
-        s.recovery_time_seconds = end.recovery_time_seconds;
+        s.recovery_time_seconds = end.recovery_time.seconds;
+        s.recovery_time = Some(end.recovery_time.clone());
         s.message = Some(end.message.clone());
         s.current_step = None;
     });
@@ -185,31 +181,6 @@ pub async fn finish_without_pilotlight(
     Ok(())
 }
 
-/// RTO: from the start (creation or approval) until traffic was switched; without traffic
-/// management, until the last step that restores service (promotion, healthy targets, smoke
-/// test) finished.
-pub fn recovery_time(steps: &[StepStatus], started_at: Option<&Time>) -> Option<f64> {
-    let started = started_at?;
-    let finished = |kind: StepKind| {
-        steps
-            .iter()
-            .find(|s| s.name == kind.name() && s.state == StepState::Succeeded)
-            .and_then(|s| s.finished_at.clone())
-    };
-    let end = finished(StepKind::SwitchTraffic).or_else(|| {
-        [
-            StepKind::PromoteDatabase,
-            StepKind::WaitTargetsHealthy,
-            StepKind::SmokeTest,
-        ]
-        .into_iter()
-        .filter_map(finished)
-        .max_by_key(|t| t.0)
-    })?;
-    let millis = end.0.as_millisecond() - started.0.as_millisecond();
-    Some((millis.max(0) as f64) / 1000.0)
-}
-
 /// The outcome as PilotLight status fields: `lastFailover` (with `activeRegion` when traffic
 /// and writer moved, so a Failback admitted right after is not refused; convergence confirms it
 /// from AWS) or `lastDrill` with the drill trend.
@@ -232,6 +203,8 @@ pub fn pilotlight_patch(
         completed_at: status.completed_at.clone(),
         recovery_time_seconds: status.recovery_time_seconds,
         data_loss_window_seconds: status.data_loss_window_seconds,
+        recovery_time: status.recovery_time.clone(),
+        data_loss: status.data_loss.clone(),
         active_region: Some(active_region.to_owned()),
         message: status.message.clone(),
     };

@@ -19,6 +19,7 @@ mod data_plane;
 mod detection;
 mod dynamodb;
 mod failover;
+mod kubectl;
 mod leader_election;
 mod plugin;
 mod s3;

@@ -150,6 +150,8 @@ fn guards_one_request_no_drill_cooldown_and_a_ready_standby() {
         )),
         recovery_time_seconds: None,
         data_loss_window_seconds: None,
+        recovery_time: None,
+        data_loss: None,
         active_region: Some("us-east-1".into()),
         message: None,
     });

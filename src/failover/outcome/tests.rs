@@ -1,6 +1,7 @@
 use k8s_openapi::jiff::Timestamp;
 
 use super::*;
+use crate::api::{EstimateBasis, StepKind, StepStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 fn at(seconds: i64) -> Time {
@@ -18,30 +19,6 @@ fn step(kind: StepKind, state: StepState, finished: Option<i64>) -> StepStatus {
         message: None,
         operation: None,
     }
-}
-
-#[test]
-fn rto_ends_when_traffic_is_switched() {
-    let steps = [
-        step(StepKind::PromoteDatabase, StepState::Succeeded, Some(60)),
-        step(StepKind::WaitTargetsHealthy, StepState::Succeeded, Some(120)),
-        step(StepKind::SwitchTraffic, StepState::Succeeded, Some(181)),
-        step(StepKind::ScaleUpDatabase, StepState::Succeeded, Some(900)),
-    ];
-    assert_eq!(recovery_time(&steps, Some(&at(1))), Some(180.0));
-    assert_eq!(recovery_time(&steps, None), None);
-}
-
-#[test]
-fn without_traffic_rto_ends_with_the_last_serving_step() {
-    let steps = [
-        step(StepKind::PromoteDatabase, StepState::Succeeded, Some(60)),
-        step(StepKind::WaitTargetsHealthy, StepState::Succeeded, Some(95)),
-        step(StepKind::FenceOldPrimary, StepState::Deferred, None),
-    ];
-    assert_eq!(recovery_time(&steps, Some(&at(0))), Some(95.0));
-    let failed = [step(StepKind::SwitchTraffic, StepState::Failed, Some(10))];
-    assert_eq!(recovery_time(&failed, Some(&at(0))), None);
 }
 
 fn status(steps: Vec<StepStatus>) -> FailoverRequestStatus {
@@ -70,7 +47,12 @@ fn a_failed_step_fails_the_request_and_names_what_was_not_run() {
         end.message,
         "Failed at SwitchTraffic: Route 53 unavailable. Done: PromoteDatabase. Not run: FenceOldPrimary"
     );
-    assert_eq!(end.recovery_time_seconds, None, "no RTO for a failed request");
+    assert_eq!(end.recovery_time.basis, EstimateBasis::Unknown, "traffic never moved");
+    assert!(
+        end.recovery_time.reason.contains("never switched"),
+        "{:?}",
+        end.recovery_time
+    );
     assert!(!end.deferred);
 }
 
@@ -93,7 +75,7 @@ fn a_stopped_request_is_cancelled_and_deferred_steps_keep_it_open() {
         false,
     );
     assert_eq!(deferred.phase, RequestPhase::Succeeded);
-    assert_eq!(deferred.recovery_time_seconds, Some(42.0));
+    assert_eq!(deferred.recovery_time.seconds, Some(42.0));
     assert!(deferred.deferred);
     assert!(
         deferred
