@@ -490,6 +490,20 @@ impl Emulator {
             .await;
     }
 
+    /// The lag the emulator publishes for Aurora secondary cluster `cluster` in `region`, from
+    /// now on (`None`: it stops publishing; before the cluster exists: it never publishes).
+    pub async fn set_replication_lag(&self, region: &str, cluster: &str, milliseconds: Option<f64>) {
+        let body = match milliseconds {
+            Some(ms) => json!({"region": region, "cluster": cluster, "milliseconds": ms}),
+            None => json!({"region": region, "cluster": cluster, "publishing": false}),
+        };
+        self.send(
+            self.http.post(format!("{}/_emulator/replication-lag", self.base)),
+            &body,
+        )
+        .await;
+    }
+
     /// Creates (if need be) CloudWatch alarm `name` in `region` and sets its state.
     pub async fn set_alarm_state(&self, region: &str, name: &str, state: &str) {
         let body = json!({"region": region, "name": name, "state": state, "reason": "set by a test"});

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::common::*;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use kube::Api;
 use pilot_light::api::{Phase, PilotLight};
 
@@ -194,28 +193,11 @@ async fn reports_replication_lag_and_degrades_above_the_threshold() {
     s.apply(|_| {}).await;
     s.wait_ready().await;
 
-    // Aurora publishes the lag in the secondary's region, per secondary cluster.
-    cloudwatch("us-west-2")
-        .await
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("AuroraGlobalDBReplicationLag")
-                .dimensions(
-                    Dimension::builder()
-                        .name("DBClusterIdentifier")
-                        .value(&s.names.standby)
-                        .build(),
-                )
-                .value(9000.0)
-                .unit(StandardUnit::Milliseconds)
-                .timestamp(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    // Aurora publishes the lag in the secondary's region, per secondary cluster (the emulator
+    // as well, at the lag it simulates).
+    Emulator::new()
+        .set_replication_lag("us-west-2", &s.names.standby, Some(9000.0))
+        .await;
     s.apply(|m| m["spec"]["database"]["aurora"]["maxReplicationLag"] = "2s".into())
         .await;
     let (pl, message) = s

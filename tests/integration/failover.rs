@@ -64,6 +64,10 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
         ]
     );
     assert_eq!(status.data_loss_window_seconds, Some(0.0), "a switchover loses nothing");
+    assert_eq!(
+        status.data_loss.as_ref().map(|e| e.basis),
+        Some(pilot_light::api::EstimateBasis::Zero)
+    );
     let rto = status.recovery_time_seconds.expect("RTO measured");
     assert!(rto > 0.0 && rto < 60.0, "RTO {rto}: {status:#?}");
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 
-from . import arc, cloudwatch_alarms, route53_checkers
+from . import arc, cloudwatch_alarms, replication_metrics, route53_checkers
 from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
@@ -125,6 +125,11 @@ class ControlApi:
                 return cloudwatch_alarms.force_state(_json_body(request))
             except cloudwatch_alarms.InvalidAlarmState as exc:
                 raise BadRequest(str(exc)) from exc
+        if path == f"{PREFIX}/replication-lag" and method == "POST":
+            try:
+                return replication_metrics.set_lag(_json_body(request))
+            except replication_metrics.InvalidLagSetting as exc:
+                raise BadRequest(str(exc)) from exc
         if path == f"{PREFIX}/arc" and method == "GET":
             return {"routingControls": arc.states()}
         if path == f"{PREFIX}/reset" and method == "POST":
@@ -137,6 +142,7 @@ class ControlApi:
             self._health_check_statuses.clear()
             cloudwatch_alarms.reset()
             route53_checkers.reset()
+            replication_metrics.reset()
             return {"ok": True}
         raise NotFound(f"no control endpoint {method} {request.path}")
 

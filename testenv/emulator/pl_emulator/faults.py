@@ -8,7 +8,8 @@ the first matching outage/throttle/error5xx rule decides the request's fate.
 import itertools
 import random
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 KINDS = ("outage", "throttle", "error5xx", "latency", "responseLost")
 FIELDS = {"region", "service", "action", "kind", "probability", "remaining", "latencyMs"}
@@ -28,6 +29,7 @@ class Rule:
     probability: float
     remaining: int | None
     latency_ms: int  # 0 unless kind is latency
+    added_at: float = field(default_factory=time.time)  # epoch seconds
 
     def matches(self, region: str, service: str, action: str) -> bool:
         return self.region in ("*", region) and self.service in ("*", service) and self.action in (None, "*", action)
@@ -127,14 +129,21 @@ class FaultRules:
         rule: one limited to an action does not take an endpoint down; probability and
         remaining are not looked at (no request is made).
         """
+        return self.outage_since(region, services) is not None
+
+    def outage_since(self, region: str, services: tuple[str, ...]) -> float | None:
+        """When the oldest outage rule that takes down all of ``region`` for one of ``services``
+        was added (epoch seconds), or None: what the data plane's metrics see of an outage."""
         with self._lock:
-            return any(
-                rule.kind == "outage"
+            times = [
+                rule.added_at
+                for rule in self._rules
+                if rule.kind == "outage"
                 and rule.region in ("*", region)
                 and rule.service in ("*", *services)
                 and rule.action in (None, "*")
-                for rule in self._rules
-            )
+            ]
+        return min(times, default=None)
 
     def decide(self, region: str, service: str, action: str) -> Decision:
         """Applies the rules to one request; a rule that fires uses up one of its ``remaining``."""

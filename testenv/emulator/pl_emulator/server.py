@@ -31,6 +31,7 @@ from . import (
     ec2_launch_templates,
     ec2_subnets,
     rds_global,
+    replication_metrics,
     route53_checkers,
     route53_health_checks,
     route53_records,
@@ -62,6 +63,7 @@ def build_app(fault_rules: FaultRules | None = None) -> Gateway:
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
     cloudwatch_alarms.install(durations)
+    replication_metrics.install(fault_rules)
     s3_replication.install()
     ec2_images.install(durations)
     ec2_launch_templates.install()
