@@ -20,7 +20,7 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use pilot_light::{
-    api::{FailoverRequest, PilotLight},
+    api::{CREATED_BY, FailoverRequest, PilotLight},
     aws::{AwsClients, FAILOVER_APP_SUFFIX},
     config::{CheckIntervals, Settings},
     context::Core,
@@ -1083,6 +1083,73 @@ pub async fn install_approval_policy(client: &Client) {
     let _ = policies.delete(&sentinel, &DeleteParams::default()).await;
 }
 
+/// The creator stamp's manifest: the MutatingAdmissionPolicy and its binding, as shipped.
+pub const CREATOR_POLICY_FILE: &str = "deploy/admission/failoverrequest-creator.yaml";
+
+/// Label of the namespaces where the tests' copy of the creator stamp's binding applies;
+/// [`approval_namespace`] sets it beside [`APPROVAL_TEST_LABEL`].
+pub const CREATOR_STAMP_TEST_LABEL: &str = "pilotlight.dev/creator-stamp-test";
+
+/// Installs the creator stamp (server-side apply, idempotent), its binding limited to namespaces
+/// labelled [`CREATOR_STAMP_TEST_LABEL`] as [`install_approval_policy`] limits the approval
+/// guard's, and waits until the API server applies it: a dry-run create in a probe namespace
+/// comes back stamped.
+pub async fn install_creator_policy(client: &Client) {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    use serde::Deserialize;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(CREATOR_POLICY_FILE);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .collect();
+    assert_eq!(docs.len(), 2, "{}: a policy and its binding", path.display());
+    assert!(
+        docs[1]["spec"].get("matchResources").is_none(),
+        "the shipped binding applies cluster-wide"
+    );
+    docs[1]["spec"]["matchResources"] =
+        json!({"namespaceSelector": {"matchLabels": {CREATOR_STAMP_TEST_LABEL: "true"}}});
+    let params = PatchParams::apply("pilot-light-tests").force();
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap();
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", kind));
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+        let name = doc["metadata"]["name"].as_str().unwrap();
+        api.patch(name, &params, &Patch::Apply(doc))
+            .await
+            .unwrap_or_else(|e| panic!("apply the {kind}: {e}"));
+    }
+    let probe_ns = "pilot-light-tests-creator-stamp";
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": probe_ns, "labels": {CREATOR_STAMP_TEST_LABEL: "true"}}
+    }))
+    .unwrap();
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("create the probe namespace: {e}"),
+    }
+    let requests: Api<FailoverRequest> = Api::namespaced(client.clone(), probe_ns);
+    let probe: FailoverRequest = serde_json::from_value(json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "FailoverRequest",
+        "metadata": {"name": "probe", "annotations": {CREATED_BY: "nobody"}},
+        "spec": {"pilotLightRef": {"name": "app"}, "type": "Drill", "reason": "creator stamp probe"},
+    }))
+    .unwrap();
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let stamped = eventually(Duration::from_secs(30), || async {
+        let created = requests.create(&dry_run, &probe).await.ok()?;
+        (created.annotations().get(CREATED_BY).map(String::as_str) != Some("nobody")).then_some(())
+    })
+    .await;
+    assert!(stamped.is_some(), "the creator stamp is not applied after 30 s");
+}
+
 /// A fresh namespace where the tests' approval policy binding applies, deleted when dropped.
 pub async fn approval_namespace(client: &Client, prefix: &str) -> TestNamespace {
     let name = format!("{prefix}-{}", unique_suffix());
@@ -1090,7 +1157,7 @@ pub async fn approval_namespace(client: &Client, prefix: &str) -> TestNamespace 
     // Labelled at creation: the API server matches bindings against its cache of namespaces, so a
     // label added later takes effect only after a moment.
     let ns: Namespace = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {APPROVAL_TEST_LABEL: "true"}}
+        "metadata": {"name": name, "labels": {APPROVAL_TEST_LABEL: "true", CREATOR_STAMP_TEST_LABEL: "true"}}
     }))
     .unwrap();
     api.create(&PostParams::default(), &ns).await.expect("create namespace");

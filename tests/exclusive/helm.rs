@@ -497,3 +497,32 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn the_creator_stamp_is_rendered_when_the_cluster_serves_it_or_when_asked() {
+    let has_stamp = |docs: &[Value]| kinds(docs).iter().any(|k| k == "MutatingAdmissionPolicy");
+    assert!(
+        !has_stamp(&template("ops", &[])),
+        "helm template knows no cluster: auto renders nothing"
+    );
+    let docs = template("ops", &["approvalPolicy.stampCreator=true"]);
+    let policy = find(
+        &docs,
+        "MutatingAdmissionPolicy",
+        "failoverrequest-creator.pilotlight.dev",
+    );
+    let expression = policy["spec"]["mutations"][0]["applyConfiguration"]["expression"]
+        .as_str()
+        .unwrap();
+    assert!(expression.contains("request.userInfo.username"), "{expression}");
+    find(
+        &docs,
+        "MutatingAdmissionPolicyBinding",
+        "failoverrequest-creator.pilotlight.dev",
+    );
+    let off = template(
+        "ops",
+        &["approvalPolicy.stampCreator=true", "approvalPolicy.enabled=false"],
+    );
+    assert!(!has_stamp(&off), "no stamp without the approval guard");
+}

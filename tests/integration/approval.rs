@@ -20,6 +20,7 @@ async fn setup(prefix: &str) -> (Client, TestNamespace) {
     let admin = client().await;
     ensure_crds(&admin).await;
     install_approval_policy(&admin).await;
+    install_creator_policy(&admin).await;
     let ns = approval_namespace(&admin, prefix).await;
     grant_failover_users(&admin, &ns.name, &["alice", "bob"]).await;
     (admin, ns)
@@ -83,10 +84,73 @@ fn assert_contains(message: &str, expected: &str) {
     assert!(message.contains(expected), "expected {expected:?} in: {message}");
 }
 
+/// `kubectl --as USER create -f -` of `request` in `namespace`: the created object's creator.
+fn kubectl_create_as(user: &str, namespace: &str, request: &FailoverRequest) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .args(["--as", user, "create", "-n", namespace, "-f", "-", "-o"])
+        .arg(format!(
+            "jsonpath={{.metadata.annotations.{}}}",
+            CREATED_BY.replace('.', "\\.")
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl (testenv puts it on PATH)");
+    let manifest = serde_json::to_string(request).unwrap();
+    child.stdin.take().unwrap().write_all(manifest.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Plain `kubectl create -f` under the two-person rule: the creator stamp (a
+/// MutatingAdmissionPolicy) records who created the request, whatever the request said, and the
+/// approval guard still refuses self-approval.
 #[tokio::test]
-async fn the_creator_is_recorded_truthfully() {
-    let (_admin, ns) = setup("approval-create").await;
+async fn the_creator_is_stamped_whatever_the_request_says() {
+    let (_admin, ns) = setup("approval-stamp").await;
+    assert_eq!(kubectl_create_as("alice", &ns.name, &request("plain", None)), "alice");
+    assert_eq!(
+        kubectl_create_as("alice", &ns.name, &request("forged", Some("bob"))),
+        "alice",
+        "a forged creator is overwritten"
+    );
     let alice = requests_as("alice", &ns.name).await;
+    let message = denial(merge(&alice, "forged", approve("alice")).await);
+    assert_contains(
+        &message,
+        "the creator of a FailoverRequest cannot approve it (alice created it)",
+    );
+    let bob = requests_as("bob", &ns.name).await;
+    let approved = merge(&bob, "forged", approve("bob")).await.expect("bob approves");
+    assert_eq!(approved.spec.approved_by.as_deref(), Some("bob"));
+    assert_eq!(
+        approved.annotations().get(CREATED_BY).map(String::as_str),
+        Some("alice")
+    );
+}
+
+/// Without the creator stamp (clusters before Kubernetes 1.36), the creator names themselves.
+#[tokio::test]
+async fn without_the_stamp_the_creator_must_name_themselves() {
+    let admin = client().await;
+    ensure_crds(&admin).await;
+    install_approval_policy(&admin).await;
+    let name = format!("approval-nostamp-{}", unique_suffix());
+    let namespace: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {APPROVAL_TEST_LABEL: "true"}}})).unwrap();
+    Api::<Namespace>::all(admin.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("create namespace");
+    grant_failover_users(&admin, &name, &["alice", "bob"]).await;
+    let alice = requests_as("alice", &name).await;
 
     let created = create(&alice, &request("by-alice", Some("alice")))
         .await
@@ -104,6 +168,7 @@ async fn the_creator_is_recorded_truthfully() {
         &message,
         "metadata.annotations['pilotlight.dev/created-by'] must be your user name (alice); it is missing",
     );
+    let _ = Api::<Namespace>::all(admin).delete(&name, &Default::default()).await;
 }
 
 #[tokio::test]

@@ -25,7 +25,11 @@ fn committed_crds_match_the_rust_types() {
 #[test]
 fn the_chart_ships_the_admission_policies_unchanged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for file in ["failoverrequest-approval.yaml", "pilotlight-traffic-warning.yaml"] {
+    for file in [
+        "failoverrequest-approval.yaml",
+        "failoverrequest-creator.yaml",
+        "pilotlight-traffic-warning.yaml",
+    ] {
         assert!(
             read(&root.join("charts/pilot-light/files").join(file)) == read(&root.join("deploy/admission").join(file)),
             "charts/pilot-light/files/{file} differs from deploy/admission/{file}: run `make crds`"

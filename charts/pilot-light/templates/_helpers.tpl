@@ -62,3 +62,14 @@ the verbs the operator used in the API server's audit log.
   resources: [events]
   verbs: [create, patch]
 {{- end }}
+
+{{/*
+"true" when the creator stamp (a MutatingAdmissionPolicy) is installed: approvalPolicy.stampCreator
+true, or auto on a cluster that serves the kind (Kubernetes 1.36 or later); "" otherwise.
+*/}}
+{{- define "pilot-light.stampCreator" -}}
+{{- $stamp := .Values.approvalPolicy.stampCreator | toString -}}
+{{- if or (eq $stamp "true") (and (eq $stamp "auto") (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")) -}}
+true
+{{- end -}}
+{{- end }}
