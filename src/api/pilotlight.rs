@@ -54,8 +54,8 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
     "!has(oldSelf.database) || !has(oldSelf.database.aurora) || (has(self.database) && has(self.database.aurora) && self.database.aurora.globalClusterIdentifier == oldSelf.database.aurora.globalClusterIdentifier && self.database.aurora.primaryClusterIdentifier == oldSelf.database.aurora.primaryClusterIdentifier && self.database.aurora.standbyClusterIdentifier == oldSelf.database.aurora.standbyClusterIdentifier)"
 ).message("spec.database.aurora cannot be removed, nor its cluster identifiers changed, once set: the operator would build a second global database next to the first; create a new PilotLight instead"))]
 #[x_kube(validation = kube::core::Rule::new(
-    "has(self.database) || has(self.storage) || has(self.compute) || has(self.traffic)"
-).message("a PilotLight needs something to protect: at least one of spec.database, spec.storage, spec.compute or spec.traffic"))]
+    "has(self.database) || has(self.compute) || has(self.traffic) || (has(self.storage) && ((has(self.storage.s3) && size(self.storage.s3) > 0) || (has(self.storage.dynamodb) && size(self.storage.dynamodb) > 0)))"
+).message("a PilotLight needs something to protect: at least one of spec.database, spec.storage (an s3 or dynamodb entry), spec.compute or spec.traffic"))]
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.detection) || has(self.traffic) || (has(self.detection.alarms) && size(self.detection.alarms) > 0)"
 ).message("spec.detection needs a signal: spec.traffic.route53 (its health check) or spec.detection.alarms"))]

@@ -123,7 +123,13 @@ fn the_argocd_cm_snippet_embeds_the_scripts_unchanged() {
 #[tokio::test]
 async fn a_pilotlight_from_the_api_server_goes_from_progressing_to_healthy() {
     let mut s = Scenario::new("argocd").await;
-    s.manifest["spec"] = json!({"regions": {"primary": "us-east-1", "standby": "us-west-2"}});
+    // The smallest PilotLight admission accepts: one DynamoDB table.
+    let table = format!("argocd-{}", unique_suffix());
+    create_table(&table).await;
+    s.manifest["spec"] = json!({
+        "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+        "storage": {"dynamodb": [{"tableName": table}]},
+    });
     let created = s.apply(|_| {}).await;
     let (status, _) = health(&serde_json::to_value(&created).unwrap());
     assert_eq!(status, "Progressing", "no operator has reported yet");
@@ -132,7 +138,7 @@ async fn a_pilotlight_from_the_api_server_goes_from_progressing_to_healthy() {
     let (status, message) = health(&serde_json::to_value(&ready).unwrap());
     assert_eq!(
         (status.as_str(), message.as_str()),
-        ("Healthy", "no components configured")
+        ("Healthy", "all components converged: StorageReplicating")
     );
     operator.stop().await;
 }

@@ -60,12 +60,18 @@ async fn holder(leases: &Api<Lease>, name: &str) -> Option<String> {
     leases.get_opt(name).await.ok()??.spec?.holder_identity
 }
 
-fn pilotlight(name: &str) -> serde_json::Value {
+/// The smallest PilotLight admission accepts: one DynamoDB table (created here).
+async fn pilotlight(name: &str) -> serde_json::Value {
+    let table = format!("leader-{name}-{}", unique_suffix());
+    create_table(&table).await;
     json!({
         "apiVersion": "pilotlight.dev/v1alpha1",
         "kind": "PilotLight",
         "metadata": {"name": name},
-        "spec": {"regions": {"primary": "us-east-1", "standby": "us-west-2"}},
+        "spec": {
+            "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+            "storage": {"dynamodb": [{"tableName": table}]},
+        },
     })
 }
 
@@ -89,7 +95,7 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_within_the_lease_du
     .await
     .expect("the standby replica is ready to take over");
 
-    apply_pilotlight(&client, &ns.name, pilotlight("one")).await;
+    apply_pilotlight(&client, &ns.name, pilotlight("one").await).await;
     wait_condition(&client, &ns.name, "one", "Ready", "True", None, Duration::from_secs(30)).await;
     assert!(first.is_leader().await, "{}", first.metrics().await);
     assert!(!second.is_leader().await, "{}", second.metrics().await);
@@ -114,7 +120,7 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_within_the_lease_du
         "standby took over {:.1} s after the leader was killed",
         takeover.as_secs_f64()
     );
-    apply_pilotlight(&client, &ns.name, pilotlight("two")).await;
+    apply_pilotlight(&client, &ns.name, pilotlight("two").await).await;
     wait_condition(&client, &ns.name, "two", "Ready", "True", None, Duration::from_secs(30)).await;
     assert!(second.reconciliations().await > 0, "the new leader reconciles");
 
