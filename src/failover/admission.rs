@@ -260,11 +260,12 @@ async fn start(
 ) -> Result<Action> {
     let type_ = request.spec.type_;
     status.steps = plan;
-    let lag = match type_ {
-        FailoverType::Failover | FailoverType::Drill => lag_evidence(ctx, pl).await,
-        FailoverType::Switchover | FailoverType::Failback => LagEvidence::NoDatabase,
+    let data_loss = match type_ {
+        FailoverType::Switchover | FailoverType::Failback => estimate::planned_move(type_),
+        FailoverType::Failover | FailoverType::Drill => {
+            estimate::data_loss(type_, &lag_evidence(ctx, pl).await, now().0.as_second())
+        }
     };
-    let data_loss = estimate::data_loss(type_, &lag, now().0.as_second());
     status.data_loss_window_seconds = data_loss.seconds;
     status.data_loss = Some(data_loss);
     status.phase = Some(RequestPhase::Running);

@@ -24,18 +24,21 @@ pub enum LagEvidence {
     },
 }
 
-/// The RPO of a request of `type_` starting at `now` (seconds since the epoch).
-pub fn data_loss(type_: FailoverType, lag: &LagEvidence, now: i64) -> Estimate {
-    if matches!(type_, FailoverType::Switchover | FailoverType::Failback) {
-        return Estimate {
-            basis: EstimateBasis::Zero,
-            seconds: Some(0.0),
-            sample_age_seconds: None,
-            reason: format!(
-                "a {type_:?} moves the writer only once the secondary has caught up (Aurora switchover): nothing is lost"
-            ),
-        };
+/// The RPO of a Switchover or Failback: nothing can be lost.
+pub fn planned_move(type_: FailoverType) -> Estimate {
+    Estimate {
+        basis: EstimateBasis::Zero,
+        seconds: Some(0.0),
+        sample_age_seconds: None,
+        reason: format!(
+            "a {type_:?} moves the writer only once the secondary has caught up (Aurora switchover): nothing is lost"
+        ),
     }
+}
+
+/// The RPO of a Failover (or, for a Drill, of a failover at that moment) starting at `now`
+/// (seconds since the epoch), from what is known of the lag.
+pub fn data_loss(type_: FailoverType, lag: &LagEvidence, now: i64) -> Estimate {
     let prefix = if type_ == FailoverType::Drill {
         "a drill loses nothing; a failover at its start would have lost this: "
     } else {

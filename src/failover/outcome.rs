@@ -237,4 +237,4 @@ pub fn pilotlight_patch(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -277,41 +277,18 @@ pub async fn http_endpoint(status: u16) -> String {
 impl Emulator {
     /// The operation durations in effect (`{}` = every operation instant).
     pub async fn durations(&self) -> Value {
-        self.http
-            .get(format!("{}/_emulator/durations", self.base))
-            .send()
-            .await
-            .expect("get durations")
-            .json()
-            .await
-            .expect("durations JSON")
+        self.get_json("durations").await
     }
 
     /// Whether Route 53's checkers see health check `id` healthy now (None: no such check).
     pub async fn health_check_healthy(&self, id: &str) -> Option<bool> {
-        let body: Value = self
-            .http
-            .get(format!("{}/_emulator/health-checks", self.base))
-            .send()
-            .await
-            .expect("get health checks")
-            .json()
-            .await
-            .expect("health checks JSON");
+        let body = self.get_json("health-checks").await;
         body["healthChecks"].as_array()?.iter().find(|c| c["id"] == id)?["healthy"].as_bool()
     }
 
     /// The fault rules in effect.
     pub async fn faults(&self) -> Vec<Value> {
-        let body: Value = self
-            .http
-            .get(format!("{}/_emulator/faults", self.base))
-            .send()
-            .await
-            .expect("get faults")
-            .json()
-            .await
-            .expect("faults JSON");
+        let body = self.get_json("faults").await;
         body["faults"].as_array().cloned().unwrap_or_default()
     }
 }

@@ -418,17 +418,21 @@ impl Emulator {
         }
     }
 
-    /// Calls logged after `since` (a sequence number from an earlier call, 0 for all).
-    pub async fn calls_since(&self, since: u64) -> Vec<Call> {
-        let body: Value = self
-            .http
-            .get(format!("{}/_emulator/calls?since={since}", self.base))
+    /// The JSON answer of the control API's `GET /_emulator/{path}`; panics if there is none.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/_emulator/{path}", self.base))
             .send()
             .await
-            .expect("emulator call log")
+            .unwrap_or_else(|e| panic!("GET /_emulator/{path}: {e}"))
             .json()
             .await
-            .expect("call log JSON");
+            .unwrap_or_else(|e| panic!("GET /_emulator/{path}: not JSON: {e}"))
+    }
+
+    /// Calls logged after `since` (a sequence number from an earlier call, 0 for all).
+    pub async fn calls_since(&self, since: u64) -> Vec<Call> {
+        let body = self.get_json(&format!("calls?since={since}")).await;
         serde_json::from_value(body["calls"].clone()).expect("calls")
     }
 

@@ -24,6 +24,17 @@ async fn run(s: &Scenario, name: &str, type_: &str, extra: serde_json::Value) ->
     status
 }
 
+/// A Ready [`failover_setup`] whose standby cluster the emulator never publishes a lag for.
+async fn ready_without_published_lag(prefix: &str) -> (Scenario, Operator) {
+    let mut s = Scenario::new(prefix).await;
+    Emulator::new()
+        .set_replication_lag("us-west-2", &s.names.standby, None)
+        .await;
+    let operator = s.start_operator().await;
+    failover_setup(&mut s).await;
+    (s, operator)
+}
+
 #[tokio::test]
 async fn every_request_type_reports_its_rpo_with_a_basis() {
     let mut s = Scenario::new("rpo-each").await;
@@ -74,11 +85,7 @@ async fn every_request_type_reports_its_rpo_with_a_basis() {
 
 #[tokio::test]
 async fn with_no_lag_ever_published_the_rpo_is_unknown_and_says_why() {
-    let mut s = Scenario::new("rpo-none").await;
-    let emulator = Emulator::new();
-    emulator.set_replication_lag("us-west-2", &s.names.standby, None).await;
-    let operator = s.start_operator().await;
-    failover_setup(&mut s).await;
+    let (s, operator) = ready_without_published_lag("rpo-none").await;
 
     let status = run(&s, "unplanned", "Failover", json!({})).await;
     let rpo = status.data_loss.expect("an RPO, even unknown");
@@ -93,11 +100,7 @@ async fn with_no_lag_ever_published_the_rpo_is_unknown_and_says_why() {
 
 #[tokio::test]
 async fn with_only_a_stale_lag_sample_the_rpo_is_a_bound() {
-    let mut s = Scenario::new("rpo-stale").await;
-    let emulator = Emulator::new();
-    emulator.set_replication_lag("us-west-2", &s.names.standby, None).await;
-    let operator = s.start_operator().await;
-    failover_setup(&mut s).await;
+    let (s, operator) = ready_without_published_lag("rpo-stale").await;
     // The last sample anyone published, five minutes ago.
     cloudwatch("us-west-2")
         .await

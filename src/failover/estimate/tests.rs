@@ -1,25 +1,8 @@
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-
 use super::*;
+use crate::failover::outcome::tests::{at, step};
 
+/// The epoch second [`at`] counts from.
 const NOW: i64 = 1_800_000_000;
-
-fn at(seconds: i64) -> Time {
-    Time(Timestamp::from_second(NOW + seconds).unwrap())
-}
-
-fn step(kind: StepKind, state: StepState, finished: Option<i64>) -> StepStatus {
-    StepStatus {
-        name: kind.name().into(),
-        state,
-        depends_on: vec![],
-        started_at: None,
-        finished_at: finished.map(at),
-        attempts: 0,
-        message: None,
-        operation: None,
-    }
-}
 
 fn sample(milliseconds: f64, age: i64) -> LagSample {
     LagSample {
@@ -99,7 +82,7 @@ fn no_sample_at_all_is_unknown_and_says_why() {
 #[test]
 fn a_switchover_or_failback_loses_nothing_and_a_drill_says_what_a_failover_would_lose() {
     for type_ in [FailoverType::Switchover, FailoverType::Failback] {
-        let e = data_loss(type_, &LagEvidence::NoDatabase, NOW);
+        let e = planned_move(type_);
         assert_eq!((e.basis, e.seconds), (EstimateBasis::Zero, Some(0.0)), "{type_:?}");
     }
     let e = data_loss(FailoverType::Drill, &samples(Ok(Some(sample(800.0, 1))), None), NOW);

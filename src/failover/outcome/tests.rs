@@ -4,11 +4,13 @@ use super::*;
 use crate::api::{EstimateBasis, StepKind, StepStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-fn at(seconds: i64) -> Time {
+/// `seconds` after the epoch second 1 800 000 000 (shared with `estimate`'s tests).
+pub(crate) fn at(seconds: i64) -> Time {
     Time(Timestamp::from_second(1_800_000_000 + seconds).unwrap())
 }
 
-fn step(kind: StepKind, state: StepState, finished: Option<i64>) -> StepStatus {
+/// A journal entry of `kind` in `state`, finished at [`at`]`(finished)`.
+pub(crate) fn step(kind: StepKind, state: StepState, finished: Option<i64>) -> StepStatus {
     StepStatus {
         name: kind.name().into(),
         state,
