@@ -199,7 +199,13 @@ pub struct ClusterEndpointRef {
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct StorageStatus {
+    /// The direction the last check protected: from the serving region to the other one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_to: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub s3: Vec<S3ReplicationStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -230,6 +236,10 @@ pub struct S3ReplicationStatus {
     pub destination_versioning: String,
     /// The operator's replication rule on the source bucket: Enabled, Disabled, Drifted or Missing.
     pub rule: String,
+    /// After a failover, the rule on the destination bucket replicating back to the source
+    /// (Enabled, Disabled or Missing); absent while the primary region serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_rule: Option<String>,
 }
 
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -10,8 +10,8 @@ use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::
 use tracing::info;
 
 use super::{
-    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, aurora, compute, dynamodb, endpoints, s3,
-    schedule::Due, status, traffic,
+    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, dynamodb, endpoints,
+    s3, schedule::Due, status, traffic,
 };
 use crate::{
     api::{
@@ -113,22 +113,27 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         }
         checks.add(ConditionType::DatabaseReplicating, checked, |_, _| {});
     }
+    if spec.database.is_none() {
+        checks.status.active_region = Some(active_region_without_database(pl));
+    }
     if let Some(storage) = spec
         .storage
         .as_ref()
         .filter(|s| !s.s3.is_empty() || !s.dynamodb.is_empty())
     {
         components.push(Component::Storage);
-        let checked = due(ctx, pl, key, Component::Storage, false, None, async |_| {
-            self::storage(ctx, pl, key, storage, previous).await
+        let active = checks.status.active_region.clone();
+        // A check made for the other direction is out of date however recent it is.
+        let protected_from = previous.storage.as_ref().and_then(|s| s.protected_from.clone());
+        let serving = Serving::of(&spec.regions, active.as_deref()).active;
+        let moved = protected_from.is_some_and(|from| from != serving);
+        let checked = due(ctx, pl, key, Component::Storage, moved, None, async |_| {
+            self::storage(ctx, pl, key, storage, active.as_deref(), previous).await
         })
         .await;
         checks.add(ConditionType::StorageReplicating, checked, |s, part| {
             s.storage = Some(part)
         });
-    }
-    if spec.database.is_none() {
-        checks.status.active_region = Some(active_region_without_database(pl));
     }
     let request = running_at_start.or_else(|| ctx.requests.running(pl));
     // Compute and traffic follow the active region and writer: when those move, look at once.
@@ -284,15 +289,20 @@ async fn storage(
     pl: &PilotLight,
     owner: &str,
     spec: &crate::api::StorageSpec,
+    active_region: Option<&str>,
     previous: &PilotLightStatus,
 ) -> Checked<crate::api::StorageStatus> {
     let regions = &pl.spec.regions;
+    let serving = Serving::of(regions, active_region);
     let mut part = previous.storage.clone().unwrap_or_default();
+    part.protected_from = Some(serving.active.to_owned());
+    part.protected_to = Some(serving.other.to_owned());
     let mut found = Vec::new();
     if !spec.s3.is_empty() {
-        found.push(match s3::observe(&ctx.aws, regions, &spec.s3).await {
+        found.push(match s3::observe(&ctx.aws, regions, serving, &spec.s3).await {
             Ok(observations) => {
-                let d = s3::decide(regions, &spec.s3, &observations);
+                let running = ctx.requests.running(pl).is_some();
+                let d = s3::decide(regions, serving, running, &spec.s3, &observations);
                 part.s3 = d.status.clone();
                 apply_changes(ctx, pl, owner, &d.changes, d.report, ()).await
             }
@@ -300,9 +310,9 @@ async fn storage(
         });
     }
     if !spec.dynamodb.is_empty() {
-        found.push(match dynamodb::observe(&ctx.aws, regions, &spec.dynamodb).await {
+        found.push(match dynamodb::observe(&ctx.aws, serving, &spec.dynamodb).await {
             Ok(observed) => {
-                let d = dynamodb::decide(regions, &spec.dynamodb, &observed);
+                let d = dynamodb::decide(serving, &spec.dynamodb, &observed);
                 part.dynamodb = d.status.clone();
                 apply_changes(ctx, pl, owner, &d.changes, d.report, ()).await
             }

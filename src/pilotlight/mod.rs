@@ -71,6 +71,45 @@ pub trait PlannedChange: std::fmt::Debug + Sync {
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send;
 }
 
+/// Which way replication protects the data now: from the region that serves (takes the writes)
+/// to the other one. After a failover that is standby -> primary, and every message says so.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Serving<'a> {
+    /// The region that serves.
+    pub active: &'a str,
+    /// The region its data must reach.
+    pub other: &'a str,
+    /// Whether the active region is the spec's standby (a failover or switchover moved it).
+    pub moved: bool,
+}
+
+impl<'a> Serving<'a> {
+    /// `active` is `status.activeRegion`; unknown or unrecognised means the spec's primary.
+    pub fn of(regions: &'a crate::api::Regions, active: Option<&str>) -> Self {
+        let (primary, standby) = (regions.primary.as_str(), regions.standby.as_str());
+        match active == Some(standby) {
+            true => Self {
+                active: standby,
+                other: primary,
+                moved: true,
+            },
+            false => Self {
+                active: primary,
+                other: standby,
+                moved: false,
+            },
+        }
+    }
+
+    /// How messages name the active region: "us-west-2 (active since the last failover)".
+    pub fn active_label(&self) -> String {
+        match self.moved {
+            true => format!("{} (serving since the last failover)", self.active),
+            false => format!("{} (serving)", self.active),
+        }
+    }
+}
+
 /// The seed article's regions, for the components' unit tests.
 #[cfg(test)]
 fn test_regions() -> crate::api::Regions {

@@ -106,6 +106,17 @@ async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refu
         "{calls:?}"
     );
 
+    // Storage says which way it protects now: the writes stay in us-west-2 until us-east-1
+    // answers.
+    let (_, message) = s
+        .wait_for_reason("StorageReplicating", "False", "OldRegionUnreachable")
+        .await;
+    assert!(
+        message.contains("in us-west-2 (serving since the last failover) are kept there but reach")
+            && message.contains("only when us-east-1 answers again"),
+        "{message}"
+    );
+
     // The region returns: the deferred steps finish on their own.
     emulator.clear_faults().await;
     let finished = eventually(Duration::from_secs(90), || async {
@@ -121,6 +132,19 @@ async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refu
         (0, 0, 4),
         "old primary fenced"
     );
+    let pl = s
+        .wait("StorageReplicating", "True", None, Duration::from_secs(90))
+        .await;
+    let message = condition(pl.status.as_ref().unwrap(), "StorageReplicating")
+        .message
+        .clone();
+    assert!(
+        message.contains("in us-west-2 (serving since the last failover) replicate back to")
+            && message.contains("replicate to its ACTIVE replica in us-east-1"),
+        "{message}"
+    );
+    let storage = pl.status.unwrap().storage.unwrap();
+    assert_eq!(storage.s3[0].reverse_rule.as_deref(), Some("Enabled"));
     operator.stop().await;
 }
 

@@ -122,7 +122,17 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
     let last = pl.status.unwrap().last_failover.unwrap();
     assert_eq!((last.request_name.as_str(), last.phase), ("switch", Succeeded));
     assert_eq!(last.recovery_time_seconds, Some(rto));
-    s.wait("Ready", "True", None, Duration::from_secs(60)).await;
+    let pl = s.wait("Ready", "True", None, Duration::from_secs(60)).await;
+    let storage = condition(pl.status.as_ref().unwrap(), "StorageReplicating")
+        .message
+        .clone();
+    assert!(
+        storage.contains("in us-west-2 (serving since the last failover) replicate back to")
+            && storage.contains(
+                "in us-west-2 (serving since the last failover) replicate to its ACTIVE replica in us-east-1"
+            ),
+        "the direction now protected: {storage}"
+    );
     assert_eq!(capacity("us-west-2", &full.asg).await, (2, 4, 10), "not scaled down");
     assert!(s.event_reasons().await.iter().any(|r| r == "Ready"));
 
@@ -152,6 +162,14 @@ async fn switchover_moves_everything_and_failback_moves_it_back() {
     })
     .await
     .expect("PilotLight active in us-east-1 again");
+    let pl = s.wait("Ready", "True", None, Duration::from_secs(60)).await;
+    let storage = condition(pl.status.as_ref().unwrap(), "StorageReplicating")
+        .message
+        .clone();
+    assert!(
+        storage.contains("in us-east-1 replicates to") && storage.contains("in us-east-1 (serving) replicate to"),
+        "forward again after the failback: {storage}"
+    );
     operator.stop().await;
 }
 

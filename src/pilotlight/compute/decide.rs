@@ -271,22 +271,25 @@ impl Draft<'_> {
                 self.changes[0].reason(),
                 self.changes.iter().map(Change::describe).collect::<Vec<_>>().join("; "),
             ),
-            None => ComponentReport::healthy(
-                if capacity == CapacityUse::Dormant {
-                    "Dormant"
-                } else {
-                    "InUse"
-                },
-                format!(
-                    "AMI {} ({} old) in launch template {} v{}; Auto Scaling Group {} at {}",
-                    status.image_id.as_deref().unwrap_or_default(),
-                    status.image_age.as_deref().unwrap_or("unknown"),
-                    spec.launch_template.name,
-                    status.launch_template_version.unwrap_or_default(),
-                    spec.auto_scaling_group.name,
-                    status.auto_scaling_group.as_deref().unwrap_or_default(),
-                ),
-            ),
+            None => {
+                let (reason, role) = match capacity {
+                    CapacityUse::Dormant => ("Dormant", "held at zero until a failover"),
+                    CapacityUse::InUse => ("InUse", "in use: the standby serves or a request runs"),
+                };
+                ComponentReport::healthy(
+                    reason,
+                    format!(
+                        "Auto Scaling Group {} in {} at {} (min/desired/max), {role}; it launches AMI {} ({} old) from launch template {} v{}",
+                        spec.auto_scaling_group.name,
+                        self.standby,
+                        status.auto_scaling_group.as_deref().unwrap_or_default(),
+                        status.image_id.as_deref().unwrap_or_default(),
+                        status.image_age.as_deref().unwrap_or("unknown"),
+                        spec.launch_template.name,
+                        status.launch_template_version.unwrap_or_default(),
+                    ),
+                )
+            }
         };
         Decision {
             changes: self.changes,

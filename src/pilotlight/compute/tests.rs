@@ -147,6 +147,13 @@ fn converged_and_dormant_is_healthy_regardless_of_order() {
     assert_eq!(d.status.image_age.as_deref(), Some("1d0h"));
     assert_eq!(d.status.auto_scaling_group.as_deref(), Some("0/0/10"));
     assert!(d.report.message.contains("v3"), "{}", d.report.message);
+    assert!(
+        d.report
+            .message
+            .contains("in us-west-2 at 0/0/10 (min/desired/max), held at zero until a failover"),
+        "{}",
+        d.report.message
+    );
 }
 
 #[test]

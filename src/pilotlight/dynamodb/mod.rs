@@ -1,16 +1,17 @@
-//! DynamoDB global-table replicas: each listed table gets a replica in the standby region.
+//! DynamoDB global-table replicas: each listed table gets a replica in the standby region (after a
+//! failover: in the primary region, the one the serving region's writes must reach).
 //! Tables are never created or deleted; a replica is only ever added.
 
 use crate::aws::states::TableStatus;
 use crate::{
-    api::{DynamoDbReplicaStatus, DynamoDbTableSpec, Regions},
+    api::{DynamoDbReplicaStatus, DynamoDbTableSpec},
     aws::{
         AwsClients, AwsError,
         dynamodb::{self, Table},
     },
 };
 
-use super::{ComponentReport, PlannedChange};
+use super::{ComponentReport, PlannedChange, Serving};
 
 /// A replica to add.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,23 +45,25 @@ pub struct Decision {
     pub status: Vec<DynamoDbReplicaStatus>,
 }
 
-/// Describes every table in the primary region (`None`: no such table).
+/// Describes every table in the serving region (`None`: no such table). A global table lists
+/// its replicas from any of them, and the serving one answers in an outage of the other.
 pub async fn observe(
     aws: &AwsClients,
-    regions: &Regions,
+    serving: Serving<'_>,
     tables: &[DynamoDbTableSpec],
 ) -> Result<Vec<Option<Table>>, AwsError> {
-    let primary = aws.region(regions.primary.as_str());
+    let active = aws.region(serving.active);
     let mut observed = Vec::with_capacity(tables.len());
     for table in tables {
-        observed.push(dynamodb::describe_table(&primary, &table.table_name).await?);
+        observed.push(dynamodb::describe_table(&active, &table.table_name).await?);
     }
     Ok(observed)
 }
 
-/// Decides which replicas to add and how healthy the replicas are. Pure: no I/O.
-pub fn decide(regions: &Regions, tables: &[DynamoDbTableSpec], observed: &[Option<Table>]) -> Decision {
-    let (primary, standby) = (regions.primary.as_str(), regions.standby.as_str());
+/// Decides which replicas to add and how healthy the replicas are: the serving region's table
+/// must have an ACTIVE replica in the other region. Pure: no I/O.
+pub fn decide(serving: Serving<'_>, tables: &[DynamoDbTableSpec], observed: &[Option<Table>]) -> Decision {
+    let (active, other) = (serving.active, serving.other);
     let mut changes = Vec::new();
     let mut reports = Vec::new();
     let mut status = Vec::new();
@@ -72,16 +75,25 @@ pub fn decide(regions: &Regions, tables: &[DynamoDbTableSpec], observed: &[Optio
                 table_status: "Missing".into(),
                 replica_status: None,
             });
+            let fix = match serving.moved {
+                false => "create it or fix spec.storage.dynamodb[].tableName (the operator never creates tables)",
+                true => {
+                    "the serving region has lost its replica; the other region's table holds the data (the operator never creates or deletes tables)"
+                }
+            };
             reports.push(ComponentReport::misconfigured(
                 "TableNotFound",
-                format!("DynamoDB table {name} does not exist in {primary}: create it or fix spec.storage.dynamodb[].tableName (the operator never creates tables)"),
+                format!(
+                    "DynamoDB table {name} does not exist in {}: {fix}",
+                    serving.active_label()
+                ),
             ));
             continue;
         };
         let replica = table
             .replicas
             .iter()
-            .find(|(region, _)| region == standby)
+            .find(|(region, _)| region == other)
             .map(|(_, s)| s.clone());
         status.push(DynamoDbReplicaStatus {
             table_name: name.to_owned(),
@@ -91,32 +103,42 @@ pub fn decide(regions: &Regions, tables: &[DynamoDbTableSpec], observed: &[Optio
         reports.push(match &replica {
             None if table.status == TableStatus::Active => {
                 changes.push(CreateReplica {
-                    region: primary.to_owned(),
+                    region: active.to_owned(),
                     table: name.to_owned(),
-                    replica_region: standby.to_owned(),
+                    replica_region: other.to_owned(),
                 });
                 ComponentReport::converging(
                     "CreatingTableReplica",
-                    format!("adding a replica of {name} in {standby}"),
+                    format!(
+                        "writes to {name} in {} are not replicated: adding its replica in {other}",
+                        serving.active_label()
+                    ),
                 )
             }
             None => ComponentReport::converging(
                 "TableNotActive",
                 format!(
-                    "waiting for table {name} to be ACTIVE (it is {}) before adding its replica",
+                    "waiting for table {name} in {active} to be ACTIVE (it is {}) before adding its replica in {other}",
                     table.status
                 ),
             ),
-            Some(TableStatus::Active) => {
-                ComponentReport::healthy("Replicating", format!("{name} has an ACTIVE replica in {standby}"))
-            }
+            Some(TableStatus::Active) => ComponentReport::healthy(
+                "Replicating",
+                format!(
+                    "writes to {name} in {} replicate to its ACTIVE replica in {other}",
+                    serving.active_label()
+                ),
+            ),
             Some(creating @ (TableStatus::Creating | TableStatus::Updating)) => ComponentReport::converging(
                 "TableReplicaCreating",
-                format!("the replica of {name} in {standby} is {creating}"),
+                format!("the replica of {name} in {other} is {creating}; writes in {active} reach it once it is ACTIVE"),
             ),
-            Some(other) => ComponentReport::degraded(
+            Some(other_status) => ComponentReport::degraded(
                 "TableReplicaUnhealthy",
-                format!("the replica of {name} in {standby} is {other}"),
+                format!(
+                    "the replica of {name} in {other} is {other_status}: writes in {} are not protected; see the table's replica in the DynamoDB console",
+                    serving.active_label()
+                ),
             ),
         });
     }
@@ -139,6 +161,12 @@ mod tests {
 
     use crate::pilotlight::test_regions as regions;
 
+    /// Decides with the spec's primary serving, or with `active` serving.
+    fn decide_in(active: Option<&str>, observed: &[Option<Table>]) -> Decision {
+        let regions = regions();
+        decide(Serving::of(&regions, active), &tables(), observed)
+    }
+
     fn tables() -> Vec<DynamoDbTableSpec> {
         vec![DynamoDbTableSpec {
             table_name: "app-sessions".into(),
@@ -154,7 +182,7 @@ mod tests {
 
     #[test]
     fn adds_the_missing_replica() {
-        let d = decide(&regions(), &tables(), &[table("ACTIVE", &[])]);
+        let d = decide_in(None, &[table("ACTIVE", &[])]);
         assert_eq!(
             d.changes,
             vec![CreateReplica {
@@ -168,41 +196,63 @@ mod tests {
 
     #[test]
     fn an_active_replica_is_healthy_and_other_regions_do_not_count() {
-        let d = decide(
-            &regions(),
-            &tables(),
+        let d = decide_in(
+            None,
             &[table("ACTIVE", &[("eu-west-1", "ACTIVE"), ("us-west-2", "ACTIVE")])],
         );
         assert!(d.changes.is_empty());
         assert_eq!(d.report.health, ComponentHealth::Healthy);
         assert_eq!(d.status[0].replica_status.as_deref(), Some("ACTIVE"));
-        let d = decide(&regions(), &tables(), &[table("ACTIVE", &[("eu-west-1", "ACTIVE")])]);
+        let d = decide_in(None, &[table("ACTIVE", &[("eu-west-1", "ACTIVE")])]);
         assert_eq!(d.changes.len(), 1, "a replica elsewhere is not the standby's");
     }
 
     #[test]
     fn waits_while_creating_and_degrades_on_failure() {
-        let d = decide(
-            &regions(),
-            &tables(),
-            &[table("UPDATING", &[("us-west-2", "CREATING")])],
-        );
+        let d = decide_in(None, &[table("UPDATING", &[("us-west-2", "CREATING")])]);
         assert!(d.changes.is_empty());
         assert_eq!(d.report.reason, "TableReplicaCreating");
-        let d = decide(
-            &regions(),
-            &tables(),
-            &[table("ACTIVE", &[("us-west-2", "CREATION_FAILED")])],
-        );
+        let d = decide_in(None, &[table("ACTIVE", &[("us-west-2", "CREATION_FAILED")])]);
         assert_eq!(d.report.health, ComponentHealth::Degraded);
         assert!(d.report.message.contains("CREATION_FAILED"));
     }
 
     #[test]
     fn a_missing_table_is_a_configuration_error() {
-        let d = decide(&regions(), &tables(), &[None]);
+        let d = decide_in(None, &[None]);
         assert!(d.changes.is_empty());
         assert_eq!(d.report.reason, "TableNotFound");
         assert_eq!(d.status[0].table_status, "Missing");
+    }
+
+    #[test]
+    fn after_a_failover_the_replica_that_counts_is_the_old_primary_region() {
+        let d = decide_in(Some("us-west-2"), &[table("ACTIVE", &[("us-east-1", "ACTIVE")])]);
+        assert!(d.changes.is_empty());
+        assert_eq!(d.report.health, ComponentHealth::Healthy);
+        assert_eq!(
+            d.report.message,
+            "writes to app-sessions in us-west-2 (serving since the last failover) replicate to its ACTIVE replica in us-east-1"
+        );
+        let d = decide_in(Some("us-west-2"), &[table("ACTIVE", &[])]);
+        assert_eq!(
+            d.changes,
+            vec![CreateReplica {
+                region: "us-west-2".into(),
+                table: "app-sessions".into(),
+                replica_region: "us-east-1".into()
+            }],
+            "the serving region adds the replica its writes must reach"
+        );
+        assert!(
+            d.report.message.contains("adding its replica in us-east-1"),
+            "{}",
+            d.report.message
+        );
+        let d = decide_in(None, &[table("ACTIVE", &[("us-west-2", "ACTIVE")])]);
+        assert_eq!(
+            d.report.message,
+            "writes to app-sessions in us-east-1 (serving) replicate to its ACTIVE replica in us-west-2"
+        );
     }
 }

@@ -56,14 +56,19 @@ pub(crate) fn reverse_rule(
     if current.is_some_and(|c| c.managed.is_some()) {
         return Next::Done(format!("{source} -> {destination} (already)"));
     }
-    Next::Call(s3::ManagedRule {
+    Next::Call(reverse_managed_rule(pair))
+}
+
+/// The reverse rule itself, also what convergence keeps after a failover.
+pub(crate) fn reverse_managed_rule(pair: &S3ReplicationSpec) -> s3::ManagedRule {
+    s3::ManagedRule {
         id: REVERSE_RULE.into(),
         enabled: true,
-        destination_bucket: destination.to_owned(),
+        destination_bucket: pair.source_bucket.to_string(),
         storage_class: pair.storage_class.as_str().to_owned(),
         delete_marker_replication: pair.delete_marker_replication,
         replication_time_control: false,
-    })
+    }
 }
 
 #[cfg(test)]

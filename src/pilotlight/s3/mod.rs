@@ -1,5 +1,7 @@
 //! S3 cross-region replication: versioning on both buckets and the operator's replication rule
-//! on the source bucket, repaired when someone changes them. Buckets are never created or
+//! on the source bucket, repaired when someone changes them. After a failover the destination
+//! bucket takes the writes, and its rule back to the source (written by the failover's
+//! ReverseReplication step) is the one that protects them. Buckets are never created or
 //! deleted; other replication rules on the bucket are kept as they are.
 
 pub(crate) mod failover;
@@ -7,12 +9,12 @@ pub(crate) mod failover;
 use crate::{
     api::{Regions, S3ReplicationSpec, S3ReplicationStatus},
     aws::{
-        AwsClients, AwsError,
+        AwsClients, AwsError, AwsErrorKind,
         s3::{self, ManagedRule, Replication, Versioning},
     },
 };
 
-use super::{ComponentReport, PlannedChange};
+use super::{ComponentReport, PlannedChange, Serving};
 
 /// What AWS says about one bucket pair. `None` versioning means the bucket does not exist.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,6 +22,10 @@ pub struct PairObservation {
     pub source_versioning: Option<Versioning>,
     pub destination_versioning: Option<Versioning>,
     pub replication: Option<Replication>,
+    /// After a failover: the destination bucket's replication, with the rule back to the source.
+    pub reverse: Option<Replication>,
+    /// After a failover: the old primary region did not answer, so the source side is unknown.
+    pub source_unreachable: Option<AwsError>,
 }
 
 /// Something to change on a bucket.
@@ -124,10 +130,13 @@ fn desired_rule(pair: &S3ReplicationSpec) -> ManagedRule {
     }
 }
 
-/// Reads every pair: versioning of both buckets and the source's replication configuration.
+/// Reads every pair: versioning of both buckets and the source's replication configuration;
+/// after a failover the destination side first, with its rule back, and an old primary region
+/// that does not answer is recorded rather than failing the whole check.
 pub async fn observe(
     aws: &AwsClients,
     regions: &Regions,
+    serving: Serving<'_>,
     pairs: &[S3ReplicationSpec],
 ) -> Result<Vec<PairObservation>, AwsError> {
     let (primary, standby) = (
@@ -136,28 +145,55 @@ pub async fn observe(
     );
     let mut observations = Vec::with_capacity(pairs.len());
     for pair in pairs {
-        let source_versioning = s3::versioning(&primary, pair.source_bucket.as_str()).await?;
         let destination_versioning = s3::versioning(&standby, pair.destination_bucket.as_str()).await?;
-        let replication = match source_versioning {
-            Some(_) => s3::replication(&primary, pair.source_bucket.as_str(), &rule_id(pair)).await?,
-            None => None,
+        let reverse = match (serving.moved, &destination_versioning) {
+            (true, Some(_)) => {
+                s3::replication(&standby, pair.destination_bucket.as_str(), failover::REVERSE_RULE).await?
+            }
+            _ => None,
+        };
+        let source = async {
+            let versioning = s3::versioning(&primary, pair.source_bucket.as_str()).await?;
+            let replication = match versioning {
+                Some(_) => s3::replication(&primary, pair.source_bucket.as_str(), &rule_id(pair)).await?,
+                None => None,
+            };
+            Ok::<_, AwsError>((versioning, replication))
+        };
+        let (source_versioning, replication, source_unreachable) = match source.await {
+            Ok((versioning, replication)) => (versioning, replication, None),
+            Err(e) if serving.moved && e.kind == AwsErrorKind::Unavailable => (None, None, Some(e)),
+            Err(e) => return Err(e),
         };
         observations.push(PairObservation {
             source_versioning,
             destination_versioning,
             replication,
+            reverse,
+            source_unreachable,
         });
     }
     Ok(observations)
 }
 
-/// Decides what to change for every pair and how healthy replication is. Pure: no I/O.
-pub fn decide(regions: &Regions, pairs: &[S3ReplicationSpec], observations: &[PairObservation]) -> Decision {
+/// Decides what to change for every pair and how healthy replication is. While a request runs,
+/// the rule back is its ReverseReplication step's to write. Pure: no I/O.
+pub fn decide(
+    regions: &Regions,
+    serving: Serving<'_>,
+    request_running: bool,
+    pairs: &[S3ReplicationSpec],
+    observations: &[PairObservation],
+) -> Decision {
     let mut changes = Vec::new();
     let mut reports = Vec::new();
     let mut status = Vec::new();
     for (pair, obs) in pairs.iter().zip(observations) {
-        let (report, pair_status) = decide_pair(regions, pair, obs, &mut changes);
+        let (mut report, mut pair_status) = decide_pair(regions, pair, obs, &mut changes);
+        if serving.moved {
+            report = protection_back(pair, obs, serving, request_running, report, &mut changes);
+            pair_status.reverse_rule = Some(reverse_rule_state(obs).to_owned());
+        }
         reports.push(report);
         status.push(pair_status);
     }
@@ -166,6 +202,89 @@ pub fn decide(regions: &Regions, pairs: &[S3ReplicationSpec], observations: &[Pa
         changes,
         report,
         status,
+    }
+}
+
+fn reverse_rule_state(obs: &PairObservation) -> &'static str {
+    match obs.reverse.as_ref().and_then(|r| r.managed.as_ref()) {
+        None => "Missing",
+        Some(rule) if rule.enabled => "Enabled",
+        Some(_) => "Disabled",
+    }
+}
+
+/// After a failover: the report on what protects the writes the destination bucket now takes
+/// (its rule back to the source), with the forward rule's own report (`forward`) kept when it
+/// has something to fix. A missing or disabled rule back is written again unless a request
+/// runs; nothing is written while the old primary region does not answer.
+fn protection_back(
+    pair: &S3ReplicationSpec,
+    obs: &PairObservation,
+    serving: Serving<'_>,
+    request_running: bool,
+    forward: ComponentReport,
+    changes: &mut Vec<Change>,
+) -> ComponentReport {
+    let (source, destination) = (pair.source_bucket.as_str(), pair.destination_bucket.as_str());
+    let (active, old) = (serving.active_label(), serving.other);
+    if obs.destination_versioning.is_none() {
+        return forward;
+    }
+    let back_enabled = reverse_rule_state(obs) == "Enabled";
+    if let Some(e) = &obs.source_unreachable {
+        let rule = match back_enabled {
+            true => format!("rule {} replicates them once it does", failover::REVERSE_RULE),
+            false => "the failover's ReverseReplication step writes the rule back once it does".to_owned(),
+        };
+        return ComponentReport::degraded(
+            "OldRegionUnreachable",
+            format!(
+                "writes to {destination} in {active} are kept there but reach {source} only when {old} answers again ({e}); {rule}"
+            ),
+        );
+    }
+    if obs.source_versioning.is_none() {
+        return forward;
+    }
+    let back = match (back_enabled, request_running) {
+        (true, _) => ComponentReport::healthy(
+            "Replicating",
+            format!("writes to {destination} in {active} replicate back to {source} in {old}"),
+        ),
+        (false, true) => ComponentReport::converging(
+            "ReverseReplicationPending",
+            format!(
+                "writes to {destination} in {active} do not reach {source} in {old} yet: the running FailoverRequest's ReverseReplication step sets that up"
+            ),
+        ),
+        (false, false) => {
+            changes.push(Change::PutReplication {
+                region: serving.active.to_owned(),
+                bucket: destination.to_owned(),
+                role: pair.replication_role_arn.to_string(),
+                rule: failover::reverse_managed_rule(pair),
+                other_rules: obs.reverse.as_ref().map(|r| r.other_rules.clone()).unwrap_or_default(),
+                repair: obs
+                    .reverse
+                    .as_ref()
+                    .and_then(|r| r.managed.as_ref())
+                    .map(|_| "rule disabled".to_owned()),
+            });
+            ComponentReport::converging(
+                "ConfiguringReplication",
+                format!(
+                    "writes to {destination} in {active} do not reach {source} in {old}: writing rule {} to replicate them back",
+                    failover::REVERSE_RULE
+                ),
+            )
+        }
+    };
+    match forward.health {
+        super::ComponentHealth::Healthy => back,
+        _ => ComponentReport {
+            message: format!("{}; for a later failback: {}", back.message, forward.message),
+            ..ComponentReport::combine(vec![back, forward])
+        },
     }
 }
 
@@ -240,7 +359,13 @@ fn decide_pair(
         });
     }
     let report = match (&drift, changes.is_empty()) {
-        (_, true) => ComponentReport::healthy("Replicating", format!("{source} replicates to {destination}")),
+        (_, true) => ComponentReport::healthy(
+            "Replicating",
+            format!(
+                "{source} in {} replicates to {destination} in {}",
+                regions.primary, regions.standby
+            ),
+        ),
         (Some(what), false) => ComponentReport::converging("RepairingDrift", format!("{source}: {what}; repairing")),
         (None, false) => ComponentReport::converging(
             "ConfiguringReplication",
@@ -270,6 +395,7 @@ fn pair_status(
             (Some(_), false) => "Disabled",
         }
         .to_owned(),
+        reverse_rule: None,
     }
 }
 
@@ -370,6 +496,37 @@ mod tests {
                 managed: Some(desired_rule(&pair())),
                 other_rules: Vec::new(),
             }),
+            reverse: None,
+            source_unreachable: None,
+        }
+    }
+
+    /// Decides with the spec's primary serving, or with `active` serving.
+    fn decide_in(
+        active: Option<&str>,
+        request_running: bool,
+        pairs: &[S3ReplicationSpec],
+        observed: &[PairObservation],
+    ) -> Decision {
+        let regions = regions();
+        decide(
+            &regions,
+            Serving::of(&regions, active),
+            request_running,
+            pairs,
+            observed,
+        )
+    }
+
+    /// After a failover: the forward pair as converged, and the destination's rule back.
+    fn failed_over(back: Option<ManagedRule>) -> PairObservation {
+        PairObservation {
+            reverse: back.map(|rule| Replication {
+                role: "arn:aws:iam::123456789012:role/S3ReplicationRole".into(),
+                managed: Some(rule),
+                other_rules: Vec::new(),
+            }),
+            ..converged()
         }
     }
 
@@ -383,7 +540,7 @@ mod tests {
 
     #[test]
     fn converged_pair_is_healthy_and_changes_nothing() {
-        let d = decide(&regions(), &[pair()], &[converged()]);
+        let d = decide_in(None, false, &[pair()], &[converged()]);
         assert!(d.changes.is_empty());
         assert_eq!(d.report.health, ComponentHealth::Healthy);
         assert_eq!(d.status[0].rule, "Enabled");
@@ -395,8 +552,9 @@ mod tests {
             source_versioning: Some(Versioning::Never),
             destination_versioning: Some(Versioning::Never),
             replication: None,
+            ..converged()
         };
-        let d = decide(&regions(), &[pair()], &[obs]);
+        let d = decide_in(None, false, &[pair()], &[obs]);
         let reasons: Vec<_> = d.changes.iter().map(Change::reason).collect();
         assert_eq!(
             reasons,
@@ -411,7 +569,7 @@ mod tests {
         let mut obs = converged();
         obs.destination_versioning = Some(Versioning::Suspended);
         obs.replication.as_mut().unwrap().managed.as_mut().unwrap().enabled = false;
-        let d = decide(&regions(), &[pair()], &[obs]);
+        let d = decide_in(None, false, &[pair()], &[obs]);
         assert_eq!(d.changes.len(), 2);
         assert!(d.changes.iter().all(Change::is_warning), "{:?}", d.changes);
         assert_eq!(d.report.reason, "RepairingDrift");
@@ -436,7 +594,7 @@ mod tests {
         let replication = obs.replication.as_mut().unwrap();
         replication.other_rules.push(other.clone());
         replication.managed.as_mut().unwrap().storage_class = "GLACIER".into();
-        let d = decide(&regions(), &[pair()], &[obs]);
+        let d = decide_in(None, false, &[pair()], &[obs]);
         let [
             Change::PutReplication {
                 other_rules,
@@ -457,7 +615,7 @@ mod tests {
             destination_versioning: None,
             ..converged()
         };
-        let d = decide(&regions(), &[pair()], &[obs]);
+        let d = decide_in(None, false, &[pair()], &[obs]);
         assert!(d.changes.is_empty());
         assert_eq!(d.report.health, ComponentHealth::Misconfigured);
         assert!(
@@ -474,7 +632,131 @@ mod tests {
     fn a_different_role_is_drift() {
         let mut obs = converged();
         obs.replication.as_mut().unwrap().role = "arn:aws:iam::123456789012:role/Other".into();
-        let d = decide(&regions(), &[pair()], &[obs]);
+        let d = decide_in(None, false, &[pair()], &[obs]);
         assert!(matches!(d.changes.as_slice(), [Change::PutReplication { repair: Some(w), .. }] if w.contains("role")));
+    }
+
+    #[test]
+    fn while_the_primary_serves_the_message_names_both_regions() {
+        let d = decide_in(None, false, &[pair()], &[converged()]);
+        assert_eq!(
+            d.report.message,
+            "app-assets-us-east-1 in us-east-1 replicates to app-assets-us-west-2 in us-west-2"
+        );
+        assert_eq!(d.status[0].reverse_rule, None);
+    }
+
+    #[test]
+    fn after_a_failover_the_rule_back_is_what_protects_the_writes() {
+        let back = failover::reverse_managed_rule(&pair());
+        let d = decide_in(Some("us-west-2"), false, &[pair()], &[failed_over(Some(back))]);
+        assert!(d.changes.is_empty(), "{:?}", d.changes);
+        assert_eq!(d.report.health, ComponentHealth::Healthy);
+        assert_eq!(
+            d.report.message,
+            "writes to app-assets-us-west-2 in us-west-2 (serving since the last failover) replicate back to app-assets-us-east-1 in us-east-1"
+        );
+        assert_eq!(d.status[0].reverse_rule.as_deref(), Some("Enabled"));
+    }
+
+    #[test]
+    fn a_missing_rule_back_is_written_unless_a_request_runs() {
+        let d = decide_in(Some("us-west-2"), false, &[pair()], &[failed_over(None)]);
+        let [
+            Change::PutReplication {
+                region,
+                bucket,
+                rule,
+                repair: None,
+                ..
+            },
+        ] = d.changes.as_slice()
+        else {
+            panic!("{:?}", d.changes)
+        };
+        assert_eq!(
+            (region.as_str(), bucket.as_str()),
+            ("us-west-2", "app-assets-us-west-2")
+        );
+        assert_eq!(
+            (rule.id.as_str(), rule.destination_bucket.as_str()),
+            (failover::REVERSE_RULE, "app-assets-us-east-1")
+        );
+        assert_eq!(d.report.reason, "ConfiguringReplication");
+        assert!(
+            d.report
+                .message
+                .contains("do not reach app-assets-us-east-1 in us-east-1"),
+            "{}",
+            d.report.message
+        );
+        assert_eq!(d.status[0].reverse_rule.as_deref(), Some("Missing"));
+
+        let d = decide_in(Some("us-west-2"), true, &[pair()], &[failed_over(None)]);
+        assert!(
+            d.changes.is_empty(),
+            "the running request's step writes it: {:?}",
+            d.changes
+        );
+        assert_eq!(d.report.reason, "ReverseReplicationPending");
+
+        let mut disabled = failover::reverse_managed_rule(&pair());
+        disabled.enabled = false;
+        let d = decide_in(Some("us-west-2"), false, &[pair()], &[failed_over(Some(disabled))]);
+        assert!(
+            matches!(d.changes.as_slice(), [Change::PutReplication { repair: Some(_), .. }]),
+            "{:?}",
+            d.changes
+        );
+        assert!(d.changes[0].is_warning());
+    }
+
+    #[test]
+    fn an_unreachable_old_primary_keeps_the_writes_and_says_when_they_replicate() {
+        let mut obs = failed_over(None);
+        obs.source_versioning = None;
+        obs.replication = None;
+        obs.source_unreachable = Some(AwsError {
+            service: "S3",
+            operation: "GetBucketVersioning",
+            region: "us-east-1".into(),
+            kind: AwsErrorKind::Unavailable,
+            code: None,
+            message: "timed out".into(),
+        });
+        let d = decide_in(Some("us-west-2"), false, &[pair()], &[obs]);
+        assert!(
+            d.changes.is_empty(),
+            "nothing is written while the old region is away: {:?}",
+            d.changes
+        );
+        assert_eq!(d.report.health, ComponentHealth::Degraded);
+        assert_eq!(d.report.reason, "OldRegionUnreachable");
+        assert!(
+            d.report.message.starts_with(
+                "writes to app-assets-us-west-2 in us-west-2 (serving since the last failover) are kept there but reach app-assets-us-east-1 only when us-east-1 answers again"
+            ),
+            "{}",
+            d.report.message
+        );
+    }
+
+    #[test]
+    fn after_a_failover_forward_drift_is_still_repaired_and_named_for_failback() {
+        let mut obs = failed_over(Some(failover::reverse_managed_rule(&pair())));
+        obs.replication.as_mut().unwrap().managed.as_mut().unwrap().enabled = false;
+        let d = decide_in(Some("us-west-2"), false, &[pair()], &[obs]);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.report.health, ComponentHealth::Converging);
+        assert!(
+            d.report.message.starts_with(
+                "writes to app-assets-us-west-2 in us-west-2 (serving since the last failover) replicate back"
+            ) && d
+                .report
+                .message
+                .contains("for a later failback: app-assets-us-east-1: rule disabled; repairing"),
+            "{}",
+            d.report.message
+        );
     }
 }
