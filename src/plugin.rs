@@ -94,8 +94,9 @@ pub fn status_table(pilotlights: &[PilotLight]) -> String {
     table(&rows)
 }
 
-/// `kubectl pilotlight status NAME`: the conditions, and the running request if any.
-pub fn status_detail(pl: &PilotLight, running: Option<&FailoverRequest>) -> String {
+/// `kubectl pilotlight status NAME`: the conditions, and the request that runs or waits for
+/// approval, if any.
+pub fn status_detail(pl: &PilotLight, open: Option<&FailoverRequest>) -> String {
     let mut out = status_table(std::slice::from_ref(pl));
     let status = pl.status.clone().unwrap_or_default();
     let mut rows = vec![["CONDITION", "STATUS", "REASON", "MESSAGE"].map(str::to_owned).to_vec()];
@@ -122,8 +123,22 @@ pub fn status_detail(pl: &PilotLight, running: Option<&FailoverRequest>) -> Stri
         }
         let _ = write!(out, "\nRecent readiness and drills:\n{}", table(&rows));
     }
-    if let Some(r) = running {
-        let _ = write!(out, "\nRunning: {}\n{}", r.name_any(), steps_table(r));
+    match open {
+        Some(r) if r.phase() == Some(crate::api::RequestPhase::AwaitingApproval) => {
+            let creator = r.annotations().get(crate::api::CREATED_BY).cloned();
+            let _ = write!(
+                out,
+                "\nAwaiting approval: {} ({:?}, created by {}); another person approves it with: kubectl pilotlight approve {}\n",
+                r.name_any(),
+                r.spec.type_,
+                creator.as_deref().unwrap_or("unknown"),
+                r.name_any()
+            );
+        }
+        Some(r) => {
+            let _ = write!(out, "\nRunning: {}\n{}", r.name_any(), steps_table(r));
+        }
+        None => {}
     }
     out
 }
@@ -157,11 +172,15 @@ pub fn steps_table(request: &FailoverRequest) -> String {
     }
     let mut out = table(&rows);
     if let Some(status) = &request.status {
+        // Messages start with what happened ("Failed at ...", "Awaiting approval: ..."); the
+        // phase is only printed when there is no message yet.
         let _ = writeln!(
             out,
-            "{}: {}",
-            status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")),
-            status.message.clone().unwrap_or_default()
+            "{}",
+            status
+                .message
+                .clone()
+                .unwrap_or_else(|| status.phase.map_or("Pending".to_owned(), |p| format!("{p:?}")))
         );
         for (what, e) in [("RTO", &status.recovery_time), ("RPO", &status.data_loss)] {
             if let Some(e) = e {
@@ -256,6 +275,29 @@ mod tests {
             .collect();
         assert_eq!(trend, ["NotReady", "DrillFailed", "Ready"], "{out}");
         assert!(out.lines().nth(1).unwrap().contains("Unhealthy"), "{out}");
+    }
+
+    #[test]
+    fn status_in_detail_names_a_request_awaiting_approval_and_how_to_approve_it() {
+        let pl: PilotLight = serde_json::from_value(serde_json::json!({
+            "apiVersion": "pilotlight.dev/v1alpha1", "kind": "PilotLight",
+            "metadata": {"name": "app"},
+            "spec": {"regions": {"primary": "us-east-1", "standby": "us-west-2"}}
+        }))
+        .unwrap();
+        let mut r = FailoverRequest::against("app", FailoverType::Failover, "incident", "alice");
+        r.metadata.name = Some("app-detected-1".into());
+        r.status = Some(crate::api::FailoverRequestStatus {
+            phase: Some(RequestPhase::AwaitingApproval),
+            ..Default::default()
+        });
+        let out = status_detail(&pl, Some(&r));
+        assert!(
+            out.contains(
+                "Awaiting approval: app-detected-1 (Failover, created by alice); another person approves it with: kubectl pilotlight approve app-detected-1"
+            ),
+            "{out}"
+        );
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub enum ConditionType {
     PrimaryHealthy,
     /// The last drill succeeded and is younger than `spec.drills.maxAge`.
     DrillPassed,
+    /// The standby compute is scaled up ahead of an approval (`spec.failover.prewarm`). Not part
+    /// of `Ready`: a prewarmed standby is intended, not drift.
+    Prewarmed,
 }
 
 impl ConditionType {
@@ -45,6 +48,7 @@ impl ConditionType {
             Self::TrafficReady => "TrafficReady",
             Self::PrimaryHealthy => "PrimaryHealthy",
             Self::DrillPassed => "DrillPassed",
+            Self::Prewarmed => "Prewarmed",
         }
     }
 }

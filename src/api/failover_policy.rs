@@ -1,5 +1,5 @@
 //! `spec.failover`: the rules for FailoverRequests against a PilotLight (approval, the drill's
-//! smoke test).
+//! smoke test, prewarming the standby while people decide).
 
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,46 @@ pub struct FailoverPolicy {
     /// The HTTP check a Drill makes against the standby endpoint once its targets are healthy.
     #[serde(default)]
     pub smoke_test: SmokeTestSpec,
+    /// Scale the standby compute up while people decide, so that an approved failover finds it
+    /// warm. Only the standby Auto Scaling Group is touched: the database, traffic and the
+    /// primary region are left alone. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prewarm: Option<PrewarmSpec>,
+}
+
+/// When and how far to prewarm the standby compute.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.onSuspicion || self.onRequest").message("spec.failover.prewarm needs onSuspicion or onRequest (or both); remove it to turn prewarming off"))]
+pub struct PrewarmSpec {
+    /// While detection sees the primary unhealthy (from the first failed look, before
+    /// `spec.detection.unhealthyFor` ends); back to zero `cooldown` after it recovers.
+    #[serde(default)]
+    pub on_suspicion: bool,
+    /// While a Failover or Switchover request waits for approval; back to zero when it is
+    /// rejected or cancelled.
+    #[serde(default)]
+    pub on_request: bool,
+    /// Desired capacity while prewarmed. Default: `spec.compute.autoScalingGroup.failover`'s
+    /// desired capacity (the failover then only verifies health).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub capacity: Option<i32>,
+    /// A prewarm that lasts this long scales back to zero and says so; it does not start again
+    /// for the same suspicion or request.
+    #[serde(default = "default_prewarm_max_duration")]
+    pub max_duration: GoDuration,
+    /// How long the standby stays warm after the primary recovers (`onSuspicion`).
+    #[serde(default = "default_prewarm_cooldown")]
+    pub cooldown: GoDuration,
+}
+
+fn default_prewarm_max_duration() -> GoDuration {
+    GoDuration("30m".into())
+}
+
+fn default_prewarm_cooldown() -> GoDuration {
+    GoDuration("5m".into())
 }
 
 /// An HTTP GET against the standby region's endpoint.

@@ -27,18 +27,18 @@ use serde::{Deserialize, Serialize};
         name = "Target",
         type_ = "string",
         json_path = ".spec.pilotLightRef.name",
-        priority = 1
+        description = "The PilotLight it acts on"
     ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Step", type_ = "string", json_path = ".status.currentStep"),
     printcolumn(
-        name = "RTO",
+        name = "RTO(s)",
         type_ = "number",
         json_path = ".status.recoveryTimeSeconds",
         description = "Measured recovery time in seconds"
     ),
     printcolumn(
-        name = "RPO",
+        name = "RPO(s)",
         type_ = "number",
         json_path = ".status.dataLossWindowSeconds",
         description = "Data loss window in seconds"
@@ -49,10 +49,18 @@ use serde::{Deserialize, Serialize};
         json_path = ".status.dataLoss.basis",
         description = "Measured, Bound, Zero or Unknown (status.dataLoss.reason says why)"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        json_path = ".status.message",
+        description = "What happened and what is left to do",
+        priority = 1
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.approvedBy) || has(self.approvedBy)").message("spec.approvedBy cannot be removed once set"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.prewarm) || !self.prewarm || self.type == 'Drill'").message("spec.prewarm is for a Drill (a Failover or Switchover is prewarmed by spec.failover.prewarm of the PilotLight while it awaits approval)"))]
 pub struct FailoverRequestSpec {
     /// The PilotLight to act on, in the same namespace.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.pilotLightRef is immutable; create a new FailoverRequest"))]
@@ -78,6 +86,11 @@ pub struct FailoverRequestSpec {
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.approvedBy may be set only once"))]
     pub approved_by: Option<String>,
+    /// Drill only: first bring the standby up to the prewarm capacity, then measure the drill's
+    /// time to healthy from warm (what an approved failover takes after a prewarm).
+    #[serde(default)]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.prewarm is immutable"))]
+    pub prewarm: bool,
     /// Set to true to stop the request before its next step. Cannot be undone.
     #[serde(default)]
     #[x_kube(validation = kube::core::Rule::new("self || !oldSelf").message("spec.cancel cannot be unset once true"))]
@@ -144,6 +157,7 @@ impl FailoverRequest {
                 dry_run: false,
                 force: false,
                 approved_by: None,
+                prewarm: false,
                 cancel: false,
             },
             status: None,

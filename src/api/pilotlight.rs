@@ -33,7 +33,7 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
         name = "Active",
         type_ = "string",
         json_path = ".status.activeRegion",
-        description = "Region currently serving"
+        description = "Region currently serving (where the database writer is)"
     ),
     printcolumn(
         name = "Ready",
@@ -41,12 +41,18 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Why Ready is what it is (kubectl pilotlight status NAME shows every condition)"
+    ),
+    printcolumn(
         name = "Lag",
         type_ = "string",
         json_path = ".status.database.replicationLag",
         description = "Aurora global database replication lag"
     ),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", priority = 1),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -59,6 +65,15 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
 #[x_kube(validation = kube::core::Rule::new(
     "!has(self.detection) || has(self.traffic) || (has(self.detection.alarms) && size(self.detection.alarms) > 0)"
 ).message("spec.detection needs a signal: spec.traffic.route53 (its health check) or spec.detection.alarms"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.failover) || !has(self.failover.prewarm) || has(self.compute)"
+).message("spec.failover.prewarm scales the standby compute: it needs spec.compute"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.failover) || !has(self.failover.prewarm) || !self.failover.prewarm.onSuspicion || has(self.detection)"
+).message("spec.failover.prewarm.onSuspicion follows detection's suspicion: it needs spec.detection"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(self.failover) || !has(self.failover.prewarm) || !has(self.failover.prewarm.capacity) || !has(self.compute) || self.failover.prewarm.capacity <= self.compute.autoScalingGroup.failover.maxSize"
+).message("spec.failover.prewarm.capacity must not exceed spec.compute.autoScalingGroup.failover.maxSize"))]
 pub struct PilotLightSpec {
     /// The two regions. They must differ.
     pub regions: Regions,

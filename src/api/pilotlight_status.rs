@@ -48,6 +48,9 @@ pub struct PilotLightStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill_schedule: Option<super::DrillScheduleStatus>,
     /// Recent readiness transitions, newest last.
+    /// The current or last prewarm of the standby compute (`spec.failover.prewarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prewarm: Option<PrewarmStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub readiness_history: Vec<super::HistoryEntry>,
     /// Recent drill outcomes, newest last.
@@ -274,4 +277,56 @@ pub struct FailoverOutcome {
     /// What happened, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+}
+
+/// One prewarm of the standby compute, from its start to its end.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PrewarmStatus {
+    pub state: PrewarmState,
+    /// What started it.
+    pub trigger: PrewarmTrigger,
+    /// The FailoverRequest it waits for (`Request`), or the spell of ill health it follows
+    /// (`Suspicion`: the spell's start).
+    pub cause: String,
+    /// When the standby was first asked to scale up.
+    pub since: Time,
+    /// Desired capacity while prewarmed.
+    pub capacity: i32,
+    pub instance_type: String,
+    /// When it scales back unless it ends first (`spec.failover.prewarm.maxDuration`).
+    pub expires_at: Time,
+    /// `CoolingDown`: when it scales back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cools_down_at: Option<Time>,
+    /// When it ended (scaled back, expired, or a request took the warm standby over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
+    /// Instance-hours × the on-demand price table in docs/prewarm.md, so far (an estimate:
+    /// no discounts, no EBS or data transfer).
+    pub estimated_cost_usd: f64,
+    /// Why it is in its state, for people.
+    pub message: String,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrewarmState {
+    /// Scaled up (or scaling up) and waiting.
+    Warm,
+    /// The primary recovered; scales back once the cool-down ends.
+    CoolingDown,
+    /// A FailoverRequest started and took the warm standby over.
+    Used,
+    /// Back to zero: the cause went away.
+    ScaledBack,
+    /// Back to zero after `maxDuration`, although the cause is still there.
+    Expired,
+}
+
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrewarmTrigger {
+    /// Detection sees the primary unhealthy.
+    Suspicion,
+    /// A Failover or Switchover request waits for approval.
+    Request,
 }

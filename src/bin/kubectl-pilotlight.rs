@@ -111,16 +111,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Status { name: Some(name) } => {
             let pl = pilotlights.get(&name).await?;
-            let running = requests
+            let open = requests
                 .list(&ListParams::default())
                 .await?
                 .items
                 .into_iter()
                 .find(|r| {
                     r.spec.pilot_light_ref.name == name
-                        && r.status.as_ref().and_then(|s| s.phase) == Some(RequestPhase::Running)
+                        && matches!(
+                            r.status.as_ref().and_then(|s| s.phase),
+                            Some(RequestPhase::Running | RequestPhase::AwaitingApproval)
+                        )
                 });
-            print!("{}", plugin::status_detail(&pl, running.as_ref()));
+            print!("{}", plugin::status_detail(&pl, open.as_ref()));
         }
         Command::Plan { name, type_ } => {
             let me = whoami(&client).await?;

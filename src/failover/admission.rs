@@ -91,7 +91,7 @@ pub fn decide(facts: &Facts<'_>, plan: &[StepStatus]) -> Verdict {
     if needs_approval && !approved(request) {
         let message = match (&request.spec.approved_by, creator(request)) {
             (Some(by), Some(creator)) if *by == creator => format!(
-                "Awaiting approval: {by} created this request and cannot approve it; another person must set spec.approvedBy"
+                "Awaiting approval: {by} created this request and approved it themselves, which does not count; spec.approvedBy cannot change, so cancel it (kubectl pilotlight cancel) and create a new one for another person to approve"
             ),
             _ => "Awaiting approval: another person must set spec.approvedBy to their user name".to_owned(),
         };
@@ -259,6 +259,7 @@ async fn start(
     admitting: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<Action> {
     let type_ = request.spec.type_;
+    let direction = Direction::of(&pl.spec, type_);
     status.steps = plan;
     let data_loss = match type_ {
         FailoverType::Switchover | FailoverType::Failback => estimate::planned_move(type_),
@@ -285,8 +286,14 @@ async fn start(
         EventType::Normal,
         "Started",
         format!(
-            "{type_:?} of {} started: {}",
+            "{type_:?} of {} from {} to {} started{}: {}",
             request.spec.pilot_light_ref.name,
+            direction.from,
+            direction.to,
+            match &request.spec.approved_by {
+                Some(by) if approved => format!(" (approved by {by})"),
+                _ => String::new(),
+            },
             step_names(&status.steps)
         ),
     );
@@ -344,10 +351,15 @@ pub fn holder(others: &[FailoverRequest], request: &FailoverRequest) -> Option<S
         .min_by_key(|r| (r.metadata.creation_timestamp.clone(), r.name_any()))?;
     let phase = holder.phase().unwrap_or(RequestPhase::Pending);
     Some(format!(
-        "FailoverRequest {} ({:?}) is already {phase:?} for PilotLight {}; one request at a time",
+        "FailoverRequest {} ({:?}) is already {} for PilotLight {}; one request at a time: wait for it to end, or cancel it (kubectl pilotlight cancel {}), then create this one again",
         holder.name_any(),
         holder.spec.type_,
-        request.spec.pilot_light_ref.name
+        match phase {
+            RequestPhase::Pending => "waiting to be admitted".to_owned(),
+            other => format!("{other:?}"),
+        },
+        request.spec.pilot_light_ref.name,
+        holder.name_any()
     ))
 }
 

@@ -9,7 +9,7 @@ use super::{FailoverContext, ended, publish, requests_api, set_finalizer};
 use crate::{
     api::{
         Estimate, FailoverOutcome, FailoverRequest, FailoverRequestStatus, FailoverType, PilotLight, RequestPhase,
-        StepState,
+        StepKind, StepState,
     },
     config::{DRILL_MANAGER, FAILOVER_MANAGER},
     error::Result,
@@ -59,9 +59,14 @@ pub fn conclude(status: &FailoverRequestStatus, type_: FailoverType, stopped_by_
             step.name,
             step.message.as_deref().unwrap_or("no message")
         ),
-        (None, RequestPhase::Cancelled) => "Cancelled".to_owned(),
+        (None, RequestPhase::Cancelled) => "Cancelled by spec.cancel".to_owned(),
         _ => format!("{type_:?} succeeded"),
     };
+    let traffic_stayed = status
+        .steps
+        .iter()
+        .any(|s| s.name == StepKind::SwitchTraffic.name() && s.state != StepState::Succeeded);
+    let split = phase != RequestPhase::Succeeded && done.contains(&StepKind::PromoteDatabase.name()) && traffic_stayed;
     let done = if done.is_empty() {
         "nothing".to_owned()
     } else {
@@ -70,6 +75,14 @@ pub fn conclude(status: &FailoverRequestStatus, type_: FailoverType, stopped_by_
     message.push_str(&format!(". Done: {done}"));
     if !not_run.is_empty() {
         message.push_str(&format!(". Not run: {}", not_run.join(", ")));
+    }
+    if split {
+        message.push_str(
+            ". Completed steps are not undone: the database writer moved but traffic did not (SwitchTraffic did not succeed); \
+             fix what failed, then move traffic with a new request or by hand",
+        );
+    } else if phase != RequestPhase::Succeeded && done != "nothing" {
+        message.push_str(". Completed steps are not undone");
     }
     if !deferred.is_empty() {
         message.push_str(&format!(

@@ -236,7 +236,10 @@ async fn a_cancelled_request_stops_before_its_next_step_and_says_what_was_done()
         );
     }
     let message = status.message.unwrap();
-    assert!(message.starts_with("Cancelled. Done: PromoteDatabase"), "{message}");
+    assert!(
+        message.starts_with("Cancelled by spec.cancel. Done: PromoteDatabase"),
+        "{message}"
+    );
     assert!(
         message.contains("Not run: ") && message.contains("SwitchTraffic"),
         "{message}"

@@ -41,7 +41,7 @@ async fn plan_drill_status_and_history_from_the_command_line() {
     let (ok, out) = plugin(&ns, &["drill", "app", "--reason", "DRILL-7", "--wait"]).await;
     assert!(ok, "{out}");
     assert!(out.contains("created by testenv-admin"), "{out}");
-    assert!(out.contains("Succeeded: Drill succeeded"), "{out}");
+    assert!(out.contains("\nDrill succeeded. Done: "), "{out}");
     let last_table = out.rsplit("STEP ").next().unwrap();
     assert!(
         last_table

@@ -35,6 +35,7 @@ fn request(name: &str, type_: FailoverType, approved_by: Option<&str>, created_b
             dry_run: false,
             force: false,
             approved_by: approved_by.map(str::to_owned),
+            prewarm: false,
             cancel: false,
         },
     );
@@ -125,7 +126,7 @@ fn approval_waits_for_a_second_person_and_names_the_self_approver() {
     let self_approved = request("s", FailoverType::Switchover, Some("alice"), Some("alice"));
     assert!(matches!(
         decide(&facts(&self_approved, Some(&pl)), &[]),
-        Verdict::AwaitApproval { message, .. } if message.contains("alice created this request and cannot approve it")
+        Verdict::AwaitApproval { message, .. } if message.contains("alice created this request and approved it themselves, which does not count")
     ));
     let approved = request("s", FailoverType::Switchover, Some("bob"), Some("alice"));
     assert!(matches!(
@@ -183,7 +184,9 @@ fn the_oldest_active_request_holds_the_pilotlight() {
     );
     assert_eq!(
         holder(&[ended.clone(), older.clone(), me.clone()], &me).as_deref(),
-        Some("FailoverRequest older (Failover) is already Pending for PilotLight app; one request at a time")
+        Some(
+            "FailoverRequest older (Failover) is already waiting to be admitted for PilotLight app; one request at a time: wait for it to end, or cancel it (kubectl pilotlight cancel older), then create this one again"
+        )
     );
     assert_eq!(
         holder(&[newer_running.clone(), me.clone()], &me),

@@ -47,7 +47,9 @@ fn a_failed_step_fails_the_request_and_names_what_was_not_run() {
     assert_eq!(end.phase, RequestPhase::Failed);
     assert_eq!(
         end.message,
-        "Failed at SwitchTraffic: Route 53 unavailable. Done: PromoteDatabase. Not run: FenceOldPrimary"
+        "Failed at SwitchTraffic: Route 53 unavailable. Done: PromoteDatabase. Not run: FenceOldPrimary. \
+         Completed steps are not undone: the database writer moved but traffic did not (SwitchTraffic did not succeed); \
+         fix what failed, then move traffic with a new request or by hand"
     );
     assert_eq!(end.recovery_time.basis, EstimateBasis::Unknown, "traffic never moved");
     assert!(
@@ -66,7 +68,10 @@ fn a_stopped_request_is_cancelled_and_deferred_steps_keep_it_open() {
         true,
     );
     assert_eq!(stopped.phase, RequestPhase::Cancelled);
-    assert_eq!(stopped.message, "Cancelled. Done: nothing. Not run: ScaleUpCompute");
+    assert_eq!(
+        stopped.message,
+        "Cancelled by spec.cancel. Done: nothing. Not run: ScaleUpCompute"
+    );
 
     let deferred = conclude(
         &status(vec![
@@ -107,6 +112,7 @@ fn request(type_: FailoverType) -> FailoverRequest {
             dry_run: false,
             force: false,
             approved_by: None,
+            prewarm: false,
             cancel: false,
         },
     )

@@ -47,8 +47,13 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
             .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0)),
     };
     if let Some(sample) = obs.lag {
+        let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
         decision.status.replication_lag_ms = Some(sample.milliseconds);
-        decision.status.replication_lag = Some(format_lag(sample.milliseconds));
+        // The LAG column must not show an old sample as if it were current.
+        decision.status.replication_lag = Some(match age > LAG_STALE_AFTER.as_secs() as i64 {
+            true => format!("{} ({}s old, stale)", format_lag(sample.milliseconds), age),
+            false => format_lag(sample.milliseconds),
+        });
         decision.status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
     }
     decision.report = match &obs.global {

@@ -306,6 +306,11 @@ fn a_stale_lag_datapoint_degrades() {
     assert_eq!(d.report.health, ComponentHealth::Degraded);
     assert_eq!(d.report.reason, "ReplicationLagStale");
     assert!(d.report.message.contains("600s old"), "{}", d.report.message);
+    assert_eq!(
+        d.status.replication_lag.as_deref(),
+        Some("100ms (600s old, stale)"),
+        "the LAG column says the sample is old"
+    );
 }
 
 #[test]
