@@ -14,7 +14,7 @@ use kube::{
 };
 
 use crate::{
-    api::{FailoverRequest, PilotLight},
+    api::{FailoverRequest, FailoverType, PilotLight, RequestPhase},
     aws::AwsClients,
     config::{MANAGER, Settings},
 };
@@ -98,6 +98,22 @@ impl Requests {
     /// dry runs aside), if any.
     pub fn open(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
         self.against(pl, FailoverRequest::is_open)
+    }
+
+    /// A Failover or Switchover request against `pl` waiting for a person's approval, if any:
+    /// what `spec.failover.prewarm.onRequest` warms the standby for.
+    pub fn awaiting_approval(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {
+        self.against(pl, |r| {
+            r.is_open()
+                && r.phase() == Some(RequestPhase::AwaitingApproval)
+                && matches!(r.spec.type_, FailoverType::Failover | FailoverType::Switchover)
+        })
+    }
+
+    /// The request `name` in `pl`'s namespace, if the cache has it.
+    pub fn named(&self, pl: &PilotLight, name: &str) -> Option<Arc<FailoverRequest>> {
+        let reference = ObjectRef::<FailoverRequest>::new(name).within(&pl.namespace().unwrap_or_default());
+        self.0.get(&reference)
     }
 
     /// The cached copy of `request`, which sees a cancel or a deletion within milliseconds.

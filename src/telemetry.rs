@@ -84,6 +84,14 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PrewarmLabels {
+    #[prometheus(flatten)]
+    object: ObjectLabels,
+    /// used (a request took the warm standby over), scaled_back or expired.
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StepLabels {
     step: String,
     state: String,
@@ -118,6 +126,8 @@ pub struct Metrics {
     data_loss_window: Family<RequestLabels, Gauge<f64, AtomicU64>>,
     step_duration: Family<StepLabels, Histogram>,
     request_duration: Family<OutcomeLabels, Histogram>,
+    prewarm_outcomes: Family<PrewarmLabels, Counter>,
+    prewarm_seconds: Family<PrewarmLabels, Counter<f64, AtomicU64>>,
 }
 
 impl Default for Metrics {
@@ -143,6 +153,8 @@ impl Default for Metrics {
             drill_passed: Family::default(),
             created_requests: Family::default(),
             aws_calls: Family::default(),
+            prewarm_outcomes: Family::default(),
+            prewarm_seconds: Family::default(),
         };
         let mut registry = Registry::with_prefix("pilot_light");
         metrics.register_failover(&mut registry);
@@ -231,6 +243,16 @@ impl Metrics {
             self.drill_passed.clone(),
         );
         registry.register(
+            "prewarm_outcomes",
+            "Prewarms of the standby compute that ended, by outcome",
+            self.prewarm_outcomes.clone(),
+        );
+        registry.register(
+            "prewarm_seconds",
+            "Seconds the standby compute spent prewarmed, by how the prewarm ended",
+            self.prewarm_seconds.clone(),
+        );
+        registry.register(
             "aws_calls",
             "AWS API call attempts by service, operation, region and outcome",
             self.aws_calls.clone(),
@@ -284,6 +306,13 @@ impl Metrics {
         set_or_remove(&self.replication_lag, &object, lag.map(|d| d.as_secs_f64()));
         set_or_remove(&self.image_age, &object, image_age.map(|d| d.as_secs_f64()));
         self.ready.get_or_create(&object).set(i64::from(ready));
+    }
+
+    /// A prewarm ended with `outcome` (`used`, `scaled_back`, `expired`) after `warm`.
+    pub fn prewarm_ended(&self, object: ObjectLabels, outcome: &'static str, warm: Duration) {
+        let labels = PrewarmLabels { object, outcome };
+        self.prewarm_outcomes.get_or_create(&labels).inc();
+        self.prewarm_seconds.get_or_create(&labels).inc_by(warm.as_secs_f64());
     }
 
     /// A FailoverRequest ended in `phase`, with its RTO and RPO when measured.

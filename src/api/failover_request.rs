@@ -60,7 +60,6 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.approvedBy) || has(self.approvedBy)").message("spec.approvedBy cannot be removed once set"))]
-#[x_kube(validation = kube::core::Rule::new("!has(self.prewarm) || !self.prewarm || self.type == 'Drill'").message("spec.prewarm is for a Drill (a Failover or Switchover is prewarmed by spec.failover.prewarm of the PilotLight while it awaits approval)"))]
 pub struct FailoverRequestSpec {
     /// The PilotLight to act on, in the same namespace.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.pilotLightRef is immutable; create a new FailoverRequest"))]
@@ -86,11 +85,6 @@ pub struct FailoverRequestSpec {
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.approvedBy may be set only once"))]
     pub approved_by: Option<String>,
-    /// Drill only: first bring the standby up to the prewarm capacity, then measure the drill's
-    /// time to healthy from warm (what an approved failover takes after a prewarm).
-    #[serde(default)]
-    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.prewarm is immutable"))]
-    pub prewarm: bool,
     /// Set to true to stop the request before its next step. Cannot be undone.
     #[serde(default)]
     #[x_kube(validation = kube::core::Rule::new("self || !oldSelf").message("spec.cancel cannot be unset once true"))]
@@ -157,7 +151,6 @@ impl FailoverRequest {
                 dry_run: false,
                 force: false,
                 approved_by: None,
-                prewarm: false,
                 cancel: false,
             },
             status: None,

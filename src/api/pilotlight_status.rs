@@ -303,8 +303,9 @@ pub struct PrewarmStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<Time>,
     /// Instance-hours × the on-demand price table in docs/prewarm.md, so far (an estimate:
-    /// no discounts, no EBS or data transfer).
-    pub estimated_cost_usd: f64,
+    /// no discounts, no EBS or data transfer); absent for an instance type not in the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_cost_usd: Option<f64>,
     /// Why it is in its state, for people.
     pub message: String,
 }

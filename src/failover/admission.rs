@@ -163,6 +163,7 @@ async fn cancel_unstarted(
         status.message.clone().unwrap_or_default(),
     );
     ended(ctx, request, &status);
+    ctx.converge_when_seen(request, RequestPhase::Cancelled);
     Ok(Action::await_change())
 }
 
@@ -186,9 +187,13 @@ async fn dry_run(
             to_standby,
         ))
     });
+    let prewarmed = pl.and_then(prewarm_done);
     for step in &mut plan {
         step.message = Some(match (&traffic, step.name == StepKind::SwitchTraffic.name()) {
             (Some(how), true) => format!("dry run: not executed; would {how}"),
+            _ if step.name == StepKind::ScaleUpCompute.name() && prewarmed.is_some() => {
+                format!("dry run: not executed; {}", prewarmed.clone().unwrap_or_default())
+            }
             _ => "dry run: not executed".into(),
         });
     }
@@ -219,6 +224,23 @@ async fn dry_run(
     Ok(Action::await_change())
 }
 
+/// What a live prewarm has already done of ScaleUpCompute, for the dry run.
+fn prewarm_done(pl: &PilotLight) -> Option<String> {
+    use crate::api::PrewarmState::{CoolingDown, Warm};
+    let p = pl.status.as_ref()?.prewarm.as_ref()?;
+    let want = pl.spec.compute.as_ref()?.auto_scaling_group.failover.desired_capacity;
+    matches!(p.state, Warm | CoolingDown).then(|| match p.capacity >= want {
+        true => format!(
+            "already done by the prewarm since {} ({} instances): it would only verify the group",
+            p.since.0, p.capacity
+        ),
+        false => format!(
+            "the prewarm since {} has {} of the {want} instances: it would scale up the rest",
+            p.since.0, p.capacity
+        ),
+    })
+}
+
 async fn await_approval(
     ctx: &FailoverContext,
     request: &FailoverRequest,
@@ -241,6 +263,7 @@ async fn await_approval(
             set_finalizer(ctx, request, true)
         )?;
         publish(ctx, request, EventType::Normal, "AwaitingApproval", message);
+        ctx.converge_when_seen(request, RequestPhase::AwaitingApproval);
     }
     Ok(Action::await_change())
 }
@@ -335,12 +358,17 @@ async fn holder_of(api: &Api<FailoverRequest>, request: &FailoverRequest) -> Res
 }
 
 /// The request among `others` that holds `request`'s PilotLight: one already awaiting approval
-/// or running, or an older one not yet admitted; and why, in words.
+/// or running, or an older one not yet admitted; and why, in words. Dry runs change nothing:
+/// they neither hold a PilotLight nor wait for one (the plan of a move awaiting approval can be
+/// looked at).
 pub fn holder(others: &[FailoverRequest], request: &FailoverRequest) -> Option<String> {
+    if request.spec.dry_run {
+        return None;
+    }
     let me = (request.metadata.creation_timestamp.clone(), request.name_any());
     let holder = others
         .iter()
-        .filter(|r| r.name_any() != request.name_any())
+        .filter(|r| r.name_any() != request.name_any() && !r.spec.dry_run)
         .filter(|r| r.spec.pilot_light_ref.name == request.spec.pilot_light_ref.name)
         .filter(|r| r.is_active())
         .filter(|r| r.metadata.deletion_timestamp.is_none() && !r.spec.cancel)
@@ -380,6 +408,7 @@ async fn reject(
     info!(reason = %why, "rejected");
     publish(ctx, request, EventType::Warning, "Rejected", why);
     ended(ctx, request, &status);
+    ctx.converge_when_seen(request, RequestPhase::Rejected);
     Ok(Action::await_change())
 }
 

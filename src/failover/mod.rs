@@ -98,6 +98,24 @@ impl FailoverContext {
         let _ = self.converge_now.unbounded_send(ObjectRef::from_obj(pl));
     }
 
+    /// Has the PilotLight of `request` converged once the request cache shows it in `phase`
+    /// (convergence reads that cache, e.g. to prewarm for a request awaiting approval), or
+    /// after a few seconds whatever the cache says.
+    fn converge_when_seen(&self, request: &FailoverRequest, phase: RequestPhase) {
+        let pl = ObjectRef::<PilotLight>::new(&request.spec.pilot_light_ref.name)
+            .within(&request.namespace().unwrap_or_default());
+        let (requests, send, request) = (self.requests.clone(), self.converge_now.clone(), request.clone());
+        tokio::spawn(async move {
+            let seen = async {
+                while requests.latest(&request).and_then(|r| r.phase()) != Some(phase) {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), seen).await;
+            let _ = send.unbounded_send(pl);
+        });
+    }
+
     /// Whether a person asked the request to stop: `spec.cancel`, or deleting it. Read from the
     /// watch cache, which sees the change within milliseconds.
     fn stop_requested(&self, request: &FailoverRequest) -> bool {

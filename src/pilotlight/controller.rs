@@ -58,7 +58,9 @@ pub async fn run(
         })
         .applied_objects()
         .predicate_filter(
-            predicates::generation.combine(predicates::finalizers),
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(primary_health),
             PredicateConfig::default(),
         );
     // Convergence asks the FailoverRequest cache whether a request runs: wait until it is filled.
@@ -82,6 +84,17 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// Detection's verdict on the primary (`status.primaryHealth`: healthy and since when), which
+/// `spec.failover.prewarm.onSuspicion` acts on as soon as detection writes it.
+fn primary_health(pl: &PilotLight) -> Option<u64> {
+    let health = pl.status.as_ref()?.primary_health.as_ref()?;
+    let since = health.since.as_ref().map(|t| t.0.as_second());
+    Some(crate::pilotlight::schedule::stable_hash(&format!(
+        "{:?}/{since:?}",
+        health.healthy
+    )))
 }
 
 async fn reconcile(pl: Arc<PilotLight>, ctx: Arc<PilotLightContext>) -> Result<Action> {

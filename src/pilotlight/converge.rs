@@ -10,8 +10,8 @@ use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::
 use tracing::info;
 
 use super::{
-    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, dynamodb, endpoints,
-    s3, schedule::Due, status, traffic,
+    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, compute::prewarm,
+    dynamodb, endpoints, s3, schedule::Due, status, traffic,
 };
 use crate::{
     api::{
@@ -56,16 +56,24 @@ struct Checks {
     retry: Option<AwsError>,
     /// The request that was running while compute and traffic were looked at.
     request: Option<std::sync::Arc<FailoverRequest>>,
+    /// What `spec.failover.prewarm` decided (`None`: off, or no compute).
+    prewarm: Option<prewarm::Decision>,
 }
 
 pub async fn converge(pl: &PilotLight, ctx: &PilotLightContext) -> Result<Action> {
     let key = object_key(pl);
     let previous = status::owned(&pl.status.clone().unwrap_or_default());
     let checks = check_components(ctx, pl, &key, &previous).await;
-    let status = status::conclude(
+    let mut status = status::conclude(
         &pl.spec,
         checks.status,
         &checks.reports,
+        pl.metadata.generation,
+        Timestamp::now(),
+    );
+    status::prewarmed(
+        &mut status,
+        checks.prewarm.as_ref(),
         pl.metadata.generation,
         Timestamp::now(),
     );
@@ -80,8 +88,41 @@ pub async fn converge(pl: &PilotLight, ctx: &PilotLightContext) -> Result<Action
         return Err(e.into());
     }
     ctx.retries.reset(&key);
+    if let Some(d) = &checks.prewarm {
+        prewarm_ended(ctx, pl, d);
+    }
     let next = ctx.scheduler.next_check(&key, &ctx.settings, SystemTime::now());
-    Ok(Action::requeue(next.unwrap_or(ctx.settings.misconfigured_interval)))
+    let next = next.unwrap_or(ctx.settings.misconfigured_interval);
+    Ok(Action::requeue(
+        match status.prewarm.as_ref().and_then(prewarm::next_look) {
+            Some(at) => next.min(at),
+            None => next,
+        },
+    ))
+}
+
+/// The metrics of a prewarm that ended in this reconcile.
+fn prewarm_ended(ctx: &PilotLightContext, pl: &PilotLight, decision: &prewarm::Decision) {
+    let (Some((_, to)), Some(p)) = (decision.transition, decision.status.as_ref()) else {
+        return;
+    };
+    let outcome = match to {
+        crate::api::PrewarmState::Used => "used",
+        crate::api::PrewarmState::ScaledBack => "scaled_back",
+        crate::api::PrewarmState::Expired => "expired",
+        crate::api::PrewarmState::Warm | crate::api::PrewarmState::CoolingDown => return,
+    };
+    let warm = p
+        .ended_at
+        .as_ref()
+        .map(|end| end.0.duration_since(p.since.0).as_secs_f64().max(0.0))
+        .unwrap_or_default();
+    let labels = ObjectLabels {
+        namespace: pl.namespace().unwrap_or_default(),
+        name: pl.name_any(),
+    };
+    ctx.metrics
+        .prewarm_ended(labels, outcome, Duration::from_secs_f64(warm));
 }
 
 /// Checks every configured component that is due. While a FailoverRequest runs, compute, traffic
@@ -97,6 +138,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         reports: Vec::new(),
         retry: None,
         request: None,
+        prewarm: None,
     };
     let mut components = Vec::new();
     if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
@@ -143,11 +185,16 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
     if let Some(compute) = &spec.compute {
         components.push(Component::Compute);
         let active = checks.status.active_region.clone();
-        let checked = due(ctx, pl, key, Component::Compute, moved, frozen_by, async |fresh| {
-            self::compute(ctx, pl, key, compute, fresh, active.as_deref()).await
+        let prewarm = prewarm_decision(ctx, pl, compute, request.as_deref(), active.as_deref());
+        let capacity = standby_capacity_use(pl, active.as_deref(), request.is_some(), prewarm.as_ref());
+        // A prewarm that starts or ends changes the group now, however recent the last check.
+        let force = moved || prewarm.as_ref().is_some_and(|p| p.transition.is_some());
+        let checked = due(ctx, pl, key, Component::Compute, force, frozen_by, async |fresh| {
+            self::compute(ctx, pl, key, compute, fresh, capacity).await
         })
         .await;
         checks.add(ConditionType::ComputeReady, checked, |s, part| s.compute = Some(part));
+        checks.prewarm = prewarm;
     }
     let inputs = traffic::TrafficInputs::new(spec, key);
     if inputs.is_configured() {
@@ -334,12 +381,11 @@ async fn compute(
     owner: &str,
     spec: &crate::api::ComputeSpec,
     fresh: bool,
-    active_region: Option<&str>,
+    capacity: compute::CapacityUse,
 ) -> Checked<crate::api::ComputeStatus> {
     let regions = &pl.spec.regions;
     match compute::observe(&ctx.aws, regions, spec, fresh).await {
         Ok(observation) => {
-            let capacity = standby_capacity_use(ctx, pl, active_region);
             let d = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
             let part = d.status.clone();
             apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
@@ -349,13 +395,66 @@ async fn compute(
 }
 
 /// Standby capacity is in use when the standby region serves, or a FailoverRequest for this
-/// PilotLight is running (a drill scales the standby group up on purpose).
-fn standby_capacity_use(ctx: &PilotLightContext, pl: &PilotLight, active_region: Option<&str>) -> compute::CapacityUse {
-    if active_region == Some(pl.spec.regions.standby.as_str()) || ctx.requests.running(pl).is_some() {
+/// PilotLight is running (a drill scales the standby group up on purpose); else a prewarm
+/// decides, and without one the group is dormant.
+fn standby_capacity_use(
+    pl: &PilotLight,
+    active_region: Option<&str>,
+    running: bool,
+    prewarm: Option<&prewarm::Decision>,
+) -> compute::CapacityUse {
+    if active_region == Some(pl.spec.regions.standby.as_str()) || running {
         compute::CapacityUse::InUse
     } else {
-        compute::CapacityUse::Dormant
+        prewarm.map_or(compute::CapacityUse::Dormant, |p| p.capacity)
     }
+}
+
+/// What `spec.failover.prewarm` wants of the standby now (`None`: prewarm is off), from
+/// detection's `primaryHealth`, the request awaiting approval, and whether a request took the
+/// warm standby over: one runs, the awaited one has started (it may already have ended), or
+/// the standby serves.
+fn prewarm_decision(
+    ctx: &PilotLightContext,
+    pl: &PilotLight,
+    compute: &crate::api::ComputeSpec,
+    running: Option<&FailoverRequest>,
+    active_region: Option<&str>,
+) -> Option<prewarm::Decision> {
+    let spec = pl.spec.failover.prewarm.as_ref()?;
+    let status = pl.status.clone().unwrap_or_default();
+    let awaited_and_started = status
+        .prewarm
+        .as_ref()
+        .filter(|p| p.trigger == crate::api::PrewarmTrigger::Request)
+        .and_then(|p| ctx.requests.named(pl, &p.cause))
+        .filter(|r| r.status.as_ref().is_some_and(|s| s.started_at.is_some()));
+    let serving = (active_region == Some(pl.spec.regions.standby.as_str()))
+        .then(|| status.last_failover.as_ref().map(|o| o.request_name.clone()))
+        .map(|name| name.unwrap_or_else(|| "a failover".to_owned()));
+    let taken_over = running
+        .or(awaited_and_started.as_deref())
+        .map(ResourceExt::name_any)
+        .or(serving);
+    let awaiting = ctx.requests.awaiting_approval(pl).map(|r| r.name_any());
+    let health = status.primary_health.as_ref();
+    let since = |healthy: bool| {
+        health
+            .filter(|h| h.healthy == Some(healthy))
+            .and_then(|h| h.since.as_ref())
+            .map(|t| t.0)
+    };
+    Some(prewarm::decide(&prewarm::Inputs {
+        spec,
+        failover_capacity: compute.auto_scaling_group.failover.desired_capacity,
+        instance_type: &compute.launch_template.instance_type,
+        suspicion: since(false).map(|t| (t, pl.spec.regions.primary.as_str())),
+        recovered_since: since(true),
+        awaiting: awaiting.as_deref(),
+        running: taken_over.as_deref(),
+        previous: status.prewarm.as_ref(),
+        now: Timestamp::now(),
+    }))
 }
 
 /// Route 53. Reads are shared with other PilotLights unless `fresh`.

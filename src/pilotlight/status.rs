@@ -22,6 +22,7 @@ pub fn owned(status: &PilotLightStatus) -> PilotLightStatus {
             .iter()
             .filter(|c| {
                 c.type_ == ConditionType::Ready.as_str()
+                    || c.type_ == ConditionType::Prewarmed.as_str()
                     || ConditionType::COMPONENTS.iter().any(|t| t.as_str() == c.type_)
             })
             .cloned()
@@ -30,9 +31,38 @@ pub fn owned(status: &PilotLightStatus) -> PilotLightStatus {
         storage: status.storage.clone(),
         compute: status.compute.clone(),
         traffic: status.traffic.clone(),
+        prewarm: status.prewarm.clone(),
         readiness_history: status.readiness_history.clone(),
         ..Default::default()
     }
+}
+
+/// `status.prewarm` and the `Prewarmed` condition from the prewarm decision (both removed when
+/// prewarm is off). Not part of `Ready`: a prewarmed standby is intended.
+pub fn prewarmed(
+    status: &mut PilotLightStatus,
+    decision: Option<&crate::pilotlight::compute::prewarm::Decision>,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let Some(d) = decision else {
+        status.prewarm = None;
+        status
+            .conditions
+            .retain(|c| c.type_ != ConditionType::Prewarmed.as_str());
+        return;
+    };
+    status.prewarm = d.status.clone();
+    let (condition, reason, message) = &d.condition;
+    set_condition(
+        &mut status.conditions,
+        ConditionType::Prewarmed,
+        *condition,
+        reason,
+        message,
+        generation,
+        now,
+    );
 }
 
 /// `status` (the components' parts already filled in) with its conditions, `Ready`, the

@@ -22,6 +22,7 @@ mod failover;
 mod kubectl;
 mod leader_election;
 mod plugin;
+mod prewarm;
 mod rpo;
 mod s3;
 mod seed_steps;

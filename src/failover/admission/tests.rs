@@ -35,7 +35,6 @@ fn request(name: &str, type_: FailoverType, approved_by: Option<&str>, created_b
             dry_run: false,
             force: false,
             approved_by: approved_by.map(str::to_owned),
-            prewarm: false,
             cancel: false,
         },
     );
@@ -198,8 +197,19 @@ fn the_oldest_active_request_holds_the_pilotlight() {
         ..Default::default()
     });
     assert!(
-        holder(&[newer_running, me.clone()], &me)
+        holder(&[newer_running.clone(), me.clone()], &me)
             .unwrap()
             .contains("newer (Switchover) is already Running")
     );
+    let mut look = me.clone();
+    look.metadata.name = Some("look".into());
+    look.spec.dry_run = true;
+    assert_eq!(
+        holder(&[newer_running.clone(), look.clone()], &look),
+        None,
+        "a dry run waits for nobody"
+    );
+    let mut older_look = look.clone();
+    older_look.metadata.creation_timestamp = at(2);
+    assert_eq!(holder(&[older_look, me.clone()], &me), None, "and holds nothing");
 }

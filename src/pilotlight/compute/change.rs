@@ -46,6 +46,18 @@ pub enum Change {
         settings: GroupSettings,
         found: (i32, i32, i32),
     },
+    /// Prewarm: the group scaled up ahead of an approval.
+    Prewarm {
+        region: String,
+        settings: GroupSettings,
+        found: (i32, i32, i32),
+    },
+    /// The prewarm ended: back to zero.
+    EndPrewarm {
+        region: String,
+        settings: GroupSettings,
+        found: (i32, i32, i32),
+    },
     AttachTargetGroups {
         region: String,
         group: String,
@@ -67,6 +79,8 @@ impl PlannedChange for Change {
             Self::CreateGroup { .. } => "CreatingAutoScalingGroup",
             Self::UpdateGroup { .. } => "UpdatingAutoScalingGroup",
             Self::ScaleDownGroup { .. } => "StandbyScaledUp",
+            Self::Prewarm { .. } => "Prewarming",
+            Self::EndPrewarm { .. } => "PrewarmEnded",
             Self::AttachTargetGroups { .. } => "AttachingTargetGroups",
             Self::DetachTargetGroups { .. } => "DetachingTargetGroups",
         }
@@ -119,6 +133,28 @@ impl PlannedChange for Change {
                 "Auto Scaling Group {} in {region} was at {}/{}/{} (min/desired/max) with no drill or failover running; returning it to 0/0/{} to stop paying for idle standby instances",
                 settings.name, found.0, found.1, found.2, settings.max_size
             ),
+            Self::Prewarm {
+                region,
+                settings,
+                found,
+            } => format!(
+                "Prewarming Auto Scaling Group {} in {region}: {}/{}/{} -> {}/{}/{} while people decide (spec.failover.prewarm; the database and traffic are not touched)",
+                settings.name,
+                found.0,
+                found.1,
+                found.2,
+                settings.min_size,
+                settings.desired_capacity,
+                settings.max_size
+            ),
+            Self::EndPrewarm {
+                region,
+                settings,
+                found,
+            } => format!(
+                "The prewarm ended (status.prewarm says why): Auto Scaling Group {} in {region} goes from {}/{}/{} back to 0/0/{}",
+                settings.name, found.0, found.1, found.2, settings.max_size
+            ),
             Self::AttachTargetGroups { region, group, arns } => {
                 format!("Attaching target groups {} to {group} in {region}", arns.join(", "))
             }
@@ -157,9 +193,10 @@ pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(),
             settings,
             target_group_arns,
         } => autoscaling::create_group(&aws.region(region), settings, target_group_arns, owner).await,
-        Change::UpdateGroup { region, settings, .. } | Change::ScaleDownGroup { region, settings, .. } => {
-            autoscaling::update_group(&aws.region(region), settings).await
-        }
+        Change::UpdateGroup { region, settings, .. }
+        | Change::ScaleDownGroup { region, settings, .. }
+        | Change::Prewarm { region, settings, .. }
+        | Change::EndPrewarm { region, settings, .. } => autoscaling::update_group(&aws.region(region), settings).await,
         Change::AttachTargetGroups { region, group, arns } => {
             autoscaling::attach_target_groups(&aws.region(region), group, arns).await
         }

@@ -194,11 +194,12 @@ impl Draft<'_> {
         self.status.instances = Some(group.instances as i32);
         let scaled_up = group.min_size != 0 || group.desired_capacity != 0;
         let differences = self.group_differences(group);
+        let found = (group.min_size, group.desired_capacity, group.max_size);
         if scaled_up && capacity == CapacityUse::Dormant {
             self.changes.push(Change::ScaleDownGroup {
                 region: self.standby.clone(),
                 settings: self.settings(0, 0),
-                found: (group.min_size, group.desired_capacity, group.max_size),
+                found,
             });
             self.problems.push(ComponentReport::converging(
                 "StandbyScaledUp",
@@ -207,6 +208,21 @@ impl Draft<'_> {
                     asg.name, group.min_size, group.desired_capacity, group.max_size
                 ),
             ));
+        } else if scaled_up && capacity == CapacityUse::PrewarmEnded {
+            // The end of a prewarm is intended: a Normal change, and compute stays healthy.
+            self.changes.push(Change::EndPrewarm {
+                region: self.standby.clone(),
+                settings: self.settings(0, 0),
+                found,
+            });
+        } else if let CapacityUse::Prewarm(want) = capacity
+            && (group.min_size < want || group.desired_capacity < want)
+        {
+            self.changes.push(Change::Prewarm {
+                region: self.standby.clone(),
+                settings: self.settings(want, want),
+                found,
+            });
         } else if !differences.is_empty() {
             self.changes.push(Change::UpdateGroup {
                 region: self.standby.clone(),
@@ -265,15 +281,23 @@ impl Draft<'_> {
     /// The worst problem, else the changes under way, else healthy.
     fn conclude(self, capacity: CapacityUse) -> Decision {
         let (spec, status) = (self.spec, &self.status);
+        let prewarming = self
+            .changes
+            .iter()
+            .find(|c| matches!(c, Change::Prewarm { .. } | Change::EndPrewarm { .. }));
         let report = match self.problems.into_iter().max_by_key(|r| r.health) {
             Some(worst) => worst,
+            // Intended capacity: compute stays Ready while the group scales for a prewarm, so
+            // a prewarmed standby never refuses the failover it is warming for.
+            None if let Some(change) = prewarming => ComponentReport::healthy(change.reason(), change.describe()),
             None if !self.changes.is_empty() => ComponentReport::converging(
                 self.changes[0].reason(),
                 self.changes.iter().map(Change::describe).collect::<Vec<_>>().join("; "),
             ),
             None => {
                 let (reason, role) = match capacity {
-                    CapacityUse::Dormant => ("Dormant", "held at zero until a failover"),
+                    CapacityUse::Dormant | CapacityUse::PrewarmEnded => ("Dormant", "held at zero until a failover"),
+                    CapacityUse::Prewarm(_) => ("Prewarmed", "prewarmed while people decide (status.prewarm)"),
                     CapacityUse::InUse => ("InUse", "in use: the standby serves or a request runs"),
                 };
                 ComponentReport::healthy(

@@ -44,9 +44,20 @@ pub(crate) async fn set_group_capacity(
                 "{name} in {region} set to {min}/{desired}/{max} (was {was})"
             )))
         }
-        Next::Done(m) => Ok(Done::Succeeded(m)),
+        Next::Done(m) => Ok(Done::Succeeded(match prewarmed_since(sc.pl) {
+            Some(since) if desired > 0 => format!("{m}: prewarmed since {since}, only verified"),
+            _ => m,
+        })),
         Next::Fail(m) | Next::Wait(m) => Err(refused(m)),
     }
+}
+
+/// When the standby was prewarmed for what runs now (`status.prewarm`, still warm or just
+/// taken over by a request).
+pub(crate) fn prewarmed_since(pl: &crate::api::PilotLight) -> Option<String> {
+    use crate::api::PrewarmState::{CoolingDown, Used, Warm};
+    let p = pl.status.as_ref()?.prewarm.as_ref()?;
+    matches!(p.state, Warm | CoolingDown | Used).then(|| p.since.0.to_string())
 }
 
 fn sizes(g: &Group) -> String {

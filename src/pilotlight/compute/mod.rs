@@ -5,6 +5,7 @@
 mod change;
 mod decide;
 pub(crate) mod failover;
+pub mod prewarm;
 
 pub use change::{Change, apply, remove};
 pub use decide::decide;
@@ -35,6 +36,10 @@ pub struct Observation {
 pub enum CapacityUse {
     /// Nothing needs standby capacity: the group is held at zero.
     Dormant,
+    /// A prewarm just ended: back to zero, as intended rather than as drift.
+    PrewarmEnded,
+    /// Prewarmed while people decide: at least this desired capacity.
+    Prewarm(i32),
     /// A drill or failover is running, or the standby region serves: sizes are left alone.
     InUse,
 }
