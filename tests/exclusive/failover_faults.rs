@@ -250,3 +250,42 @@ async fn a_cancelled_request_stops_before_its_next_step_and_says_what_was_done()
     assert!(undo.is_err(), "cancel is set once");
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_awaiting_approval_prewarms_the_standby_in_a_primary_region_outage() {
+    let _serial = crate::SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("prewarm-outage").await;
+    let operator = s.start_operator().await;
+    let setup = failover_setup_with(&mut s, |m| {
+        m["spec"]["failover"] = json!({"approval": {"required": true}, "prewarm": {"onRequest": true, "capacity": 2}});
+    })
+    .await;
+    let emulator = Emulator::new();
+    outage(&emulator, "us-east-1").await;
+    let mark = call_log_mark(&emulator).await;
+
+    create_request(&s, "unplanned", "Failover", json!({})).await;
+    wait_phase(&s, "unplanned", &[AwaitingApproval], Duration::from_secs(30)).await;
+    let warm = eventually(Duration::from_secs(60), || async {
+        (capacity("us-west-2", &setup.full.asg).await == (2, 2, 10)).then_some(())
+    })
+    .await;
+    assert!(warm.is_some(), "the standby warmed while us-east-1 is down");
+    let pl = pilotlight(&s).await;
+    let prewarmed = condition(pl.status.as_ref().unwrap(), "Prewarmed");
+    assert_eq!(
+        (prewarmed.status.as_str(), prewarmed.reason.as_str()),
+        ("True", "AwaitingApproval")
+    );
+    let calls = mutating_calls(&emulator, &operator.app, mark).await;
+    assert!(
+        calls.iter().all(|c| !c.starts_with("us-east-1 ")),
+        "the prewarm calls nothing in the primary region: {calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c == "us-west-2 UpdateAutoScalingGroup"),
+        "{calls:?}"
+    );
+    operator.stop().await;
+}
