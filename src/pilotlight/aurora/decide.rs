@@ -362,6 +362,14 @@ fn resize_standby(
 
 fn judge_lag(spec: &AuroraSpec, obs: &Observation, writer_region: &str, secondary_region: &str) -> ComponentReport {
     let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(5));
+    if let Some(e) = &obs.lag_error {
+        return ComponentReport::degraded(
+            "SecondaryRegionUnreachable",
+            format!(
+                "the writer is in {writer_region}; {secondary_region} does not answer ({e}), so replication to it is not observed: writes in {writer_region} are not protected in another region until it returns"
+            ),
+        );
+    }
     let Some(sample) = obs.lag else {
         return ComponentReport::healthy(
             "Replicating",

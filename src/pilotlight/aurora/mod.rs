@@ -49,6 +49,9 @@ pub struct Observation {
     pub standby_instance: Seen<DbInstance>,
     /// Lag of whichever member is currently the secondary.
     pub lag: Option<LagSample>,
+    /// Set when the secondary's region did not answer for its lag (after a failover with the
+    /// old primary region down): the rest of the observation still stands.
+    pub lag_error: Option<AwsError>,
     /// Set when the primary region's RDS API could not be reached and the global cluster was
     /// read from the standby region instead.
     pub primary_region_error: Option<AwsError>,
@@ -125,6 +128,7 @@ pub async fn observe(
         standby: Seen::NotChecked,
         standby_instance: Seen::NotChecked,
         lag: None,
+        lag_error: None,
         primary_region_error,
         observed_at: k8s_openapi::jiff::Timestamp::now().as_second(),
         writer_endpoint: None,
@@ -153,12 +157,17 @@ pub async fn observe(
     obs.writer_endpoint = writer_endpoint(aws, global, known).await?;
     if let Some((region, id)) = secondary(global, regions, spec) {
         let clients = aws.region(region);
-        obs.lag = aws
+        let lag = aws
             .replication_lags
             .get(region, id, fresh, async |ids| {
                 cloudwatch::replication_lags(&clients, &ids).await
             })
-            .await?;
+            .await;
+        match lag {
+            Ok(lag) => obs.lag = lag,
+            Err(e) if e.is_retryable() => obs.lag_error = Some(e),
+            Err(e) => return Err(e),
+        }
     }
     Ok(obs)
 }

@@ -68,6 +68,7 @@ fn obs(global: Option<GlobalCluster>) -> Observation {
         standby: Seen::NotChecked,
         standby_instance: Seen::NotChecked,
         lag: None,
+        lag_error: None,
         primary_region_error: None,
         observed_at: NOW,
         writer_endpoint: None,
@@ -331,6 +332,32 @@ fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
     assert_eq!(d.report.reason, "PrimaryRegionUnreachable");
     assert!(
         d.report.message.contains("us-east-1 is unreachable"),
+        "{}",
+        d.report.message
+    );
+    assert_eq!(d.writer_region.as_deref(), Some("us-east-1"));
+}
+
+#[test]
+fn an_unreachable_secondary_region_is_reported_and_the_writer_still_known() {
+    let o = Observation {
+        lag_error: Some(crate::aws::AwsError {
+            service: "monitoring",
+            operation: "GetMetricData",
+            region: "us-west-2".into(),
+            kind: crate::aws::AwsErrorKind::Unavailable,
+            code: None,
+            message: "endpoint unreachable".into(),
+        }),
+        ..replicating()
+    };
+    let d = decide(&regions(), &spec(), &o);
+    assert_eq!(d.report.health, ComponentHealth::Degraded);
+    assert_eq!(d.report.reason, "SecondaryRegionUnreachable");
+    assert!(
+        d.report
+            .message
+            .starts_with("the writer is in us-east-1; us-west-2 does not answer"),
         "{}",
         d.report.message
     );
