@@ -60,6 +60,7 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.approvedBy) || has(self.approvedBy)").message("spec.approvedBy cannot be removed once set"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.prewarm) || !self.prewarm || self.type == 'Drill'").message("spec.prewarm is for a Drill; a Failover or Switchover is prewarmed by the PilotLight's spec.failover.prewarm while it awaits approval"))]
 pub struct FailoverRequestSpec {
     /// The PilotLight to act on, in the same namespace.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.pilotLightRef is immutable; create a new FailoverRequest"))]
@@ -85,6 +86,12 @@ pub struct FailoverRequestSpec {
     #[schemars(length(min = 1, max = 253))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.approvedBy may be set only once"))]
     pub approved_by: Option<String>,
+    /// Drill only: first warm the standby group to the prewarm capacity and wait for it to be
+    /// healthy (step PrewarmCompute), then measure the drill from warm: the time to healthy an
+    /// approved failover takes after `spec.failover.prewarm`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.prewarm is immutable"))]
+    pub prewarm: bool,
     /// Set to true to stop the request before its next step. Cannot be undone.
     #[serde(default)]
     #[x_kube(validation = kube::core::Rule::new("self || !oldSelf").message("spec.cancel cannot be unset once true"))]
@@ -151,6 +158,7 @@ impl FailoverRequest {
                 dry_run: false,
                 force: false,
                 approved_by: None,
+                prewarm: false,
                 cancel: false,
             },
             status: None,

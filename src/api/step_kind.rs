@@ -3,6 +3,9 @@
 /// Every kind of step. The name in `status.steps` is the variant's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum StepKind {
+    /// A Drill with `spec.prewarm`: the standby group to the prewarm capacity and healthy
+    /// before the measured part starts (what a prewarm does while people decide).
+    PrewarmCompute,
     /// The target region's cluster becomes the global database's writer.
     PromoteDatabase,
     /// The target region's Auto Scaling Group goes to the failover sizes.
@@ -29,7 +32,8 @@ pub enum StepKind {
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 11] = [
+    pub const ALL: [StepKind; 12] = [
+        Self::PrewarmCompute,
         Self::PromoteDatabase,
         Self::ScaleUpCompute,
         Self::WaitTargetsHealthy,
@@ -45,6 +49,7 @@ impl StepKind {
 
     pub fn name(self) -> &'static str {
         match self {
+            Self::PrewarmCompute => "PrewarmCompute",
             Self::PromoteDatabase => "PromoteDatabase",
             Self::ScaleUpCompute => "ScaleUpCompute",
             Self::WaitTargetsHealthy => "WaitTargetsHealthy",

@@ -73,6 +73,9 @@ struct RequestArgs {
     /// Follow the request until it ends.
     #[arg(long)]
     wait: bool,
+    /// Drill only: warm the standby first and measure the drill from warm.
+    #[arg(long)]
+    prewarm: bool,
 }
 
 fn parse_type(value: &str) -> std::result::Result<FailoverType, String> {
@@ -174,12 +177,14 @@ async fn start(
     let me = whoami(client).await?;
     let mut request = FailoverRequest::against(&args.name, type_, &args.reason, &me);
     request.spec.force = args.force;
+    request.spec.prewarm = args.prewarm;
     let created = requests.create(&PostParams::default(), &request).await?;
     let name = created.name_any();
     println!("{name} created by {me}");
     if args.wait {
         return follow(requests, &name).await;
     }
+    println!("follow it with: kubectl pilotlight status {}", args.name);
     Ok(ExitCode::SUCCESS)
 }
 

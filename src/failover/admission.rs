@@ -79,8 +79,14 @@ pub fn decide(facts: &Facts<'_>, plan: &[StepStatus]) -> Verdict {
             "a {type_:?} needs {from}, which does not answer ({error}); a Failover works without it"
         ));
     }
+    if request.spec.prewarm && pl.spec.compute.is_none() {
+        return Verdict::Reject(format!(
+            "spec.prewarm warms the standby compute, and PilotLight {} has no spec.compute",
+            pl.name_any()
+        ));
+    }
     let plan = if plan.is_empty() {
-        plan::plan(&pl.spec, type_)
+        plan::plan_request(&pl.spec, &request.spec)
     } else {
         plan.to_vec()
     };

@@ -114,7 +114,9 @@ pub fn recovery_time(phase: RequestPhase, steps: &[StepStatus], started_at: Opti
     } else {
         None
     };
-    let Some(started) = started_at else {
+    // A warm drill measures from warm: its clock starts when PrewarmCompute finished.
+    let warm = finished(StepKind::PrewarmCompute);
+    let Some(started) = warm.as_ref().map(|(_, t)| t).or(started_at) else {
         return Estimate::unknown("the plan never started");
     };
     let Some((kind, end)) = end else {
@@ -129,7 +131,10 @@ pub fn recovery_time(phase: RequestPhase, steps: &[StepStatus], started_at: Opti
         basis: EstimateBasis::Measured,
         seconds: Some((millis.max(0) as f64) / 1000.0),
         sample_age_seconds: None,
-        reason: format!("from the start (creation, or approval) until {kind:?} finished"),
+        reason: match warm {
+            Some(_) => format!("from warm (PrewarmCompute finished) until {kind:?} finished"),
+            None => format!("from the start (creation, or approval) until {kind:?} finished"),
+        },
     }
 }
 

@@ -1,8 +1,8 @@
 //! Plans: which steps a request runs, in which order, and the rules that admit a request. Pure.
 
 use crate::api::{
-    ConditionStatus, ConditionType, FAILOVER_IN_PROGRESS, FailoverType, PilotLight, PilotLightSpec, StepKind,
-    StepState, StepStatus,
+    ConditionStatus, ConditionType, FAILOVER_IN_PROGRESS, FailoverRequestSpec, FailoverType, PilotLight,
+    PilotLightSpec, StepKind, StepState, StepStatus,
 };
 
 /// The plan for `type_` against `spec`: steps only for configured components, each with the
@@ -13,19 +13,34 @@ pub fn plan(spec: &PilotLightSpec, type_: FailoverType) -> Vec<StepStatus> {
         FailoverType::Drill => drill_steps(spec),
         FailoverType::Failover | FailoverType::Switchover | FailoverType::Failback => move_steps(spec, type_),
     };
+    steps.into_iter().map(|(kind, deps)| pending(kind, &deps)).collect()
+}
+
+/// The plan of `request` against `spec`: [`plan`]; a Drill with `spec.prewarm` warms the
+/// standby first (PrewarmCompute) and measures from warm.
+pub fn plan_request(spec: &PilotLightSpec, request: &FailoverRequestSpec) -> Vec<StepStatus> {
+    let mut steps = plan(spec, request.type_);
+    if request.type_ == FailoverType::Drill && request.prewarm && spec.compute.is_some() {
+        let prewarm = StepKind::PrewarmCompute.name().to_owned();
+        for step in steps.iter_mut().filter(|s| s.name == StepKind::ScaleUpCompute.name()) {
+            step.depends_on.push(prewarm.clone());
+        }
+        steps.insert(0, pending(StepKind::PrewarmCompute, &[]));
+    }
     steps
-        .into_iter()
-        .map(|(kind, deps)| StepStatus {
-            name: kind.name().to_owned(),
-            state: StepState::Pending,
-            depends_on: deps.into_iter().map(|d| d.name().to_owned()).collect(),
-            started_at: None,
-            finished_at: None,
-            attempts: 0,
-            message: None,
-            operation: None,
-        })
-        .collect()
+}
+
+fn pending(kind: StepKind, deps: &[StepKind]) -> StepStatus {
+    StepStatus {
+        name: kind.name().to_owned(),
+        state: StepState::Pending,
+        depends_on: deps.iter().map(|d| d.name().to_owned()).collect(),
+        started_at: None,
+        finished_at: None,
+        attempts: 0,
+        message: None,
+        operation: None,
+    }
 }
 
 /// A drill: the standby's compute up, checked, and down again; nothing else moves.

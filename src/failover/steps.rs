@@ -13,6 +13,7 @@ use crate::{
 /// Runs the step `sc.kind` once.
 pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
     match sc.kind {
+        StepKind::PrewarmCompute => compute::failover::prewarm(sc).await,
         StepKind::PromoteDatabase => aurora::failover::promote_database(sc).await,
         StepKind::ScaleUpCompute => {
             let failover = &sc.compute()?.auto_scaling_group.failover;

@@ -124,8 +124,14 @@ async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refu
         let states = step_states(&r);
         states.iter().all(|(_, st)| *st == StepState::Succeeded).then_some(r)
     })
-    .await
-    .expect("deferred steps finished once us-east-1 answered");
+    .await;
+    let Some(finished) = finished else {
+        let r = requests(&s).get("unplanned").await.unwrap();
+        panic!(
+            "deferred steps not finished once us-east-1 answered: {:#?}",
+            r.status.map(|st| st.steps)
+        );
+    };
     assert_eq!(phase(&finished), Some(Succeeded));
     assert_eq!(
         capacity("us-east-1", &setup.primary_asg).await,

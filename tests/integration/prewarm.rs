@@ -233,3 +233,56 @@ async fn a_suspicion_prewarms_before_the_hold_ends_and_a_recovery_scales_back_af
     group_at(&asg, (0, 0, 10)).await;
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_warm_drill_prewarms_first_and_measures_from_warm() {
+    let mut s = Scenario::new("prewarm-drill").await;
+    let operator = s.start_operator().await;
+    let asg = prewarming(&mut s, json!({"onRequest": true})).await;
+    let endpoint = http_endpoint(200).await;
+    s.apply(|m| m["spec"]["failover"]["smokeTest"] = json!({"url": endpoint}))
+        .await;
+    // Convergence of that change first: a compute check that observed the group before the
+    // drill started could still return it to zero under the drill.
+    eventually(Duration::from_secs(30), || async {
+        let pl = pilotlight(&s).await;
+        (pl.status?.observed_generation == pl.metadata.generation).then_some(())
+    })
+    .await
+    .expect("the smoke test URL converged");
+    create_request(&s, "warm", "Drill", json!({"prewarm": true})).await;
+    let r = wait_phase(&s, "warm", &[Succeeded, Failed], Duration::from_secs(90)).await;
+    let status = r.status.unwrap();
+    assert_eq!(status.phase, Some(Succeeded), "{status:#?}");
+    let names: Vec<&str> = status.steps.iter().map(|st| st.name.as_str()).collect();
+    assert_eq!(names[0], "PrewarmCompute", "{names:?}");
+    let scale = status.steps.iter().find(|st| st.name == "ScaleUpCompute").unwrap();
+    assert!(
+        scale.message.as_deref().unwrap().contains("already at 4/4/10"),
+        "{:?}",
+        scale.message
+    );
+    let rto = status.recovery_time.unwrap();
+    assert!(
+        rto.reason.starts_with("from warm (PrewarmCompute finished)"),
+        "{}",
+        rto.reason
+    );
+    group_at(&asg, (0, 0, 10)).await;
+
+    // A Failover cannot ask for it: admission says where prewarming a failover lives.
+    let refused = requests(&s)
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "pilotlight.dev/v1alpha1", "kind": "FailoverRequest",
+                "metadata": {"name": "not-a-drill"},
+                "spec": {"pilotLightRef": {"name": "app"}, "type": "Failover", "reason": "x", "prewarm": true}
+            }))
+            .unwrap(),
+        )
+        .await
+        .expect_err("refused at admission");
+    assert!(refused.to_string().contains("spec.prewarm is for a Drill"), "{refused}");
+    operator.stop().await;
+}

@@ -35,6 +35,7 @@ fn request(name: &str, type_: FailoverType, approved_by: Option<&str>, created_b
             dry_run: false,
             force: false,
             approved_by: approved_by.map(str::to_owned),
+            prewarm: false,
             cancel: false,
         },
     );

@@ -108,6 +108,23 @@ fn rto_ends_when_traffic_is_switched_even_if_a_later_step_failed() {
 }
 
 #[test]
+fn a_warm_drill_measures_from_warm() {
+    let steps = [
+        step(StepKind::PrewarmCompute, StepState::Succeeded, Some(120)),
+        step(StepKind::ScaleUpCompute, StepState::Succeeded, Some(121)),
+        step(StepKind::WaitTargetsHealthy, StepState::Succeeded, Some(124)),
+        step(StepKind::SmokeTest, StepState::Succeeded, Some(125)),
+    ];
+    let e = recovery_time(RequestPhase::Succeeded, &steps, Some(&at(0)));
+    assert_eq!(e.seconds, Some(5.0));
+    assert!(
+        e.reason.starts_with("from warm (PrewarmCompute finished)"),
+        "{}",
+        e.reason
+    );
+}
+
+#[test]
 fn without_traffic_rto_ends_with_the_last_serving_step() {
     let steps = [
         step(StepKind::PromoteDatabase, StepState::Succeeded, Some(60)),

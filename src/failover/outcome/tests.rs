@@ -112,6 +112,7 @@ fn request(type_: FailoverType) -> FailoverRequest {
             dry_run: false,
             force: false,
             approved_by: None,
+            prewarm: false,
             cancel: false,
         },
     )

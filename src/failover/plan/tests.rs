@@ -87,6 +87,24 @@ fn plans_have_steps_only_for_configured_components() {
 }
 
 #[test]
+fn a_warm_drill_prewarms_first_and_other_requests_ignore_prewarm() {
+    let mut request = crate::api::FailoverRequest::against("app", Drill, "drill", "alice").spec;
+    request.prewarm = true;
+    assert_eq!(
+        shape(&plan_request(&full().spec, &request)),
+        vec![
+            step("PrewarmCompute", &[]),
+            step("ScaleUpCompute", &["PrewarmCompute"]),
+            step("WaitTargetsHealthy", &["ScaleUpCompute"]),
+            step("SmokeTest", &["WaitTargetsHealthy"]),
+            step("ScaleDownCompute", &["SmokeTest"]),
+        ]
+    );
+    request.prewarm = false;
+    assert_eq!(plan_request(&full().spec, &request), plan(&full().spec, Drill));
+}
+
+#[test]
 fn a_drill_scales_up_smoke_tests_and_always_scales_down() {
     assert_eq!(
         shape(&plan(&full().spec, Drill)),

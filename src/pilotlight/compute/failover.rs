@@ -86,11 +86,37 @@ pub(crate) fn group_capacity(
     Next::Call((min, desired, max.max(group.max_size)))
 }
 
+/// A warm drill's first step: the group to the prewarm capacity (`spec.failover.prewarm`'s, else
+/// the failover's desired capacity), then as many healthy targets as that warm group brings.
+pub(crate) async fn prewarm(sc: &StepContext<'_>) -> Result<Done, StepError> {
+    let failover = &sc.compute()?.auto_scaling_group.failover;
+    let capacity = sc
+        .pl
+        .spec
+        .failover
+        .prewarm
+        .as_ref()
+        .and_then(|p| p.capacity)
+        .unwrap_or(failover.desired_capacity);
+    let scaled = set_group_capacity(sc, (capacity, capacity, failover.max_size)).await?;
+    let need = capacity.min(failover.min_size).max(1) as usize;
+    let healthy = wait_healthy(sc, need).await?;
+    Ok(match (scaled, healthy) {
+        (Done::Succeeded(a), Done::Succeeded(b)) => Done::Succeeded(format!("warm: {a}; {b}")),
+        (_, other) => other,
+    })
+}
+
 pub(crate) async fn wait_targets_healthy(sc: &StepContext<'_>) -> Result<Done, StepError> {
+    let need = sc.compute()?.auto_scaling_group.failover.min_size.max(1) as usize;
+    wait_healthy(sc, need).await
+}
+
+/// Until every target group of the group (or the group itself) has `need` healthy targets.
+async fn wait_healthy(sc: &StepContext<'_>, need: usize) -> Result<Done, StepError> {
     let region = sc.direction.to.to_owned();
     let name = sc.group_in(&region)?;
     let clients = sc.clients(&region);
-    let need = sc.compute()?.auto_scaling_group.failover.min_size.max(1) as usize;
     let poll = Poll::new(HEALTHY_TIMEOUT);
     loop {
         let group = autoscaling::describe_groups(&clients, std::slice::from_ref(&name))
