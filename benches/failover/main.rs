@@ -9,17 +9,21 @@
 //! (b) Real-world durations scaled by `PILOT_LIGHT_BENCH_SCALE` (default 1/20): the RTO of an
 //!     unplanned Failover against the seed article's Lambda order (failover, wait; scale up, wait
 //!     with a 15 s waiter; DNS, wait), done sequentially with the SDK.
+//! (c) The same durations with a person deciding for two minutes (scaled) while the request
+//!     awaits approval and `spec.failover.prewarm.onRequest` warms the standby: the RTO from the
+//!     approval against the seed order, which starts only then (`approval.rs`).
 //!
 //! It prints numbers and fails (panics) if any request does not reach `Succeeded`.
 //! Environment: `PILOT_LIGHT_BENCH_SCALE` (e.g. `0.05` or `1/20`), `PILOT_LIGHT_BENCH_REPEATS`
 //! (K of (a), default 10), `PILOT_LIGHT_BENCH_RUNS` (runs of (b), default 3),
-//! `PILOT_LIGHT_BENCH_PARTS` (`a`, `b` or `ab`, default `ab`), `PILOT_LIGHT_BENCH_TRAFFIC`
+//! `PILOT_LIGHT_BENCH_PARTS` (any of `a`, `b`, `c`, default `ab`), `PILOT_LIGHT_BENCH_TRAFFIC`
 //! (`spec.traffic.mode`, default `failoverRouting`) and `PILOT_LIGHT_BENCH_SWITCH`
 //! (`spec.traffic.switch`, default `metricAlarm`).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+mod approval;
 mod call_log;
 mod observer;
 mod replay;
@@ -156,6 +160,9 @@ async fn main() {
     }
     if parts.contains('b') {
         rto::part_b(&mut b, runs, scale, mode == "failoverRouting").await;
+    }
+    if parts.contains('c') {
+        approval::part_c(&mut b, runs, scale).await;
     }
     b.log.emulator.set_durations(json!({})).await;
     operator.stop().await;

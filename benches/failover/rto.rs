@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     Bench, PRIMARY, STANDBY,
@@ -10,25 +10,59 @@ use crate::{
     common::{failover::*, *},
     observer::StepTimes,
     requests::{RequestRun, run_request, settle, summary},
-    seed::{seed_order, undo_seed_order},
+    seed::{SeedRun, seed_order, undo_seed_order},
     stats::median,
     world::{aws_state, remove_reverse_rule, start_state},
 };
 
-/// `data_plane`: traffic mode `failoverRouting`, whose switch moves DNS without a record change.
-pub async fn part_b(b: &mut Bench, runs: usize, scale: f64, data_plane: bool) {
-    // The switch's alarm evaluates once per period of its own (10 s, a high-resolution alarm:
-    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#high-resolution-alarms).
-    let alarm_evaluation = 10.0 * scale;
-    let durations = json!({
+/// The real-world durations of the emulated operations, scaled by `scale`.
+pub fn durations(scale: f64) -> Value {
+    json!({
         "rds:SwitchoverGlobalCluster": 60.0 * scale,
         "rds:FailoverGlobalCluster": 60.0 * scale,
         "ec2:RunInstances": 90.0 * scale,
         "elasticloadbalancing:RegisterTargets": 30.0 * scale,
         "route53:ChangeResourceRecordSets": 60.0 * scale,
         "route53:HealthCheckScale": scale,
-        "monitoring:AlarmEvaluation": alarm_evaluation,
-    });
+        // The switch's alarm evaluates once per period of its own (10 s, a high-resolution
+        // alarm: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#high-resolution-alarms).
+        "monitoring:AlarmEvaluation": 10.0 * scale,
+    })
+}
+
+/// The seed Lambda's order from the start state, with `durations`; `None` when someone's
+/// faults or durations disturbed it.
+pub async fn seed_from_start(b: &mut Bench, durations: &Value, scale: f64) -> Option<SeedRun> {
+    let delay = Duration::from_secs_f64(15.0 * scale);
+    remove_reverse_rule(&b.w, &b.sdk).await;
+    assert_eq!(
+        aws_state(&b.w, &b.sdk).await,
+        start_state(&b.w),
+        "seed order not at the start state"
+    );
+    take_emulator(&b.log, durations).await;
+    b.log.advance().await;
+    let seed_run = seed_order(&b.w, &b.sdk, delay).await;
+    let clean = undisturbed(&b.log, durations).await;
+    let meanwhile: Vec<Call> = b
+        .log
+        .advance()
+        .await
+        .into_iter()
+        .filter(|c| c.made_by(&b.app))
+        .collect();
+    b.log.emulator.set_durations(json!({})).await;
+    undo_seed_order(&b.w, &b.sdk).await;
+    if !meanwhile.is_empty() {
+        println!("  (the operator made {} while the seed order ran)", summary(&meanwhile));
+    }
+    clean.then_some(seed_run)
+}
+
+/// `data_plane`: traffic mode `failoverRouting`, whose switch moves DNS without a record change.
+pub async fn part_b(b: &mut Bench, runs: usize, scale: f64, data_plane: bool) {
+    let alarm_evaluation = 10.0 * scale;
+    let durations = durations(scale);
     let delay = Duration::from_secs_f64(15.0 * scale);
     let instant = json!({});
     println!(
@@ -100,31 +134,9 @@ pub async fn part_b(b: &mut Bench, runs: usize, scale: f64, data_plane: bool) {
         }
 
         // The seed order, from the same state.
-        remove_reverse_rule(&b.w, &b.sdk).await;
-        assert_eq!(
-            aws_state(&b.w, &b.sdk).await,
-            start_state(&b.w),
-            "run {run}: seed order not at the start state"
-        );
-        take_emulator(&b.log, &durations).await;
-        b.log.advance().await;
-        let seed_run = seed_order(&b.w, &b.sdk, delay).await;
-        let clean = undisturbed(&b.log, &durations).await;
-        let meanwhile: Vec<Call> = b
-            .log
-            .advance()
-            .await
-            .into_iter()
-            .filter(|c| c.made_by(&b.app))
-            .collect();
-        b.log.emulator.set_durations(instant.clone()).await;
-        undo_seed_order(&b.w, &b.sdk).await;
-        if !meanwhile.is_empty() {
-            println!("  (the operator made {} while the seed order ran)", summary(&meanwhile));
-        }
-        if !clean {
+        let Some(seed_run) = seed_from_start(b, &durations, scale).await else {
             continue;
-        }
+        };
         run += 1;
 
         let (running, steps) = b.obs.step_times(&fo.name, fo.t0);
