@@ -267,8 +267,10 @@ pub async fn retry_deferred(
             kind,
         };
         let began = Instant::now();
+        // A region still silent keeps the step Deferred: only an answer decides it.
         match steps::run(&sc).await {
             Ok(Done::Deferred(_)) => remaining += 1,
+            Err(e) if deferral(kind, sc.direction.from, &e, false).is_some() => remaining += 1,
             result => {
                 record_step(ctx, request, &journal, kind, result, began.elapsed());
                 journal.flush().await?;

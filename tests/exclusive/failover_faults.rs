@@ -117,6 +117,26 @@ async fn a_failover_completes_with_the_primary_region_down_and_a_switchover_refu
         "{message}"
     );
 
+    // A retry of the deferred steps while us-east-1 is still silent keeps them Deferred.
+    let retried = call_log_mark(&emulator).await;
+    eventually(Duration::from_secs(60), || async {
+        let calls = emulator.calls_since(retried).await;
+        calls
+            .iter()
+            .any(|c| c.region == "us-east-1" && c.by_failover_executor_of(&operator.app))
+            .then_some(())
+    })
+    .await
+    .expect("the deferred steps were retried during the outage");
+    let r = requests(&s).get("unplanned").await.unwrap();
+    let states = step_states(&r);
+    for step in ["FenceOldPrimary", "ReverseReplication"] {
+        assert!(
+            states.contains(&(step.into(), StepState::Deferred)),
+            "{step} after a retry in the outage: {states:?}"
+        );
+    }
+
     // The region returns: the deferred steps finish on their own.
     emulator.clear_faults().await;
     let finished = eventually(Duration::from_secs(90), || async {
