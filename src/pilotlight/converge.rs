@@ -426,7 +426,7 @@ fn prewarm_decision(
     let awaited_and_started = status
         .prewarm
         .as_ref()
-        .filter(|p| p.trigger == crate::api::PrewarmTrigger::Request)
+        .filter(|p| p.trigger == crate::api::PrewarmTrigger::Request && p.ended_at.is_none())
         .and_then(|p| ctx.requests.named(pl, &p.cause))
         .filter(|r| r.status.as_ref().is_some_and(|s| s.started_at.is_some()));
     let serving = (active_region == Some(pl.spec.regions.standby.as_str()))
