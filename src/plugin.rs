@@ -19,9 +19,10 @@ fn estimate(e: Option<&Estimate>, seconds: Option<f64>) -> String {
 }
 
 fn outcome(o: Option<&FailoverOutcome>) -> String {
-    o.map_or("-".to_owned(), |o| {
+    o.map_or("none yet".to_owned(), |o| {
         format!(
-            "{:?} {:?} (RTO {}, RPO {})",
+            "{} {:?} {:?} (RTO {}, RPO {})",
+            o.request_name,
             o.type_,
             o.phase,
             estimate(o.recovery_time.as_ref(), o.recovery_time_seconds),
@@ -75,7 +76,8 @@ pub fn status_table(pilotlights: &[PilotLight]) -> String {
             match status.primary_health.as_ref().and_then(|h| h.healthy) {
                 Some(true) => "Healthy".to_owned(),
                 Some(false) => "Unhealthy".to_owned(),
-                None => "-".to_owned(),
+                None if pl.spec.detection.is_none() => "unwatched".to_owned(),
+                None => "unknown".to_owned(),
             },
             status
                 .database

@@ -195,7 +195,14 @@ async fn follow(requests: &Api<FailoverRequest>, name: &str) -> Result<ExitCode>
     let mut stream = std::pin::pin!(watcher(requests.clone(), config).applied_objects());
     let mut last = String::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
-    while let Some(request) = tokio::time::timeout_at(deadline, stream.try_next()).await?? {
+    loop {
+        let Ok(next) = tokio::time::timeout_at(deadline, stream.try_next()).await else {
+            eprintln!(
+                "stopped following {name} after an hour; it has not ended: kubectl pilotlight status shows where it is"
+            );
+            return Ok(ExitCode::FAILURE);
+        };
+        let Some(request) = next? else { break };
         let shown = plugin::steps_table(&request);
         if shown != last {
             println!("{shown}");

@@ -53,19 +53,23 @@ fn announcement(
         (Some(true), _) => (
             EventType::Normal,
             "PrimaryHealthy",
-            format!("the primary region serves: {evidence}"),
+            format!("the primary region {} serves: {evidence}", pl.spec.regions.primary),
         ),
         (None, _) => (
             EventType::Warning,
             "PrimaryHealthUnknown",
-            format!("no signal from the primary region: {evidence}"),
+            format!(
+                "no signal from the primary region {}: {evidence}; detection cannot judge it and proposes or does nothing until a signal returns",
+                pl.spec.regions.primary
+            ),
         ),
         (Some(false), Decision::Notify) => (
             EventType::Warning,
             "PrimaryUnhealthy",
             format!(
-                "the primary region {} is failing: {evidence} (spec.detection.mode Notify: nothing else is done)",
-                pl.spec.regions.primary
+                "the primary region {} is failing: {evidence} (spec.detection.mode Notify: nothing else is done; to fail over: kubectl pilotlight failover {} --reason <incident>)",
+                pl.spec.regions.primary,
+                pl.name_any()
             ),
         ),
         (Some(false), Decision::Hold { remaining }) => (
