@@ -30,9 +30,23 @@ pub struct Core {
     /// The user name the API server knows the operator by (the creator it records on the
     /// requests it creates itself), asked once.
     identity: tokio::sync::OnceCell<String>,
+    /// Per PilotLight (`namespace/name`): held while a request is admitted until its Running
+    /// phase is written, and by convergence while it sets the standby group's capacity, so the
+    /// cost guard never scales down a group a request has just started to use.
+    admissions: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Core {
+    /// The lock of the PilotLight `key` (see `admissions`).
+    pub fn admission_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.admissions
+            .lock()
+            .expect("admission lock poisoned")
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
+    }
+
     pub fn new(
         client: kube::Client,
         aws: AwsClients,
@@ -51,6 +65,7 @@ impl Core {
             dns: crate::dns::Dns::new(settings.dns_server),
             settings,
             identity: tokio::sync::OnceCell::new(),
+            admissions: Default::default(),
         }
     }
 

@@ -119,7 +119,7 @@ pub async fn admit(ctx: &FailoverContext, request: &FailoverRequest, status: Fai
         request.namespace().unwrap_or_default(),
         request.spec.pilot_light_ref.name
     );
-    let admitting = ctx.admission_lock(&key).lock_owned().await;
+    let admitting = ctx.core.admission_lock(&key).lock_owned().await;
     let api = requests_api(ctx, request);
     let (pl, holder, origin) = tokio::try_join!(pilotlight(ctx, request), holder_of(&api, request), async {
         Ok(origin(ctx, request).await)

@@ -12,10 +12,9 @@ pub mod plan;
 pub mod steps;
 
 use std::{
-    collections::HashMap,
     ops::Deref,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::Instant,
@@ -52,9 +51,6 @@ const CONTROLLER: &str = "failoverrequest";
 pub struct FailoverContext {
     pub core: Arc<Core>,
     pub requests: Requests,
-    /// One admission decision at a time per PilotLight, so two requests created together cannot
-    /// both start.
-    admissions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     retries: Retries,
     /// Asks the PilotLight controller to converge a PilotLight now (after a request ended).
     converge_now: mpsc::UnboundedSender<ObjectRef<PilotLight>>,
@@ -77,20 +73,9 @@ impl FailoverContext {
         Self {
             core,
             requests,
-            admissions: Mutex::default(),
             retries,
             converge_now,
         }
-    }
-
-    /// The lock under which requests against the PilotLight `key` are admitted.
-    fn admission_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.admissions
-            .lock()
-            .expect("admission lock poisoned")
-            .entry(key.to_owned())
-            .or_default()
-            .clone()
     }
 
     /// Has the PilotLight controller converge `pl` now, with every component checked afresh.

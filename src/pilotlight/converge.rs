@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{
     ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, compute::prewarm,
@@ -281,6 +281,26 @@ async fn apply_changes<C: PlannedChange, T>(
     part: T,
 ) -> Checked<T> {
     let mut report = planned;
+    let _idle = match changes.iter().any(PlannedChange::sets_standby_capacity) {
+        true => match standby_idle(ctx, pl).await {
+            Ok(Some(guard)) => Some(guard),
+            Ok(None) => {
+                // A request started after the standby was observed: its steps own the group.
+                return Checked::skipped(ComponentReport::healthy(
+                    "InUse",
+                    "a FailoverRequest started: the standby group is its to size".into(),
+                ));
+            }
+            Err(e) => {
+                warn!(error = %e, "could not tell whether a request runs; standby capacity left as it is");
+                return Checked::skipped(ComponentReport::converging(
+                    "RequestStarted",
+                    format!("could not tell whether a FailoverRequest runs ({e}); the standby group is left as it is"),
+                ));
+            }
+        },
+        false => None,
+    };
     for change in changes {
         if change.is_warning() {
             // A repair says what it found, which is what a person fighting drift needs to read.
@@ -306,6 +326,24 @@ async fn apply_changes<C: PlannedChange, T>(
         part: Some(part),
         retry: None,
     }
+}
+
+/// The PilotLight's admission lock, if no request against it is running: read from the API
+/// server under the lock, which admission holds until a starting request's Running phase is
+/// written, so no cache can hide a request that has just started.
+async fn standby_idle(
+    ctx: &PilotLightContext,
+    pl: &PilotLight,
+) -> std::result::Result<Option<tokio::sync::OwnedMutexGuard<()>>, kube::Error> {
+    let guard = ctx.core.admission_lock(&object_key(pl)).lock_owned().await;
+    let api: kube::Api<FailoverRequest> =
+        kube::Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
+    let requests = api.list(&Default::default()).await?;
+    let running = requests
+        .items
+        .iter()
+        .any(|r| r.targets(pl.namespace().as_deref(), &pl.name_any()) && r.is_running());
+    Ok((!running).then_some(guard))
 }
 
 /// The Aurora global database: its status part and the writer's region. Reads are shared with

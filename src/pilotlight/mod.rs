@@ -67,6 +67,12 @@ pub trait PlannedChange: std::fmt::Debug + Sync {
     fn is_warning(&self) -> bool {
         false
     }
+    /// Changes that set the standby group's capacity: applied only under the PilotLight's
+    /// admission lock and while no request runs (read from the API server, not a cache), so a
+    /// request that has just started is never undercut.
+    fn sets_standby_capacity(&self) -> bool {
+        false
+    }
     /// `owner` (`namespace/name`) tags what the change creates.
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = std::result::Result<(), AwsError>> + Send;
 }

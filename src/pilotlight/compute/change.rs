@@ -86,6 +86,13 @@ impl PlannedChange for Change {
         }
     }
 
+    fn sets_standby_capacity(&self) -> bool {
+        matches!(
+            self,
+            Self::ScaleDownGroup { .. } | Self::Prewarm { .. } | Self::EndPrewarm { .. }
+        )
+    }
+
     /// The cost guard is a Warning: someone scaled the standby up and it costs money.
     fn is_warning(&self) -> bool {
         matches!(self, Self::ScaleDownGroup { .. })
