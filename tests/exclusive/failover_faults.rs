@@ -298,12 +298,9 @@ async fn a_request_awaiting_approval_prewarms_the_standby_in_a_primary_region_ou
     })
     .await;
     assert!(warm.is_some(), "the standby warmed while us-east-1 is down");
-    let pl = pilotlight(&s).await;
-    let prewarmed = condition(pl.status.as_ref().unwrap(), "Prewarmed");
-    assert_eq!(
-        (prewarmed.status.as_str(), prewarmed.reason.as_str()),
-        ("True", "AwaitingApproval")
-    );
+    // The group changes first, then the status says so.
+    s.wait("Prewarmed", "True", Some("AwaitingApproval"), Duration::from_secs(30))
+        .await;
     let calls = mutating_calls(&emulator, &operator.app, mark).await;
     assert!(
         calls.iter().all(|c| !c.starts_with("us-east-1 ")),
