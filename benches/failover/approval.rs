@@ -11,12 +11,11 @@ use serde_json::json;
 
 use crate::{
     Bench, FINAL, PRIMARY, STANDBY,
-    call_log::{take_emulator, undisturbed},
+    call_log::undisturbed,
     common::failover::*,
     requests::{run_request, settle},
-    rto::{durations, seed_from_start},
+    rto::{durations, from_start, seed_from_start},
     stats::median,
-    world::{aws_state, remove_reverse_rule, start_state},
 };
 
 /// The seed runbook's human decision, in real-world seconds.
@@ -39,14 +38,7 @@ pub async fn part_c(b: &mut Bench, runs: usize, scale: f64) {
     while run < runs {
         attempt += 1;
         assert!(attempt <= runs + 6, "too many disturbed runs");
-        take_emulator(&b.log, &json!({})).await;
-        remove_reverse_rule(&b.w, &b.sdk).await;
-        assert_eq!(
-            aws_state(&b.w, &b.sdk).await,
-            start_state(&b.w),
-            "run {run}: not at the start state"
-        );
-        take_emulator(&b.log, &durations).await;
+        from_start(b, &durations, &format!("run {run}")).await;
         let name = format!("pw-{attempt}");
         let t0 = Instant::now();
         create_request(&b.s, &name, "Failover", json!({})).await;

@@ -30,17 +30,24 @@ pub fn durations(scale: f64) -> Value {
     })
 }
 
-/// The seed Lambda's order from the start state, with `durations`; `None` when someone's
-/// faults or durations disturbed it.
-pub async fn seed_from_start(b: &mut Bench, durations: &Value, scale: f64) -> Option<SeedRun> {
-    let delay = Duration::from_secs_f64(15.0 * scale);
+/// Back at the start state (the reverse rule a failover wrote removed, checked), then the
+/// emulator taken with `durations` for the run `what`.
+pub async fn from_start(b: &Bench, durations: &Value, what: &str) {
+    take_emulator(&b.log, &json!({})).await;
     remove_reverse_rule(&b.w, &b.sdk).await;
     assert_eq!(
         aws_state(&b.w, &b.sdk).await,
         start_state(&b.w),
-        "seed order not at the start state"
+        "{what}: not at the start state"
     );
     take_emulator(&b.log, durations).await;
+}
+
+/// The seed Lambda's order from the start state, with `durations`; `None` when someone's
+/// faults or durations disturbed it.
+pub async fn seed_from_start(b: &mut Bench, durations: &Value, scale: f64) -> Option<SeedRun> {
+    let delay = Duration::from_secs_f64(15.0 * scale);
+    from_start(b, durations, "seed order").await;
     b.log.advance().await;
     let seed_run = seed_order(&b.w, &b.sdk, delay).await;
     let clean = undisturbed(&b.log, durations).await;
@@ -96,14 +103,7 @@ pub async fn part_b(b: &mut Bench, runs: usize, scale: f64, data_plane: bool) {
         attempt += 1;
         assert!(attempt <= runs + 6, "too many disturbed runs");
         // Ours.
-        take_emulator(&b.log, &instant).await;
-        remove_reverse_rule(&b.w, &b.sdk).await;
-        assert_eq!(
-            aws_state(&b.w, &b.sdk).await,
-            start_state(&b.w),
-            "run {run}: not at the start state"
-        );
-        take_emulator(&b.log, &durations).await;
+        from_start(b, &durations, &format!("run {run}")).await;
         let name = format!("fo-{attempt}");
         let fo = run_request(
             &b.s,

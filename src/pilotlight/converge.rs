@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::{
     ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, compute::prewarm,
-    dynamodb, endpoints, s3, schedule::Due, status, traffic,
+    dynamodb, endpoints, s3, schedule::Due, standby, status, traffic,
 };
 use crate::{
     api::{
@@ -89,7 +89,7 @@ pub async fn converge(pl: &PilotLight, ctx: &PilotLightContext) -> Result<Action
     }
     ctx.retries.reset(&key);
     if let Some(d) = &checks.prewarm {
-        prewarm_ended(ctx, pl, d);
+        standby::prewarm_ended(ctx, pl, d);
     }
     let next = ctx.scheduler.next_check(&key, &ctx.settings, SystemTime::now());
     let next = next.unwrap_or(ctx.settings.misconfigured_interval);
@@ -99,30 +99,6 @@ pub async fn converge(pl: &PilotLight, ctx: &PilotLightContext) -> Result<Action
             None => next,
         },
     ))
-}
-
-/// The metrics of a prewarm that ended in this reconcile.
-fn prewarm_ended(ctx: &PilotLightContext, pl: &PilotLight, decision: &prewarm::Decision) {
-    let (Some((_, to)), Some(p)) = (decision.transition, decision.status.as_ref()) else {
-        return;
-    };
-    let outcome = match to {
-        crate::api::PrewarmState::Used => "used",
-        crate::api::PrewarmState::ScaledBack => "scaled_back",
-        crate::api::PrewarmState::Expired => "expired",
-        crate::api::PrewarmState::Warm | crate::api::PrewarmState::CoolingDown => return,
-    };
-    let warm = p
-        .ended_at
-        .as_ref()
-        .map(|end| end.0.duration_since(p.since.0).as_secs_f64().max(0.0))
-        .unwrap_or_default();
-    let labels = ObjectLabels {
-        namespace: pl.namespace().unwrap_or_default(),
-        name: pl.name_any(),
-    };
-    ctx.metrics
-        .prewarm_ended(labels, outcome, Duration::from_secs_f64(warm));
 }
 
 /// Checks every configured component that is due. While a FailoverRequest runs, compute, traffic
@@ -185,8 +161,8 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
     if let Some(compute) = &spec.compute {
         components.push(Component::Compute);
         let active = checks.status.active_region.clone();
-        let prewarm = prewarm_decision(ctx, pl, compute, request.as_deref(), active.as_deref());
-        let capacity = standby_capacity_use(pl, active.as_deref(), request.is_some(), prewarm.as_ref());
+        let prewarm = standby::prewarm_decision(ctx, pl, compute, request.as_deref(), active.as_deref());
+        let capacity = standby::capacity_use(pl, active.as_deref(), request.is_some(), prewarm.as_ref());
         // A prewarm that starts or ends changes the group now, however recent the last check.
         let force = moved || prewarm.as_ref().is_some_and(|p| p.transition.is_some());
         let checked = due(ctx, pl, key, Component::Compute, force, frozen_by, async |fresh| {
@@ -282,7 +258,7 @@ async fn apply_changes<C: PlannedChange, T>(
 ) -> Checked<T> {
     let mut report = planned;
     let _idle = match changes.iter().any(PlannedChange::sets_standby_capacity) {
-        true => match standby_idle(ctx, pl).await {
+        true => match standby::idle(ctx, pl).await {
             Ok(Some(guard)) => Some(guard),
             Ok(None) => {
                 // A request started after the standby was observed: its steps own the group.
@@ -326,24 +302,6 @@ async fn apply_changes<C: PlannedChange, T>(
         part: Some(part),
         retry: None,
     }
-}
-
-/// The PilotLight's admission lock, if no request against it is running: read from the API
-/// server under the lock, which admission holds until a starting request's Running phase is
-/// written, so no cache can hide a request that has just started.
-async fn standby_idle(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-) -> std::result::Result<Option<tokio::sync::OwnedMutexGuard<()>>, kube::Error> {
-    let guard = ctx.core.admission_lock(&object_key(pl)).lock_owned().await;
-    let api: kube::Api<FailoverRequest> =
-        kube::Api::namespaced(ctx.client.clone(), &pl.namespace().unwrap_or_default());
-    let requests = api.list(&Default::default()).await?;
-    let running = requests
-        .items
-        .iter()
-        .any(|r| r.targets(pl.namespace().as_deref(), &pl.name_any()) && r.is_running());
-    Ok((!running).then_some(guard))
 }
 
 /// The Aurora global database: its status part and the writer's region. Reads are shared with
@@ -430,69 +388,6 @@ async fn compute(
         }
         Err(e) => Checked::failed(&e),
     }
-}
-
-/// Standby capacity is in use when the standby region serves, or a FailoverRequest for this
-/// PilotLight is running (a drill scales the standby group up on purpose); else a prewarm
-/// decides, and without one the group is dormant.
-fn standby_capacity_use(
-    pl: &PilotLight,
-    active_region: Option<&str>,
-    running: bool,
-    prewarm: Option<&prewarm::Decision>,
-) -> compute::CapacityUse {
-    if active_region == Some(pl.spec.regions.standby.as_str()) || running {
-        compute::CapacityUse::InUse
-    } else {
-        prewarm.map_or(compute::CapacityUse::Dormant, |p| p.capacity)
-    }
-}
-
-/// What `spec.failover.prewarm` wants of the standby now (`None`: prewarm is off), from
-/// detection's `primaryHealth`, the request awaiting approval, and whether a request took the
-/// warm standby over: one runs, the awaited one has started (it may already have ended), or
-/// the standby serves.
-fn prewarm_decision(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    compute: &crate::api::ComputeSpec,
-    running: Option<&FailoverRequest>,
-    active_region: Option<&str>,
-) -> Option<prewarm::Decision> {
-    let spec = pl.spec.failover.prewarm.as_ref()?;
-    let status = pl.status.clone().unwrap_or_default();
-    let awaited_and_started = status
-        .prewarm
-        .as_ref()
-        .filter(|p| p.trigger == crate::api::PrewarmTrigger::Request && p.ended_at.is_none())
-        .and_then(|p| ctx.requests.named(pl, &p.cause))
-        .filter(|r| r.status.as_ref().is_some_and(|s| s.started_at.is_some()));
-    let serving = (active_region == Some(pl.spec.regions.standby.as_str()))
-        .then(|| status.last_failover.as_ref().map(|o| o.request_name.clone()))
-        .map(|name| name.unwrap_or_else(|| "a failover".to_owned()));
-    let taken_over = running
-        .or(awaited_and_started.as_deref())
-        .map(ResourceExt::name_any)
-        .or(serving);
-    let awaiting = ctx.requests.awaiting_approval(pl).map(|r| r.name_any());
-    let health = status.primary_health.as_ref();
-    let since = |healthy: bool| {
-        health
-            .filter(|h| h.healthy == Some(healthy))
-            .and_then(|h| h.since.as_ref())
-            .map(|t| t.0)
-    };
-    Some(prewarm::decide(&prewarm::Inputs {
-        spec,
-        failover_capacity: compute.auto_scaling_group.failover.desired_capacity,
-        instance_type: &compute.launch_template.instance_type,
-        suspicion: since(false).map(|t| (t, pl.spec.regions.primary.as_str())),
-        recovered_since: since(true),
-        awaiting: awaiting.as_deref(),
-        running: taken_over.as_deref(),
-        previous: status.prewarm.as_ref(),
-        now: Timestamp::now(),
-    }))
 }
 
 /// Route 53. Reads are shared with other PilotLights unless `fresh`.

@@ -13,6 +13,7 @@ pub mod endpoints;
 mod report;
 pub mod s3;
 pub mod schedule;
+mod standby;
 mod status;
 pub mod traffic;
 

@@ -114,14 +114,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(p) = live {
         if let Some(request) = inputs.running {
             let message = format!("FailoverRequest {request} took the warm standby over");
-            return end(
-                p,
-                PrewarmState::Used,
-                message,
-                CapacityUse::InUse,
-                now,
-                inputs.instance_type,
-            );
+            return end(p, PrewarmState::Used, message, now);
         }
         if now >= p.expires_at.0 {
             let message = format!(
@@ -131,14 +124,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     .as_ref()
                     .map_or("its cause is still there".to_owned(), |c| c.why.clone())
             );
-            return end(
-                p,
-                PrewarmState::Expired,
-                message,
-                CapacityUse::PrewarmEnded,
-                now,
-                inputs.instance_type,
-            );
+            return end(p, PrewarmState::Expired, message, now);
         }
         if let Some(c) = &cause {
             let next = PrewarmStatus {
@@ -149,7 +135,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 message: format!("{}: standby kept at {} instances", c.why, p.capacity),
                 ..p.clone()
             };
-            return warm(next, None, now, inputs.instance_type);
+            return warm(next, None, now);
         }
         if p.trigger == PrewarmTrigger::Suspicion
             && let Some(recovered) = inputs.recovered_since
@@ -166,17 +152,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     ),
                     ..p.clone()
                 };
-                return warm(next, None, now, inputs.instance_type);
+                return warm(next, None, now);
             }
             let message = format!("the primary recovered at {recovered} and stayed healthy for the cool-down");
-            return end(
-                p,
-                PrewarmState::ScaledBack,
-                message,
-                CapacityUse::PrewarmEnded,
-                now,
-                inputs.instance_type,
-            );
+            return end(p, PrewarmState::ScaledBack, message, now);
         }
         let message = match p.trigger {
             PrewarmTrigger::Request => format!(
@@ -185,14 +164,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ),
             PrewarmTrigger::Suspicion => "detection no longer sees the primary unhealthy".to_owned(),
         };
-        return end(
-            p,
-            PrewarmState::ScaledBack,
-            message,
-            CapacityUse::PrewarmEnded,
-            now,
-            inputs.instance_type,
-        );
+        return end(p, PrewarmState::ScaledBack, message, now);
     }
     let expired_for_this_cause =
         previous.is_some_and(|p| p.state == PrewarmState::Expired && cause.as_ref().is_some_and(|c| c.key == p.cause));
@@ -213,7 +185,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             estimated_cost_usd: Some(0.0),
             message: format!("{}: scaling the standby to {capacity} instances", c.why),
         };
-        return warm(next, Some(previous.map(|p| p.state)), now, inputs.instance_type);
+        return warm(next, Some(previous.map(|p| p.state)), now);
     }
     // Nothing wants it warm: the last record stays for people to read.
     let recently_ended = previous
@@ -253,13 +225,8 @@ fn ended_reason(state: PrewarmState) -> &'static str {
 }
 
 /// A prewarm that goes on (or starts: `started` holds the state before it).
-fn warm(
-    mut next: PrewarmStatus,
-    started: Option<Option<PrewarmState>>,
-    now: Timestamp,
-    instance_type: &str,
-) -> Decision {
-    next.estimated_cost_usd = cost(&next, now, instance_type);
+fn warm(mut next: PrewarmStatus, started: Option<Option<PrewarmState>>, now: Timestamp) -> Decision {
+    next.estimated_cost_usd = cost(&next, now);
     let reason = match next.state {
         PrewarmState::CoolingDown => "CoolingDown",
         _ => match next.trigger {
@@ -276,15 +243,9 @@ fn warm(
     }
 }
 
-/// A prewarm that ends now with `state`.
-fn end(
-    p: &PrewarmStatus,
-    state: PrewarmState,
-    why: String,
-    capacity: CapacityUse,
-    now: Timestamp,
-    instance_type: &str,
-) -> Decision {
+/// A prewarm that ends now with `state`: a request took it over (its steps own the group), or
+/// it scales back.
+fn end(p: &PrewarmStatus, state: PrewarmState, why: String, now: Timestamp) -> Decision {
     let mut next = PrewarmStatus {
         state,
         ended_at: Some(Time(now)),
@@ -292,10 +253,13 @@ fn end(
         message: why,
         ..p.clone()
     };
-    next.estimated_cost_usd = cost(&next, now, instance_type);
+    next.estimated_cost_usd = cost(&next, now);
     let condition = (ConditionStatus::False, ended_reason(state), describe(&next, now));
     Decision {
-        capacity,
+        capacity: match state {
+            PrewarmState::Used => CapacityUse::InUse,
+            _ => CapacityUse::PrewarmEnded,
+        },
         status: Some(next),
         condition,
         transition: Some((Some(p.state), state)),
@@ -303,10 +267,10 @@ fn end(
 }
 
 /// Instance-hours so far × the table's price (`None`: the type is not in the table).
-fn cost(p: &PrewarmStatus, now: Timestamp, instance_type: &str) -> Option<f64> {
+fn cost(p: &PrewarmStatus, now: Timestamp) -> Option<f64> {
     let until = p.ended_at.as_ref().map_or(now, |t| t.0);
     let hours = until.duration_since(p.since.0).as_secs_f64().max(0.0) / 3600.0;
-    hourly_price(instance_type).map(|price| (hours * price * f64::from(p.capacity) * 100.0).round() / 100.0)
+    hourly_price(&p.instance_type).map(|price| (hours * price * f64::from(p.capacity) * 100.0).round() / 100.0)
 }
 
 /// How soon convergence must look again while a prewarm is live: at its expiry or the end of
