@@ -8,9 +8,10 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from moto.core import DEFAULT_ACCOUNT_ID
 from werkzeug.wrappers import Request, Response
 
-from . import arc, cloudwatch_alarms, replication_metrics, route53_checkers
+from . import arc, cloudwatch_alarms, rds_replicas, replication_metrics, route53_checkers
 from .autoscaling_instances import InvalidOverride, TargetHealthOverrides, UnknownTargetGroup
 from .calls import CallLog
 from .durations import Durations, InvalidDurations
@@ -130,6 +131,13 @@ class ControlApi:
                 return replication_metrics.set_lag(_json_body(request))
             except replication_metrics.InvalidLagSetting as exc:
                 raise BadRequest(str(exc)) from exc
+        if path == f"{PREFIX}/replica-status" and method == "POST":
+            try:
+                return rds_replicas.set_status(DEFAULT_ACCOUNT_ID, _json_body(request))
+            except rds_replicas.InvalidReplicaStatus as exc:
+                raise BadRequest(str(exc)) from exc
+            except rds_replicas.UnknownReplica as exc:
+                raise NotFound(str(exc)) from exc
         if path == f"{PREFIX}/arc" and method == "GET":
             return {"routingControls": arc.states()}
         if path == f"{PREFIX}/reset" and method == "POST":

@@ -31,6 +31,7 @@ from . import (
     ec2_launch_templates,
     ec2_subnets,
     rds_global,
+    rds_replicas,
     replication_metrics,
     route53_checkers,
     route53_health_checks,
@@ -60,6 +61,7 @@ def build_app(fault_rules: FaultRules | None = None) -> Gateway:
     health_check_statuses = route53_health_checks.HealthCheckStatuses()
     arc.install(durations)
     rds_global.install(durations)
+    rds_replicas.install(durations)
     dynamodb_replicas.install(durations)
     cloudwatch_periods.install()
     cloudwatch_alarms.install(durations)
