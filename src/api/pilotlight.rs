@@ -50,7 +50,7 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
         name = "Lag",
         type_ = "string",
         json_path = ".status.database.replicationLag",
-        description = "Aurora global database replication lag"
+        description = "Database replication lag (Aurora global database or RDS read replica)"
     ),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
@@ -59,6 +59,9 @@ use super::{FailoverPolicy, TrafficSpec, pilotlight_status::PilotLightStatus};
 #[x_kube(validation = kube::core::Rule::new(
     "!has(oldSelf.database) || !has(oldSelf.database.aurora) || (has(self.database) && has(self.database.aurora) && self.database.aurora.globalClusterIdentifier == oldSelf.database.aurora.globalClusterIdentifier && self.database.aurora.primaryClusterIdentifier == oldSelf.database.aurora.primaryClusterIdentifier && self.database.aurora.standbyClusterIdentifier == oldSelf.database.aurora.standbyClusterIdentifier)"
 ).message("spec.database.aurora cannot be removed, nor its cluster identifiers changed, once set: the operator would build a second global database next to the first; create a new PilotLight instead"))]
+#[x_kube(validation = kube::core::Rule::new(
+    "!has(oldSelf.database) || !has(oldSelf.database.rds) || (has(self.database) && has(self.database.rds) && self.database.rds.sourceInstanceIdentifier == oldSelf.database.rds.sourceInstanceIdentifier && self.database.rds.replicaInstanceIdentifier == oldSelf.database.rds.replicaInstanceIdentifier)"
+).message("spec.database.rds cannot be removed, nor its instance identifiers changed, once set: the operator would build a second replica next to the first; create a new PilotLight instead"))]
 #[x_kube(validation = kube::core::Rule::new(
     "has(self.database) || has(self.compute) || has(self.traffic) || (has(self.storage) && ((has(self.storage.s3) && size(self.storage.s3) > 0) || (has(self.storage.dynamodb) && size(self.storage.dynamodb) > 0)))"
 ).message("a PilotLight needs something to protect: at least one of spec.database, spec.storage (an s3 or dynamodb entry), spec.compute or spec.traffic"))]
@@ -116,11 +119,118 @@ pub struct Regions {
     pub standby: AwsRegion,
 }
 
+/// The replicated database: exactly one of `aurora` or `rds`.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[x_kube(validation = kube::core::Rule::new("has(self.aurora) != has(self.rds)").message("spec.database needs exactly one of aurora (an Aurora global database) or rds (an RDS instance with a cross-region read replica)"))]
 pub struct DatabaseSpec {
     /// An Aurora global database spanning both regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aurora: Option<AuroraSpec>,
+    /// An RDS DB instance (MySQL, MariaDB, PostgreSQL, Oracle, SQL Server) with a cross-region
+    /// read replica in the standby region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds: Option<RdsReplicaSpec>,
+}
+
+impl DatabaseSpec {
+    /// The CNAME kept on the writer, whichever engine.
+    pub fn writer_endpoint_record(&self) -> Option<&DnsRecordRef> {
+        match (&self.aurora, &self.rds) {
+            (Some(a), _) => a.writer_endpoint_record.as_ref(),
+            (None, Some(r)) => r.writer_endpoint_record.as_ref(),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether a failover grows the promoted database (a larger class, readers or replicas).
+    pub fn scales_up_after_promotion(&self) -> bool {
+        match (&self.aurora, &self.rds) {
+            (Some(a), _) => a.promoted_instance_class.is_some() || a.promoted_readers > 0,
+            (None, Some(r)) => r.promoted_instance_class.is_some() || r.promoted_replicas > 0,
+            (None, None) => false,
+        }
+    }
+}
+
+/// An RDS DB instance in the primary region and its cross-region read replica in the standby
+/// region (the first seed's database). A failover promotes the replica (`PromoteReadReplica`,
+/// served by the standby region alone); the old instance is kept, never deleted, and reported.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self.sourceInstanceIdentifier != self.replicaInstanceIdentifier").message("spec.database.rds.replicaInstanceIdentifier must differ from sourceInstanceIdentifier (after a failover the replica back into the primary region takes the replica's name there)"))]
+pub struct RdsReplicaSpec {
+    /// Existing DB instance in the primary region. It must exist; the operator never creates,
+    /// modifies or deletes it.
+    pub source_instance_identifier: RdsIdentifier,
+    /// Read replica in the standby region: created from the source's ARN if missing, adopted if
+    /// it already replicates from the source.
+    pub replica_instance_identifier: RdsIdentifier,
+    /// Instance class of the standby replica. Defaults to the source's class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_instance_class: Option<DbInstanceClass>,
+    /// Storage type of the replica. Defaults to the source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_type: Option<RdsStorageType>,
+    /// DB subnet group for the replica, in the standby region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub db_subnet_group_name: Option<String>,
+    /// VPC security groups for the replica, in the standby region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub vpc_security_group_ids: Vec<SecurityGroupId>,
+    /// KMS key in the standby region for the replica's storage: required when the source is
+    /// encrypted (RDS cannot use the source region's key in another region).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub kms_key_id: Option<String>,
+    /// KMS key in the primary region for the replica created back there after a failover (the
+    /// way back for a failback); required when the source is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    pub primary_kms_key_id: Option<String>,
+    /// Readiness threshold: above this `ReplicaLag` `DatabaseReplicating` is False.
+    #[serde(default = "default_rds_max_replication_lag")]
+    pub max_replication_lag: GoDuration,
+    /// Instance class the promoted instance is resized to after a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_instance_class: Option<DbInstanceClass>,
+    /// Read replicas of the promoted instance created in its region after a failover (the
+    /// seed's "DB slave").
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 5))]
+    pub promoted_replicas: i32,
+    /// A CNAME kept on the writer instance's endpoint, so applications never change their
+    /// connection string after a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_endpoint_record: Option<DnsRecordRef>,
+}
+
+fn default_rds_max_replication_lag() -> GoDuration {
+    GoDuration("30s".into())
+}
+
+/// RDS storage types; the names are RDS's own.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RdsStorageType {
+    Gp2,
+    Gp3,
+    Io1,
+    Io2,
+    Standard,
+}
+
+impl RdsStorageType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gp2 => "gp2",
+            Self::Gp3 => "gp3",
+            Self::Io1 => "io1",
+            Self::Io2 => "io2",
+            Self::Standard => "standard",
+        }
+    }
 }
 
 /// An Aurora global database: the existing primary cluster plus a small secondary cluster in the

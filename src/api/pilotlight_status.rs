@@ -113,6 +113,43 @@ pub struct DatabaseStatus {
     /// Timestamp of the lag datapoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_lag_observed_at: Option<Time>,
+    /// The RDS instance and its read replica (`spec.database.rds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rds: Option<RdsInstancesStatus>,
+}
+
+/// Which RDS instance writes, which replicates from it, and which were left behind.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsInstancesStatus {
+    /// The instance that takes the writes (the source, or the replica a failover promoted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<RdsInstanceRef>,
+    /// The read replica of the writer in the other region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<RdsInstanceRef>,
+    /// The replica's read replication state (`StatusInfos`: `replicating`, `error`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_state: Option<String>,
+    /// Former writers a failover left behind: they hold data written before it and are never
+    /// deleted by the operator; delete them once their data is no longer needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphaned: Vec<RdsInstanceRef>,
+}
+
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RdsInstanceRef {
+    pub region: String,
+    pub identifier: String,
+    /// `available`, `creating`, `modifying`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_class: Option<String>,
+    /// When a failover promoted it (its `pilotlight.dev/promoted-at` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_at: Option<String>,
 }
 
 /// The standby region's dormant compute as observed.

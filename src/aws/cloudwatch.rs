@@ -1,4 +1,4 @@
-//! CloudWatch: Aurora global database replication lag, and the alarms detection watches.
+//! CloudWatch: Aurora global database and RDS read replica replication lag, and the alarms detection watches.
 
 use std::{
     collections::HashMap,
@@ -24,27 +24,70 @@ const LOOKBACK: Duration = Duration::from_secs(10 * 60);
 /// Queries in one GetMetricData call (CloudWatch's limit).
 const QUERIES_PER_CALL: usize = 500;
 
+/// A replication-lag metric RDS publishes for each replica, in the replica's region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LagMetric {
+    /// `AuroraGlobalDBReplicationLag` (ms) of a secondary cluster, by `DBClusterIdentifier`.
+    AuroraGlobal,
+    /// `ReplicaLag` (s) of a read replica, by `DBInstanceIdentifier`
+    /// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html>).
+    ReadReplica,
+}
+
+impl LagMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AuroraGlobal => "AuroraGlobalDBReplicationLag",
+            Self::ReadReplica => "ReplicaLag",
+        }
+    }
+
+    fn dimension(self) -> &'static str {
+        match self {
+            Self::AuroraGlobal => "DBClusterIdentifier",
+            Self::ReadReplica => "DBInstanceIdentifier",
+        }
+    }
+
+    fn to_milliseconds(self, value: f64) -> f64 {
+        match self {
+            Self::AuroraGlobal => value,
+            Self::ReadReplica => value * 1000.0,
+        }
+    }
+}
+
 /// Latest `AuroraGlobalDBReplicationLag` of each of `cluster_identifiers` (published in their own
 /// region) that has a recent datapoint; one call per 500 clusters.
 pub async fn replication_lags(
     aws: &RegionalClients,
     cluster_identifiers: &[String],
 ) -> Result<HashMap<String, LagSample>, AwsError> {
+    lags(aws, LagMetric::AuroraGlobal, cluster_identifiers).await
+}
+
+/// Latest datapoint of `metric` for each of `identifiers` (in milliseconds, whatever the
+/// metric's unit) that has a recent one; one call per 500 replicas.
+pub async fn lags(
+    aws: &RegionalClients,
+    metric: LagMetric,
+    identifiers: &[String],
+) -> Result<HashMap<String, LagSample>, AwsError> {
     let now = SystemTime::now();
     let mut lags = HashMap::new();
-    for chunk in cluster_identifiers.chunks(QUERIES_PER_CALL) {
+    for chunk in identifiers.chunks(QUERIES_PER_CALL) {
         let queries: Vec<MetricDataQuery> = chunk
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let metric = Metric::builder()
+                let m = Metric::builder()
                     .namespace("AWS/RDS")
-                    .metric_name("AuroraGlobalDBReplicationLag")
-                    .dimensions(Dimension::builder().name("DBClusterIdentifier").value(id).build())
+                    .metric_name(metric.name())
+                    .dimensions(Dimension::builder().name(metric.dimension()).value(id).build())
                     .build();
                 MetricDataQuery::builder()
                     .id(format!("lag{i}"))
-                    .metric_stat(MetricStat::builder().metric(metric).period(60).stat("Maximum").build())
+                    .metric_stat(MetricStat::builder().metric(m).period(60).stat("Maximum").build())
                     .return_data(true)
                     .build()
             })
@@ -78,7 +121,7 @@ pub async fn replication_lags(
                     .max_by_key(|(t, _)| t.secs());
                 if let Some((t, v)) = latest {
                     let sample = LagSample {
-                        milliseconds: *v,
+                        milliseconds: metric.to_milliseconds(*v),
                         at_epoch_seconds: t.secs(),
                     };
                     let entry = lags.entry(id.clone()).or_insert(sample);

@@ -94,6 +94,19 @@ impl AwsError {
     }
 
     /// A request the SDK refused to build (a required field missing): a bug or bad spec value.
+    /// A call to `region` that got no answer (for the components' unit tests).
+    #[cfg(test)]
+    pub fn unreachable(service: &'static str, operation: &'static str, region: &str) -> Self {
+        Self {
+            service,
+            operation,
+            region: region.into(),
+            kind: AwsErrorKind::Unavailable,
+            code: None,
+            message: "endpoint unreachable".into(),
+        }
+    }
+
     pub fn invalid_request(service: &'static str, operation: &'static str, region: &str, message: String) -> Self {
         Self {
             service,

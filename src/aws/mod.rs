@@ -84,6 +84,8 @@ pub struct AwsClients {
     pub global_clusters: shared::SharedReads<rds::GlobalCluster>,
     pub db_instances: shared::SharedReads<rds::DbInstance>,
     pub replication_lags: shared::SharedReads<cloudwatch::LagSample>,
+    /// `ReplicaLag` of RDS read replicas, by region and instance.
+    pub replica_lags: shared::SharedReads<cloudwatch::LagSample>,
 }
 
 /// Tag on everything the operator creates: `namespace/name` of the PilotLight. Only resources
@@ -128,6 +130,7 @@ impl AwsClients {
             global_clusters: shared::SharedReads::new(shared_window),
             db_instances: shared::SharedReads::new(shared_window),
             replication_lags: shared::SharedReads::new(shared_window),
+            replica_lags: shared::SharedReads::new(shared_window),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Aurora through the RDS API, reduced to the facts the operator decides on.
+//! Aurora and RDS DB instances through the RDS API, reduced to the facts the operator decides on.
 
 use std::collections::HashMap;
 
@@ -42,11 +42,41 @@ pub struct DbCluster {
 }
 
 /// A DB instance in one region.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct DbInstance {
     pub identifier: String,
+    pub arn: String,
     pub status: RdsStatus,
     pub instance_class: Option<String>,
+    pub engine: Option<String>,
+    /// The instance it replicates from: an identifier in its own region, or an ARN.
+    pub replica_source: Option<String>,
+    /// The read replication state (`StatusInfos`) and whether RDS calls it normal.
+    pub replication: Option<(String, bool)>,
+    pub storage_encrypted: bool,
+    /// Its endpoint's address.
+    pub endpoint: Option<String>,
+    /// When pilot-light promoted it ([`PROMOTED_AT_TAG`]): the latest promoted one writes.
+    pub promoted_at: Option<String>,
+}
+
+impl Default for RdsStatus {
+    fn default() -> Self {
+        Self::Other("unknown".into())
+    }
+}
+
+/// Tag the failover puts on a read replica just before promoting it: the newest promoted
+/// instance is the writer, which RDS itself does not remember once a replica is standalone.
+pub const PROMOTED_AT_TAG: &str = "pilotlight.dev/promoted-at";
+
+/// Region and identifier of a DB instance ARN (`arn:aws:rds:REGION:ACCOUNT:db:ID`).
+pub fn parse_instance_arn(arn: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "rds", region, _, "db", id] => Some((region, id)),
+        _ => None,
+    }
 }
 
 /// What to create for the standby cluster.
@@ -160,8 +190,27 @@ pub async fn describe_cluster(aws: &RegionalClients, identifier: &str) -> Result
 fn instance_from(i: &types::DbInstance) -> DbInstance {
     DbInstance {
         identifier: i.db_instance_identifier().unwrap_or_default().to_owned(),
+        arn: i.db_instance_arn().unwrap_or_default().to_owned(),
         status: i.db_instance_status().unwrap_or("unknown").into(),
         instance_class: i.db_instance_class().map(str::to_owned),
+        engine: i.engine().map(str::to_owned),
+        replica_source: i
+            .read_replica_source_db_instance_identifier()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        replication: i
+            .status_infos()
+            .iter()
+            .find(|s| s.status_type() == Some("read replication"))
+            .map(|s| (s.status().unwrap_or("unknown").to_owned(), s.normal().unwrap_or(false))),
+        storage_encrypted: i.storage_encrypted().unwrap_or(false),
+        endpoint: i.endpoint().and_then(|e| e.address()).map(str::to_owned),
+        promoted_at: i
+            .tag_list()
+            .iter()
+            .find(|t| t.key() == Some(PROMOTED_AT_TAG))
+            .and_then(|t| t.value())
+            .map(str::to_owned),
     }
 }
 
@@ -271,6 +320,62 @@ pub async fn modify_instance_class(
     Ok(())
 }
 
+/// What to create for a read replica.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadReplicaRequest {
+    pub identifier: String,
+    /// The source's ARN (a cross-region replica must name its source by ARN).
+    pub source_arn: String,
+    pub instance_class: Option<String>,
+    pub storage_type: Option<String>,
+    pub db_subnet_group_name: Option<String>,
+    pub vpc_security_group_ids: Vec<String>,
+    pub kms_key_id: Option<String>,
+}
+
+/// `CreateDBInstanceReadReplica`, called in the replica's region.
+pub async fn create_read_replica(aws: &RegionalClients, req: &ReadReplicaRequest, owner: &str) -> Result<(), AwsError> {
+    aws.rds
+        .create_db_instance_read_replica()
+        .db_instance_identifier(&req.identifier)
+        .source_db_instance_identifier(&req.source_arn)
+        .set_db_instance_class(req.instance_class.clone())
+        .set_storage_type(req.storage_type.clone())
+        .set_db_subnet_group_name(req.db_subnet_group_name.clone())
+        .set_vpc_security_group_ids(
+            (!req.vpc_security_group_ids.is_empty()).then(|| req.vpc_security_group_ids.clone()),
+        )
+        .set_kms_key_id(req.kms_key_id.clone())
+        .set_tags(Some(tags(owner)))
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "CreateDBInstanceReadReplica", &aws.region, e))?;
+    Ok(())
+}
+
+/// Marks `arn` as promoted by pilot-light at `at` (see [`PROMOTED_AT_TAG`]).
+pub async fn tag_promoted(aws: &RegionalClients, arn: &str, at: &str) -> Result<(), AwsError> {
+    aws.rds
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(types::Tag::builder().key(PROMOTED_AT_TAG).value(at).build())
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "AddTagsToResource", &aws.region, e))?;
+    Ok(())
+}
+
+/// `PromoteReadReplica`: served by the replica's region alone.
+pub async fn promote_read_replica(aws: &RegionalClients, identifier: &str) -> Result<(), AwsError> {
+    aws.rds
+        .promote_read_replica()
+        .db_instance_identifier(identifier)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("rds", "PromoteReadReplica", &aws.region, e))?;
+    Ok(())
+}
+
 /// How the standby becomes the writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Promotion {
@@ -322,5 +427,15 @@ mod tests {
         );
         assert_eq!(parse_cluster_arn("arn:aws:rds:us-west-2:123456789012:db:dr-1"), None);
         assert_eq!(parse_cluster_arn("not-an-arn"), None);
+    }
+
+    #[test]
+    fn parses_instance_arns() {
+        assert_eq!(
+            parse_instance_arn("arn:aws:rds:us-east-1:123456789012:db:app-db"),
+            Some(("us-east-1", "app-db"))
+        );
+        assert_eq!(parse_instance_arn("arn:aws:rds:us-east-1:123456789012:cluster:c"), None);
+        assert_eq!(parse_instance_arn("app-db"), None);
     }
 }

@@ -19,7 +19,10 @@ use crate::{
         CREATED_BY, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
         PilotLight, RequestPhase, StepKind, StepStatus,
     },
-    aws::{AwsError, cloudwatch},
+    aws::{
+        AwsError,
+        cloudwatch::{self, LagMetric},
+    },
     context::Core,
     error::{Error, Result},
 };
@@ -291,7 +294,9 @@ async fn start(
     let direction = Direction::of(&pl.spec, type_);
     status.steps = plan;
     let data_loss = match type_ {
-        FailoverType::Switchover | FailoverType::Failback => estimate::planned_move(type_),
+        FailoverType::Switchover | FailoverType::Failback => {
+            estimate::planned_move(type_, pl.spec.database.as_ref().is_some_and(|d| d.rds.is_some()))
+        }
         FailoverType::Failover | FailoverType::Drill => {
             estimate::data_loss(type_, &lag_evidence(ctx, pl).await, now().0.as_second())
         }
@@ -434,12 +439,27 @@ async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
 /// in the standby region (which answers in a primary-region outage), and the sample
 /// convergence last wrote to the status.
 async fn lag_evidence(ctx: &Core, pl: &PilotLight) -> LagEvidence {
-    let Some(aurora) = pl.spec.database.as_ref().and_then(|d| d.aurora.as_ref()) else {
-        return LagEvidence::NoDatabase;
+    let database = pl.spec.database.as_ref();
+    let status = pl.status.as_ref().and_then(|s| s.database.as_ref());
+    let (metric, region, id) = match (database.and_then(|d| d.aurora.as_ref()), database.and_then(|d| d.rds.as_ref())) {
+        (Some(aurora), _) => (
+            LagMetric::AuroraGlobal,
+            pl.spec.regions.standby.to_string(),
+            aurora.standby_cluster_identifier.to_string(),
+        ),
+        // The replica convergence last saw, else the spec's in the standby region.
+        (None, Some(rds)) => match status.and_then(|d| d.rds.as_ref()).and_then(|r| r.replica.as_ref()) {
+            Some(replica) => (LagMetric::ReadReplica, replica.region.clone(), replica.identifier.clone()),
+            None => (
+                LagMetric::ReadReplica,
+                pl.spec.regions.standby.to_string(),
+                rds.replica_instance_identifier.to_string(),
+            ),
+        },
+        (None, None) => return LagEvidence::NoDatabase,
     };
-    let region = pl.spec.regions.standby.as_str();
-    let id = aurora.standby_cluster_identifier.to_string();
-    let read = cloudwatch::replication_lags(&ctx.aws.failover(region), std::slice::from_ref(&id))
+    let region = region.as_str();
+    let read = cloudwatch::lags(&ctx.aws.failover(region), metric, std::slice::from_ref(&id))
         .await
         .map(|lags| lags.get(&id).copied())
         .map_err(|e| e.to_string());
@@ -450,7 +470,7 @@ async fn lag_evidence(ctx: &Core, pl: &PilotLight) -> LagEvidence {
         })
     });
     LagEvidence::Samples {
-        metric: format!("AuroraGlobalDBReplicationLag of {id} in {region}"),
+        metric: format!("{} of {id} in {region}", metric.name()),
         read,
         last_observed,
     }

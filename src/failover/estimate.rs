@@ -24,15 +24,21 @@ pub enum LagEvidence {
     },
 }
 
-/// The RPO of a Switchover or Failback: nothing can be lost.
-pub fn planned_move(type_: FailoverType) -> Estimate {
+/// The RPO of a Switchover or Failback: nothing can be lost. With RDS read replicas (`rds`)
+/// that holds only if writes stopped first: RDS has no managed switchover.
+pub fn planned_move(type_: FailoverType, rds: bool) -> Estimate {
     Estimate {
         basis: EstimateBasis::Zero,
         seconds: Some(0.0),
         sample_age_seconds: None,
-        reason: format!(
-            "a {type_:?} moves the writer only once the secondary has caught up (Aurora switchover): nothing is lost"
-        ),
+        reason: match rds {
+            false => format!(
+                "a {type_:?} moves the writer only once the secondary has caught up (Aurora switchover): nothing is lost"
+            ),
+            true => format!(
+                "a {type_:?} promotes the read replica only once its ReplicaLag is 0; RDS has no zero-loss switchover, so this holds only if writes to the old writer stopped before that sample (stopping them is yours to do)"
+            ),
+        },
     }
 }
 

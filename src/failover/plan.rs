@@ -66,7 +66,10 @@ fn drill_steps(spec: &PilotLightSpec) -> Vec<(StepKind, Vec<StepKind>)> {
 /// where they can, the endpoints and the old primary's fencing after them.
 fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<StepKind>)> {
     use StepKind::*;
-    let aurora = spec.database.as_ref().and_then(|d| d.aurora.as_ref());
+    let database = spec
+        .database
+        .as_ref()
+        .filter(|d| d.aurora.is_some() || d.rds.is_some());
     let compute = spec.compute.as_ref();
     let traffic = spec.traffic.is_some();
     let buckets = spec.storage.as_ref().is_some_and(|s| !s.s3.is_empty());
@@ -79,7 +82,7 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
     } else {
         compute.is_some()
     };
-    if aurora.is_some() {
+    if database.is_some() {
         steps.push((PromoteDatabase, vec![]));
     }
     if target_group {
@@ -95,12 +98,12 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
         steps.push((SwitchTraffic, serving.clone()));
     }
     let switched = if traffic { vec![SwitchTraffic] } else { serving };
-    if let Some(a) = aurora {
+    if let Some(d) = database {
         steps.push((UpdateEndpoints, vec![PromoteDatabase]));
-        if a.writer_endpoint_record.is_some() {
+        if d.writer_endpoint_record().is_some() {
             steps.push((UpdateWriterRecord, vec![PromoteDatabase]));
         }
-        if !failback && (a.promoted_instance_class.is_some() || a.promoted_readers > 0) {
+        if !failback && d.scales_up_after_promotion() {
             steps.push((ScaleUpDatabase, vec![PromoteDatabase]));
         }
     }

@@ -7,13 +7,27 @@ pub use crate::step::{Done, StepContext, StepError};
 
 use crate::{
     api::StepKind,
-    pilotlight::{aurora, compute, s3, traffic},
+    pilotlight::{aurora, compute, endpoints, rds, s3, traffic},
 };
+
+/// Which database engine the PilotLight's steps act on.
+fn is_rds(sc: &StepContext<'_>) -> bool {
+    sc.pl.spec.database.as_ref().is_some_and(|d| d.rds.is_some())
+}
+
+/// The promoted writer's endpoint, whichever engine.
+async fn writer_endpoint(sc: &StepContext<'_>) -> Result<String, StepError> {
+    match is_rds(sc) {
+        true => rds::failover::writer_endpoint(sc).await,
+        false => aurora::failover::writer_endpoint(sc).await,
+    }
+}
 
 /// Runs the step `sc.kind` once.
 pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
     match sc.kind {
         StepKind::PrewarmCompute => compute::failover::prewarm(sc).await,
+        StepKind::PromoteDatabase if is_rds(sc) => rds::failover::promote_database(sc).await,
         StepKind::PromoteDatabase => aurora::failover::promote_database(sc).await,
         StepKind::ScaleUpCompute => {
             let failover = &sc.compute()?.auto_scaling_group.failover;
@@ -22,8 +36,11 @@ pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
         }
         StepKind::WaitTargetsHealthy => compute::failover::wait_targets_healthy(sc).await,
         StepKind::SwitchTraffic => traffic::failover::switch_traffic(sc).await,
-        StepKind::UpdateEndpoints => aurora::failover::update_endpoints(sc).await,
-        StepKind::UpdateWriterRecord => aurora::failover::update_writer_record(sc).await,
+        StepKind::UpdateEndpoints => endpoints::failover::update_endpoints(sc, writer_endpoint(sc).await?).await,
+        StepKind::UpdateWriterRecord => {
+            endpoints::failover::update_writer_record(sc, writer_endpoint(sc).await?).await
+        }
+        StepKind::ScaleUpDatabase if is_rds(sc) => rds::failover::scale_up_database(sc).await,
         StepKind::ScaleUpDatabase => aurora::failover::scale_up_database(sc).await,
         StepKind::FenceOldPrimary | StepKind::ScaleDownCompute => {
             compute::failover::set_group_capacity(sc, (0, 0, 0)).await

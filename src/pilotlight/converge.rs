@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::{
     ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, compute::prewarm,
-    dynamodb, endpoints, s3, schedule::Due, standby, status, traffic,
+    dynamodb, endpoints, rds, s3, schedule::Due, standby, status, traffic,
 };
 use crate::{
     api::{
@@ -121,6 +121,20 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         components.push(Component::Database);
         let checked = due(ctx, pl, key, Component::Database, false, None, async |fresh| {
             database(ctx, pl, key, aurora, fresh, previous).await
+        })
+        .await;
+        if let Some((part, writer_region)) = &checked.part {
+            checks.status.database = Some(part.clone());
+            if let Some(region) = writer_region {
+                checks.status.active_region = Some(region.clone());
+            }
+        }
+        checks.add(ConditionType::DatabaseReplicating, checked, |_, _| {});
+    }
+    if let Some(rds) = spec.database.as_ref().and_then(|d| d.rds.as_ref()) {
+        components.push(Component::Database);
+        let checked = due(ctx, pl, key, Component::Database, false, None, async |fresh| {
+            rds_instances(ctx, pl, key, rds, fresh, previous).await
         })
         .await;
         if let Some((part, writer_region)) = &checked.part {
@@ -318,6 +332,26 @@ async fn database(
     match aurora::observe(&ctx.aws, regions, spec, previous.database.as_ref(), fresh).await {
         Ok(observation) => {
             let d = aurora::decide(regions, spec, &observation);
+            let part = (d.status.clone(), d.writer_region.clone());
+            apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
+        }
+        Err(e) => Checked::failed(&e),
+    }
+}
+
+/// The RDS instance and its cross-region read replica: its status part and the writer's region.
+async fn rds_instances(
+    ctx: &PilotLightContext,
+    pl: &PilotLight,
+    owner: &str,
+    spec: &crate::api::RdsReplicaSpec,
+    fresh: bool,
+    previous: &PilotLightStatus,
+) -> Checked<(crate::api::DatabaseStatus, Option<String>)> {
+    let regions = &pl.spec.regions;
+    match rds::observe(&ctx.aws, regions, spec, previous.database.as_ref(), fresh).await {
+        Ok(observation) => {
+            let d = rds::decide(regions, spec, &observation, previous.database.as_ref());
             let part = (d.status.clone(), d.writer_region.clone());
             apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
         }

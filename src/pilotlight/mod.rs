@@ -1,5 +1,5 @@
 //! PilotLight convergence. [`controller`] watches PilotLights and runs [`converge`] for each:
-//! every component (one folder or file each: [`aurora`], [`s3`], [`dynamodb`], [`compute`],
+//! every component (one folder or file each: [`aurora`], [`rds`], [`s3`], [`dynamodb`], [`compute`],
 //! [`traffic`], [`endpoints`]) observes AWS, decides (pure) and applies its changes; then
 //! [`status`] computes the new status (pure) and [`converge`] writes it with one server-side
 //! apply. [`schedule`] decides when each component is checked again.
@@ -11,6 +11,7 @@ mod converge;
 pub mod dynamodb;
 pub mod endpoints;
 mod report;
+pub mod rds;
 pub mod s3;
 pub mod schedule;
 mod standby;

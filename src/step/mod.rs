@@ -169,6 +169,15 @@ impl StepContext<'_> {
             .ok_or_else(|| refused("spec.database.aurora is not set".into()))
     }
 
+    pub(crate) fn rds(&self) -> Result<&crate::api::RdsReplicaSpec, StepError> {
+        self.pl
+            .spec
+            .database
+            .as_ref()
+            .and_then(|d| d.rds.as_ref())
+            .ok_or_else(|| refused("spec.database.rds is not set".into()))
+    }
+
     pub(crate) fn compute(&self) -> Result<&ComputeSpec, StepError> {
         self.pl
             .spec

@@ -82,8 +82,10 @@ fn no_sample_at_all_is_unknown_and_says_why() {
 #[test]
 fn a_switchover_or_failback_loses_nothing_and_a_drill_says_what_a_failover_would_lose() {
     for type_ in [FailoverType::Switchover, FailoverType::Failback] {
-        let e = planned_move(type_);
+        let e = planned_move(type_, false);
         assert_eq!((e.basis, e.seconds), (EstimateBasis::Zero, Some(0.0)), "{type_:?}");
+        let rds = planned_move(type_, true);
+        assert!(rds.reason.contains("RDS has no zero-loss switchover"), "{}", rds.reason);
     }
     let e = data_loss(FailoverType::Drill, &samples(Ok(Some(sample(800.0, 1))), None), NOW);
     assert_eq!((e.basis, e.seconds), (EstimateBasis::Measured, Some(0.8)));

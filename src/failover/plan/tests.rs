@@ -258,3 +258,21 @@ fn direction_follows_the_active_region() {
     assert_eq!((back.from, back.to), ("us-west-2", "us-east-1"));
     assert!(!back.to_standby(&pl.spec));
 }
+
+#[test]
+fn an_rds_database_gets_the_same_database_steps_as_aurora() {
+    let pl: PilotLight =
+        serde_yaml::from_str(include_str!("../../../examples/pilotlight-rds.yaml")).expect("example parses");
+    assert_eq!(
+        shape(&plan(&pl.spec, Failover)),
+        vec![
+            step("PromoteDatabase", &[]),
+            step("UpdateEndpoints", &["PromoteDatabase"]),
+            step("ScaleUpDatabase", &["PromoteDatabase"]),
+        ]
+    );
+    assert_eq!(
+        shape(&plan(&pl.spec, Failback)),
+        vec![step("PromoteDatabase", &[]), step("UpdateEndpoints", &["PromoteDatabase"])]
+    );
+}

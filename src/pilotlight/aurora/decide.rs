@@ -402,7 +402,7 @@ fn judge_lag(spec: &AuroraSpec, obs: &Observation, writer_region: &str, secondar
 }
 
 /// `120ms`, `3.2s`, `2m5s`.
-pub(super) fn format_lag(ms: f64) -> String {
+pub(crate) fn format_lag(ms: f64) -> String {
     if ms < 1000.0 {
         format!("{}ms", ms.round() as i64)
     } else if ms < 60_000.0 {

@@ -1,5 +1,5 @@
-//! The database steps of a failover: promote the standby (or switch over), point the
-//! endpoints ConfigMap and writer record at the new writer, and grow the promoted cluster.
+//! The Aurora steps of a failover: promote the standby (or switch over), name the new writer's
+//! endpoint (for the endpoints ConfigMap and writer record), and grow the promoted cluster.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -10,7 +10,7 @@ use crate::{
         rds::{self, DbInstance, GlobalCluster, Promotion, parse_cluster_arn},
         states::RdsStatus,
     },
-    pilotlight::{aurora::standby_instance_identifier, endpoints, traffic},
+    pilotlight::aurora::standby_instance_identifier,
 };
 
 /// How long each kind of wait may take before the step fails.
@@ -99,41 +99,13 @@ pub(crate) fn promotion(
     ))
 }
 
-pub(crate) async fn update_endpoints(sc: &StepContext<'_>) -> Result<Done, StepError> {
+/// The promoted cluster's writer endpoint.
+pub(crate) async fn writer_endpoint(sc: &StepContext<'_>) -> Result<String, StepError> {
     let (region, cluster) = sc.promoted_cluster()?;
-    let endpoint = rds::describe_cluster(&sc.clients(region), cluster)
+    rds::describe_cluster(&sc.clients(region), cluster)
         .await?
         .and_then(|c| c.endpoint)
-        .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))?;
-    let mut status = sc.pl.status.clone().unwrap_or_default();
-    status.active_region = Some(sc.direction.to.to_owned());
-    let database = status.database.get_or_insert_with(Default::default);
-    database.writer_endpoint = Some(endpoint.clone());
-    let global = database.global_writer_endpoint.clone();
-    endpoints::apply(&sc.ctx.client, &endpoints::desired(sc.pl, &status)).await?;
-    let global = global.map(|g| format!(", global writer {g}")).unwrap_or_default();
-    Ok(Done::Succeeded(format!(
-        "ConfigMap {}: activeRegion {}, writer {endpoint}{global}",
-        endpoints::name(sc.pl),
-        sc.direction.to
-    )))
-}
-
-/// Points `writerEndpointRecord` at the promoted cluster's writer endpoint. Route 53's control
-/// plane: deferred while it does not answer (the ConfigMap and the global writer endpoint
-/// already name the new writer).
-pub(crate) async fn update_writer_record(sc: &StepContext<'_>) -> Result<Done, StepError> {
-    let aurora = sc.aurora()?;
-    let w = aurora
-        .writer_endpoint_record
-        .as_ref()
-        .ok_or_else(|| refused("spec.database.aurora.writerEndpointRecord is not set".into()))?;
-    let (region, cluster) = sc.promoted_cluster()?;
-    let endpoint = rds::describe_cluster(&sc.clients(region), cluster)
-        .await?
-        .and_then(|c| c.endpoint)
-        .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))?;
-    traffic::failover::point_record(sc, w.hosted_zone_id.as_str(), traffic::writer_record(w, &endpoint)).await
+        .ok_or_else(|| refused(format!("cluster {cluster} in {region} has no endpoint")))
 }
 
 /// The promoted writer gets `promotedInstanceClass`, and `promotedReaders` readers of that class

@@ -10,6 +10,7 @@ pub(crate) mod failover;
 
 pub use change::{Change, apply};
 pub use decide::decide;
+pub(crate) use decide::format_lag;
 
 use std::time::Duration;
 

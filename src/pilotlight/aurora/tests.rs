@@ -58,6 +58,7 @@ fn instance(status: &str) -> DbInstance {
         identifier: "dr-cluster-1".into(),
         status: status.into(),
         instance_class: Some("db.r5.large".into()),
+        ..DbInstance::default()
     }
 }
 
@@ -314,22 +315,10 @@ fn a_stale_lag_datapoint_degrades() {
     );
 }
 
-/// A call to `region` that got no answer.
-fn unreachable(service: &'static str, operation: &'static str, region: &str) -> crate::aws::AwsError {
-    crate::aws::AwsError {
-        service,
-        operation,
-        region: region.into(),
-        kind: crate::aws::AwsErrorKind::Unavailable,
-        code: None,
-        message: "endpoint unreachable".into(),
-    }
-}
-
 #[test]
 fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
     let o = Observation {
-        primary_region_error: Some(unreachable("rds", "DescribeGlobalClusters", "us-east-1")),
+        primary_region_error: Some(crate::aws::AwsError::unreachable("rds", "DescribeGlobalClusters", "us-east-1")),
         ..replicating()
     };
     let d = decide(&regions(), &spec(), &o);
@@ -346,7 +335,7 @@ fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
 #[test]
 fn an_unreachable_secondary_region_is_reported_and_the_writer_still_known() {
     let o = Observation {
-        lag_error: Some(unreachable("monitoring", "GetMetricData", "us-west-2")),
+        lag_error: Some(crate::aws::AwsError::unreachable("monitoring", "GetMetricData", "us-west-2")),
         ..replicating()
     };
     let d = decide(&regions(), &spec(), &o);

@@ -2,6 +2,8 @@
 //! active region, the database writer and the bucket to use. Bucket names differ per region
 //! (they are global), so after a failover applications must be told which one is active.
 
+pub(crate) mod failover;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ConfigMap;

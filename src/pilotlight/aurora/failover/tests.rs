@@ -66,6 +66,7 @@ fn instance(status: RdsStatus, class: &str) -> DbInstance {
         identifier: String::new(),
         status,
         instance_class: Some(class.into()),
+        ..DbInstance::default()
     }
 }
 
