@@ -191,6 +191,20 @@ impl StepContext<'_> {
         self.journal.calling(self.kind, call).await.map_err(Into::into)
     }
 
+    /// Shows why the step waits in its message (written only when it changes): a wait that is
+    /// the user's to end (a planned move's replica catching up) must say so.
+    pub(crate) async fn waiting(&self, message: &str) -> Result<(), StepError> {
+        let current = self.journal.snapshot().steps.into_iter().find(|s| s.name == self.kind.name());
+        if current.and_then(|s| s.message).as_deref() == Some(message) {
+            return Ok(());
+        }
+        let message = message.to_owned();
+        self.journal
+            .step(self.kind, |s| s.message = Some(message))
+            .await
+            .map_err(Into::into)
+    }
+
     /// Journals that `call` returned, with the operation to wait for, if any.
     pub(crate) async fn after_call(&self, message: String, operation: Option<String>) -> Result<(), StepError> {
         self.journal

@@ -508,6 +508,23 @@ impl Emulator {
         .await;
     }
 
+    /// The `ReplicaLag` the emulator publishes for read replica `instance` in `region`.
+    pub async fn set_replica_lag(&self, region: &str, instance: &str, milliseconds: f64) {
+        let body = json!({"region": region, "instance": instance, "milliseconds": milliseconds});
+        self.send(
+            self.http.post(format!("{}/_emulator/replication-lag", self.base)),
+            &body,
+        )
+        .await;
+    }
+
+    /// Sets read replica `instance`'s replication state (`StatusInfos`): `error`, `replicating`, ...
+    pub async fn set_replica_status(&self, region: &str, instance: &str, status: &str) {
+        let body = json!({"region": region, "instance": instance, "status": status});
+        self.send(self.http.post(format!("{}/_emulator/replica-status", self.base)), &body)
+            .await;
+    }
+
     /// Creates (if need be) CloudWatch alarm `name` in `region` and sets its state.
     pub async fn set_alarm_state(&self, region: &str, name: &str, state: &str) {
         let body = json!({"region": region, "name": name, "state": state, "reason": "set by a test"});
@@ -760,6 +777,64 @@ pub async fn create_primary_cluster(region: &str, identifier: &str) -> String {
         .and_then(|c| c.db_cluster_arn())
         .expect("cluster ARN")
         .to_owned()
+}
+
+/// Creates an RDS MySQL instance (`db.r5.large`) in `region` and returns its ARN.
+pub async fn create_source_instance(region: &str, identifier: &str, encrypted: bool) -> String {
+    rds(region)
+        .await
+        .create_db_instance()
+        .db_instance_identifier(identifier)
+        .engine("mysql")
+        .db_instance_class("db.r5.large")
+        .allocated_storage(20)
+        .master_username("app")
+        .master_user_password("correct-horse-battery")
+        .storage_encrypted(encrypted)
+        .send()
+        .await
+        .expect("create source instance")
+        .db_instance()
+        .and_then(|i| i.db_instance_arn())
+        .expect("instance ARN")
+        .to_owned()
+}
+
+/// The instance `identifier` in `region`, if it exists.
+pub async fn db_instance(region: &str, identifier: &str) -> Option<aws_sdk_rds::types::DbInstance> {
+    rds(region)
+        .await
+        .describe_db_instances()
+        .filters(
+            aws_sdk_rds::types::Filter::builder()
+                .name("db-instance-id")
+                .values(identifier)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe instances")
+        .db_instances()
+        .first()
+        .cloned()
+}
+
+/// A PilotLight `app` with only `spec.database.rds`.
+pub fn rds_pilotlight(source: &str, replica: &str) -> Value {
+    json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "PilotLight",
+        "metadata": {"name": "app"},
+        "spec": {
+            "regions": {"primary": "us-east-1", "standby": "us-west-2"},
+            "database": {"rds": {
+                "sourceInstanceIdentifier": source,
+                "replicaInstanceIdentifier": replica,
+                "replicaInstanceClass": "db.t3.medium",
+            }},
+            "failover": {"approval": {"required": false}, "allowDataLossWithoutApproval": true},
+        },
+    })
 }
 
 /// Per-test AWS identifiers, so tests share the emulator without colliding.

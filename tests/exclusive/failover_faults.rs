@@ -312,3 +312,64 @@ async fn a_request_awaiting_approval_prewarms_the_standby_in_a_primary_region_ou
     );
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn an_rds_failover_promotes_resizes_and_adds_a_replica_with_the_primary_region_down() {
+    let _serial = crate::SERIAL.lock().await;
+    let _clean = CleanEmulator;
+    let mut s = Scenario::new("fo-rds-outage").await;
+    let (source, replica) = (format!("{}-db", s.names.primary), format!("{}-dr", s.names.primary));
+    create_source_instance("us-east-1", &source, false).await;
+    s.manifest = rds_pilotlight(&source, &replica);
+    s.manifest["spec"]["database"]["rds"]["promotedInstanceClass"] = json!("db.r5.xlarge");
+    s.manifest["spec"]["database"]["rds"]["promotedReplicas"] = json!(1);
+    let operator = s.start_operator().await;
+    s.apply(|_| {}).await;
+    s.wait_ready().await;
+    eventually(Duration::from_secs(30), || async {
+        pilotlight(&s).await.status?.database?.replication_lag
+    })
+    .await
+    .expect("a ReplicaLag sample before the outage");
+    let emulator = Emulator::new();
+    emulator
+        .set_durations(json!({"rds:PromoteReadReplica": 1, "rds:ModifyDBInstance": 1, "rds:CreateDBInstanceReadReplica": 1}))
+        .await;
+    outage(&emulator, "us-east-1").await;
+    let mark = call_log_mark(&emulator).await;
+
+    create_request(&s, "unplanned", "Failover", json!({})).await;
+    let done = wait_phase(&s, "unplanned", FINAL, Duration::from_secs(120)).await;
+    let status = done.status.unwrap();
+    assert_eq!(status.phase, Some(Succeeded), "{status:#?}");
+    let rpo = status.data_loss.unwrap();
+    assert_eq!((rpo.basis, rpo.seconds), (pilot_light::api::EstimateBasis::Measured, Some(1.0)), "{rpo:?}");
+    assert!(rpo.reason.contains(&format!("ReplicaLag of {replica} in us-west-2")), "{}", rpo.reason);
+
+    let promoted = db_instance("us-west-2", &replica).await.unwrap();
+    assert_eq!(promoted.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(promoted.db_instance_class(), Some("db.r5.xlarge"));
+    let added = db_instance("us-west-2", &format!("{replica}-replica-1")).await.expect("a replica of the new writer");
+    assert_eq!(
+        added.read_replica_source_db_instance_identifier(),
+        Some(replica.as_str()),
+        "the seed's new read replica, of the promoted instance in its own region"
+    );
+    let endpoint = promoted.endpoint().unwrap().address().unwrap().to_owned();
+    assert_eq!(endpoints(&s).await.get("databaseWriterEndpoint"), Some(&endpoint));
+    let into_east: Vec<String> = emulator
+        .calls_since(mark)
+        .await
+        .into_iter()
+        .filter(|c| c.made_by(&operator.app) && c.region == "us-east-1" && is_mutating(&c.action))
+        .map(|c| c.action)
+        .collect();
+    assert!(into_east.is_empty(), "no mutating call was even tried in us-east-1: {into_east:?}");
+    // Convergence sees the promoted writer, and no replica back while us-east-1 is down.
+    let (pl, message) = s
+        .wait_for_reason("DatabaseReplicating", "False", "ReplicaRegionUnreachable")
+        .await;
+    assert_eq!(pl.status.as_ref().unwrap().active_region.as_deref(), Some("us-west-2"));
+    assert!(message.contains(&format!("writer {replica} in us-west-2")), "{message}");
+    operator.stop().await;
+}

@@ -23,6 +23,7 @@ mod kubectl;
 mod leader_election;
 mod plugin;
 mod prewarm;
+mod rds;
 mod rpo;
 mod s3;
 mod seed_steps;

@@ -78,10 +78,13 @@ pub(crate) fn promotion(
         {
             Next::Call(PromoteCall::Promote(id))
         }
+        Some(Some(sample)) if sample.milliseconds <= 0.0 => Next::Wait(format!(
+            "waiting for a fresh ReplicaLag sample of {id} in {region} (the last 0 is older than {}s)",
+            FRESH_LAG_SAMPLE.as_secs()
+        )),
         Some(Some(sample)) => Next::Wait(format!(
-            "waiting for ReplicaLag of {id} in {region} to reach 0 (it is {}s in a sample {}s old): RDS has no managed switchover, so stop writes to the writer first",
-            sample.milliseconds / 1000.0,
-            (now - sample.at_epoch_seconds).max(0)
+            "waiting for ReplicaLag of {id} in {region} to reach 0 (it is {}s): RDS has no managed switchover, so stop writes to the writer first",
+            sample.milliseconds / 1000.0
         )),
         Some(None) => Next::Wait(format!(
             "waiting for a ReplicaLag sample of {id} in {region} (none in the last 10 minutes): a planned move promotes only a replica that has caught up"
@@ -121,6 +124,9 @@ pub(crate) async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepE
                     .await?;
             }
             Next::Wait(m) => {
+                if lag.is_some() {
+                    sc.waiting(&m).await?;
+                }
                 // A planned move reads the lag again on every look.
                 lag = None;
                 poll.next(|| m).await?;

@@ -111,7 +111,9 @@ def create_db_instance_read_replica(self: RDSResponse) -> ActionResult:
     replica.source_db_instance_identifier = source.db_instance_arn if cross_region else source.db_instance_identifier
     replica.tags = params.get("tags") or []  # the setter copies them
     replica.vpc_security_group_ids = list(params.get("vpc_security_group_ids") or [])
-    replica.db_subnet_group_name = params.get("db_subnet_group_name") or (None if cross_region else source.db_subnet_group_name)
+    # moto's db_subnet_group_name is write-only: a same-region replica keeps the copied group.
+    if params.get("db_subnet_group_name") or cross_region:
+        replica.db_subnet_group_name = params.get("db_subnet_group_name")
     replica.kms_key_id = params.get("kms_key_id") or source.kms_key_id
     replica.storage_type = params.get("storage_type") or source.storage_type
     replica.availability_zone = f"{self.region}a"

@@ -152,3 +152,17 @@ def test_replica_status_breaks_and_mends_replication(emulator, rds):
     assert describe(rds, STANDBY, "app-db-dr")["StatusInfos"][0]["Normal"] is True
     assert emulator.control("POST", "replica-status", {"region": STANDBY, "instance": "app-db-dr", "status": "x"})[0] == 400
     assert emulator.control("POST", "replica-status", {"region": PRIMARY, "instance": "app-db", "status": "error"})[0] == 404
+
+
+def test_a_same_region_replica_of_a_promoted_instance(rds):
+    source = create_source(rds)
+    dr = rds[STANDBY].create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-dr", SourceDBInstanceIdentifier=source["DBInstanceArn"]
+    )["DBInstance"]
+    rds[STANDBY].promote_read_replica(DBInstanceIdentifier="app-db-dr")
+    local = rds[STANDBY].create_db_instance_read_replica(
+        DBInstanceIdentifier="app-db-dr-replica-1", SourceDBInstanceIdentifier=dr["DBInstanceArn"],
+        DBInstanceClass="db.r5.xlarge",
+    )["DBInstance"]
+    assert local["ReadReplicaSourceDBInstanceIdentifier"] == "app-db-dr"
+    assert describe(rds, STANDBY, "app-db-dr")["ReadReplicaDBInstanceIdentifiers"] == ["app-db-dr-replica-1"]
