@@ -441,7 +441,10 @@ async fn probe(ctx: &Core, region: &str) -> std::result::Result<(), AwsError> {
 async fn lag_evidence(ctx: &Core, pl: &PilotLight) -> LagEvidence {
     let database = pl.spec.database.as_ref();
     let status = pl.status.as_ref().and_then(|s| s.database.as_ref());
-    let (metric, region, id) = match (database.and_then(|d| d.aurora.as_ref()), database.and_then(|d| d.rds.as_ref())) {
+    let (metric, region, id) = match (
+        database.and_then(|d| d.aurora.as_ref()),
+        database.and_then(|d| d.rds.as_ref()),
+    ) {
         (Some(aurora), _) => (
             LagMetric::AuroraGlobal,
             pl.spec.regions.standby.to_string(),
@@ -449,7 +452,11 @@ async fn lag_evidence(ctx: &Core, pl: &PilotLight) -> LagEvidence {
         ),
         // The replica convergence last saw, else the spec's in the standby region.
         (None, Some(rds)) => match status.and_then(|d| d.rds.as_ref()).and_then(|r| r.replica.as_ref()) {
-            Some(replica) => (LagMetric::ReadReplica, replica.region.clone(), replica.identifier.clone()),
+            Some(replica) => (
+                LagMetric::ReadReplica,
+                replica.region.clone(),
+                replica.identifier.clone(),
+            ),
             None => (
                 LagMetric::ReadReplica,
                 pl.spec.regions.standby.to_string(),

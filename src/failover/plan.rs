@@ -66,10 +66,7 @@ fn drill_steps(spec: &PilotLightSpec) -> Vec<(StepKind, Vec<StepKind>)> {
 /// where they can, the endpoints and the old primary's fencing after them.
 fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<StepKind>)> {
     use StepKind::*;
-    let database = spec
-        .database
-        .as_ref()
-        .filter(|d| d.aurora.is_some() || d.rds.is_some());
+    let database = spec.database.as_ref().filter(|d| d.aurora.is_some() || d.rds.is_some());
     let compute = spec.compute.as_ref();
     let traffic = spec.traffic.is_some();
     let buckets = spec.storage.as_ref().is_some_and(|s| !s.s3.is_empty());

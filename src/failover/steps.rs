@@ -37,9 +37,7 @@ pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
         StepKind::WaitTargetsHealthy => compute::failover::wait_targets_healthy(sc).await,
         StepKind::SwitchTraffic => traffic::failover::switch_traffic(sc).await,
         StepKind::UpdateEndpoints => endpoints::failover::update_endpoints(sc, writer_endpoint(sc).await?).await,
-        StepKind::UpdateWriterRecord => {
-            endpoints::failover::update_writer_record(sc, writer_endpoint(sc).await?).await
-        }
+        StepKind::UpdateWriterRecord => endpoints::failover::update_writer_record(sc, writer_endpoint(sc).await?).await,
         StepKind::ScaleUpDatabase if is_rds(sc) => rds::failover::scale_up_database(sc).await,
         StepKind::ScaleUpDatabase => aurora::failover::scale_up_database(sc).await,
         StepKind::FenceOldPrimary | StepKind::ScaleDownCompute => {

@@ -194,7 +194,12 @@ impl StepContext<'_> {
     /// Shows why the step waits in its message (written only when it changes): a wait that is
     /// the user's to end (a planned move's replica catching up) must say so.
     pub(crate) async fn waiting(&self, message: &str) -> Result<(), StepError> {
-        let current = self.journal.snapshot().steps.into_iter().find(|s| s.name == self.kind.name());
+        let current = self
+            .journal
+            .snapshot()
+            .steps
+            .into_iter()
+            .find(|s| s.name == self.kind.name());
         if current.and_then(|s| s.message).as_deref() == Some(message) {
             return Ok(());
         }

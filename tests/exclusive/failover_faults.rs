@@ -333,7 +333,9 @@ async fn an_rds_failover_promotes_resizes_and_adds_a_replica_with_the_primary_re
     .expect("a ReplicaLag sample before the outage");
     let emulator = Emulator::new();
     emulator
-        .set_durations(json!({"rds:PromoteReadReplica": 1, "rds:ModifyDBInstance": 1, "rds:CreateDBInstanceReadReplica": 1}))
+        .set_durations(
+            json!({"rds:PromoteReadReplica": 1, "rds:ModifyDBInstance": 1, "rds:CreateDBInstanceReadReplica": 1}),
+        )
         .await;
     outage(&emulator, "us-east-1").await;
     let mark = call_log_mark(&emulator).await;
@@ -343,13 +345,23 @@ async fn an_rds_failover_promotes_resizes_and_adds_a_replica_with_the_primary_re
     let status = done.status.unwrap();
     assert_eq!(status.phase, Some(Succeeded), "{status:#?}");
     let rpo = status.data_loss.unwrap();
-    assert_eq!((rpo.basis, rpo.seconds), (pilot_light::api::EstimateBasis::Measured, Some(1.0)), "{rpo:?}");
-    assert!(rpo.reason.contains(&format!("ReplicaLag of {replica} in us-west-2")), "{}", rpo.reason);
+    assert_eq!(
+        (rpo.basis, rpo.seconds),
+        (pilot_light::api::EstimateBasis::Measured, Some(1.0)),
+        "{rpo:?}"
+    );
+    assert!(
+        rpo.reason.contains(&format!("ReplicaLag of {replica} in us-west-2")),
+        "{}",
+        rpo.reason
+    );
 
     let promoted = db_instance("us-west-2", &replica).await.unwrap();
     assert_eq!(promoted.read_replica_source_db_instance_identifier(), None);
     assert_eq!(promoted.db_instance_class(), Some("db.r5.xlarge"));
-    let added = db_instance("us-west-2", &format!("{replica}-replica-1")).await.expect("a replica of the new writer");
+    let added = db_instance("us-west-2", &format!("{replica}-replica-1"))
+        .await
+        .expect("a replica of the new writer");
     assert_eq!(
         added.read_replica_source_db_instance_identifier(),
         Some(replica.as_str()),
@@ -364,7 +376,10 @@ async fn an_rds_failover_promotes_resizes_and_adds_a_replica_with_the_primary_re
         .filter(|c| c.made_by(&operator.app) && c.region == "us-east-1" && is_mutating(&c.action))
         .map(|c| c.action)
         .collect();
-    assert!(into_east.is_empty(), "no mutating call was even tried in us-east-1: {into_east:?}");
+    assert!(
+        into_east.is_empty(),
+        "no mutating call was even tried in us-east-1: {into_east:?}"
+    );
     // Convergence sees the promoted writer, and no replica back while us-east-1 is down.
     let (pl, message) = s
         .wait_for_reason("DatabaseReplicating", "False", "ReplicaRegionUnreachable")

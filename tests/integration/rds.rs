@@ -38,7 +38,10 @@ async fn creates_the_cross_region_read_replica_then_reports_ready_with_its_lag()
     let pl = s.wait_ready().await;
 
     let made = db_instance("us-west-2", &replica).await.expect("replica exists");
-    assert_eq!(made.read_replica_source_db_instance_identifier(), Some(source_arn.as_str()));
+    assert_eq!(
+        made.read_replica_source_db_instance_identifier(),
+        Some(source_arn.as_str())
+    );
     assert_eq!(made.db_instance_class(), Some("db.t3.medium"));
     let status = pl.status.unwrap();
     assert_eq!(status.active_region.as_deref(), Some("us-east-1"));
@@ -52,16 +55,31 @@ async fn creates_the_cross_region_read_replica_then_reports_ready_with_its_lag()
     })
     .await;
     assert_eq!(lag.as_deref(), Some("1.0s"), "ReplicaLag (seconds) shown as lag");
-    let message = condition(&pilotlight(&s).await.status.unwrap(), "DatabaseReplicating").message.clone();
+    let message = condition(&pilotlight(&s).await.status.unwrap(), "DatabaseReplicating")
+        .message
+        .clone();
     assert!(
-        message.contains(&format!("replicating from {source} in us-east-1 to {replica} in us-west-2")),
+        message.contains(&format!(
+            "replicating from {source} in us-east-1 to {replica} in us-west-2"
+        )),
         "{message}"
     );
-    let endpoint = db_instance("us-east-1", &source).await.unwrap().endpoint().unwrap().address().unwrap().to_owned();
+    let endpoint = db_instance("us-east-1", &source)
+        .await
+        .unwrap()
+        .endpoint()
+        .unwrap()
+        .address()
+        .unwrap()
+        .to_owned();
     assert_eq!(endpoints(&s).await.get("databaseWriterEndpoint"), Some(&endpoint));
     assert!(s.event_reasons().await.iter().any(|r| r == "CreatingReadReplica"));
     let calls = Emulator::new().calls_by(&operator.app).await;
-    assert_eq!(created_by_operator(&calls), ["CreateDBInstanceReadReplica us-west-2"], "created once");
+    assert_eq!(
+        created_by_operator(&calls),
+        ["CreateDBInstanceReadReplica us-west-2"],
+        "created once"
+    );
     operator.stop().await;
 }
 
@@ -82,19 +100,40 @@ async fn adopts_an_existing_replica_repairs_its_class_and_reports_broken_replica
     s.apply(|_| {}).await;
     s.wait_ready().await;
     let resized = eventually(Duration::from_secs(30), || async {
-        let class = db_instance("us-west-2", &replica).await?.db_instance_class()?.to_owned();
+        let class = db_instance("us-west-2", &replica)
+            .await?
+            .db_instance_class()?
+            .to_owned();
         (class == "db.t3.medium").then_some(class)
     })
     .await;
-    assert!(resized.is_some(), "the hand-resized replica goes back to replicaInstanceClass");
-    assert!(s.warning_notes().await.iter().any(|n| n.contains("resizing it back to db.t3.medium")));
+    assert!(
+        resized.is_some(),
+        "the hand-resized replica goes back to replicaInstanceClass"
+    );
+    assert!(
+        s.warning_notes()
+            .await
+            .iter()
+            .any(|n| n.contains("resizing it back to db.t3.medium"))
+    );
 
     Emulator::new().set_replica_status("us-west-2", &replica, "error").await;
-    s.apply(|m| m["spec"]["database"]["rds"]["maxReplicationLag"] = json!("45s")).await;
-    let (_, message) = s.wait_for_reason("DatabaseReplicating", "False", "ReplicationBroken").await;
-    assert!(message.contains("is error (StatusInfos)") && message.contains("never deletes or recreates"), "{message}");
+    s.apply(|m| m["spec"]["database"]["rds"]["maxReplicationLag"] = json!("45s"))
+        .await;
+    let (_, message) = s
+        .wait_for_reason("DatabaseReplicating", "False", "ReplicationBroken")
+        .await;
+    assert!(
+        message.contains("is error (StatusInfos)") && message.contains("never deletes or recreates"),
+        "{message}"
+    );
     let calls = Emulator::new().calls_by(&operator.app).await;
-    assert_eq!(created_by_operator(&calls), ["ModifyDBInstance us-west-2"], "nothing created, only the class repaired");
+    assert_eq!(
+        created_by_operator(&calls),
+        ["ModifyDBInstance us-west-2"],
+        "nothing created, only the class repaired"
+    );
     operator.stop().await;
 }
 
@@ -106,18 +145,28 @@ async fn a_missing_source_and_an_encrypted_source_without_a_key_are_clear_errors
     let (_, message) = s
         .wait_for_reason("DatabaseReplicating", "False", "SourceInstanceNotFound")
         .await;
-    assert!(message.contains(&format!("source instance {source} does not exist in us-east-1")), "{message}");
+    assert!(
+        message.contains(&format!("source instance {source} does not exist in us-east-1")),
+        "{message}"
+    );
 
     create_source_instance("us-east-1", &source, true).await;
-    s.apply(|m| m["spec"]["database"]["rds"]["maxReplicationLag"] = json!("31s")).await;
-    let (_, message) = s.wait_for_reason("DatabaseReplicating", "False", "KmsKeyRequired").await;
+    s.apply(|m| m["spec"]["database"]["rds"]["maxReplicationLag"] = json!("31s"))
+        .await;
+    let (_, message) = s
+        .wait_for_reason("DatabaseReplicating", "False", "KmsKeyRequired")
+        .await;
     assert!(message.contains("set spec.database.rds.kmsKeyId"), "{message}");
     assert!(db_instance("us-west-2", &replica).await.is_none());
 
-    s.apply(|m| m["spec"]["database"]["rds"]["kmsKeyId"] = json!("alias/dr")).await;
+    s.apply(|m| m["spec"]["database"]["rds"]["kmsKeyId"] = json!("alias/dr"))
+        .await;
     s.wait_ready().await;
     let made = db_instance("us-west-2", &replica).await.unwrap();
-    assert_eq!((made.storage_encrypted(), made.kms_key_id()), (Some(true), Some("alias/dr")));
+    assert_eq!(
+        (made.storage_encrypted(), made.kms_key_id()),
+        (Some(true), Some("alias/dr"))
+    );
     operator.stop().await;
 }
 
@@ -153,20 +202,32 @@ async fn a_switchover_promotes_the_caught_up_replica_and_a_failback_waits_for_ze
     assert_eq!(rpo.basis, EstimateBasis::Zero);
     assert!(rpo.reason.contains("RDS has no zero-loss switchover"), "{}", rpo.reason);
     let promoted = db_instance("us-west-2", &replica).await.unwrap();
-    assert_eq!(promoted.read_replica_source_db_instance_identifier(), None, "standalone now");
+    assert_eq!(
+        promoted.read_replica_source_db_instance_identifier(),
+        None,
+        "standalone now"
+    );
 
     // Convergence protects the new direction: a replica of the promoted instance in us-east-1,
     // under the replica's name (the source's is taken there by the old writer).
     let pl = replicating_with_writer(&s, "us-west-2", &replica).await;
-    let back = db_instance("us-east-1", &replica).await.expect("replica back in us-east-1");
+    let back = db_instance("us-east-1", &replica)
+        .await
+        .expect("replica back in us-east-1");
     assert_eq!(
         back.read_replica_source_db_instance_identifier(),
         Some(arn("us-west-2", &replica).as_str())
     );
     let rds = pl.status.unwrap().database.unwrap().rds.unwrap();
     assert_eq!(rds.orphaned.len(), 1, "{rds:?}");
-    assert_eq!((rds.orphaned[0].region.as_str(), rds.orphaned[0].identifier.as_str()), ("us-east-1", source.as_str()));
-    assert!(db_instance("us-east-1", &source).await.is_some(), "the old writer is kept");
+    assert_eq!(
+        (rds.orphaned[0].region.as_str(), rds.orphaned[0].identifier.as_str()),
+        ("us-east-1", source.as_str())
+    );
+    assert!(
+        db_instance("us-east-1", &source).await.is_some(),
+        "the old writer is kept"
+    );
 
     // The replica back has the emulator's default ReplicaLag of 1 s: the failback waits for 0,
     // which CloudWatch shows once a whole minute's datapoints are 0 (Maximum over 60 s).
@@ -179,10 +240,21 @@ async fn a_switchover_promotes_the_caught_up_replica_and_a_failback_waits_for_ze
     .await
     .expect("the failback waits for the replica to catch up");
     assert!(waiting.contains("stop writes to the writer first"), "{waiting}");
-    assert!(db_instance("us-east-1", &replica).await.unwrap().read_replica_source_db_instance_identifier().is_some());
+    assert!(
+        db_instance("us-east-1", &replica)
+            .await
+            .unwrap()
+            .read_replica_source_db_instance_identifier()
+            .is_some()
+    );
     emulator.set_replica_lag("us-east-1", &replica, 0.0).await;
     let done = wait_phase(&s, "home", FINAL, Duration::from_secs(150)).await;
-    assert_eq!(done.status.as_ref().unwrap().phase, Some(Succeeded), "{:#?}", done.status);
+    assert_eq!(
+        done.status.as_ref().unwrap().phase,
+        Some(Succeeded),
+        "{:#?}",
+        done.status
+    );
     let pl = replicating_with_writer(&s, "us-east-1", &replica).await;
     assert_eq!(pl.status.as_ref().unwrap().active_region.as_deref(), Some("us-east-1"));
     let forward = db_instance("us-west-2", &source).await.expect("a new standby replica");
@@ -190,7 +262,13 @@ async fn a_switchover_promotes_the_caught_up_replica_and_a_failback_waits_for_ze
         forward.read_replica_source_db_instance_identifier(),
         Some(arn("us-east-1", &replica).as_str())
     );
-    let step = done.status.unwrap().steps.into_iter().find(|x| x.name == "PromoteDatabase").unwrap();
+    let step = done
+        .status
+        .unwrap()
+        .steps
+        .into_iter()
+        .find(|x| x.name == "PromoteDatabase")
+        .unwrap();
     assert_eq!(step.state, StepState::Succeeded);
     let endpoint = back.endpoint().unwrap().address().unwrap().to_owned();
     assert_eq!(endpoints(&s).await.get("databaseWriterEndpoint"), Some(&endpoint));

@@ -273,6 +273,9 @@ fn an_rds_database_gets_the_same_database_steps_as_aurora() {
     );
     assert_eq!(
         shape(&plan(&pl.spec, Failback)),
-        vec![step("PromoteDatabase", &[]), step("UpdateEndpoints", &["PromoteDatabase"])]
+        vec![
+            step("PromoteDatabase", &[]),
+            step("UpdateEndpoints", &["PromoteDatabase"])
+        ]
     );
 }

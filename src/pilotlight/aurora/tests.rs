@@ -318,7 +318,11 @@ fn a_stale_lag_datapoint_degrades() {
 #[test]
 fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
     let o = Observation {
-        primary_region_error: Some(crate::aws::AwsError::unreachable("rds", "DescribeGlobalClusters", "us-east-1")),
+        primary_region_error: Some(crate::aws::AwsError::unreachable(
+            "rds",
+            "DescribeGlobalClusters",
+            "us-east-1",
+        )),
         ..replicating()
     };
     let d = decide(&regions(), &spec(), &o);
@@ -335,7 +339,11 @@ fn reading_through_the_standby_region_reports_the_primary_region_unreachable() {
 #[test]
 fn an_unreachable_secondary_region_is_reported_and_the_writer_still_known() {
     let o = Observation {
-        lag_error: Some(crate::aws::AwsError::unreachable("monitoring", "GetMetricData", "us-west-2")),
+        lag_error: Some(crate::aws::AwsError::unreachable(
+            "monitoring",
+            "GetMetricData",
+            "us-west-2",
+        )),
         ..replicating()
     };
     let d = decide(&regions(), &spec(), &o);

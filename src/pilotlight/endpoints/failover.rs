@@ -1,8 +1,8 @@
 //! The endpoint steps of a failover, whichever database engine: the endpoints ConfigMap and the
 //! optional writer CNAME name the promoted writer.
 
-use crate::step::{Done, StepContext, StepError, refused};
 use crate::pilotlight::{endpoints, traffic};
+use crate::step::{Done, StepContext, StepError, refused};
 
 /// Names `endpoint` (the promoted writer's) in the endpoints ConfigMap (Kubernetes API only).
 pub(crate) async fn update_endpoints(sc: &StepContext<'_>, endpoint: String) -> Result<Done, StepError> {

@@ -11,7 +11,10 @@ use crate::{
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     /// The writer's read replica in the other region.
-    CreateReplica { region: String, request: ReadReplicaRequest },
+    CreateReplica {
+        region: String,
+        request: ReadReplicaRequest,
+    },
     /// The standby replica was resized by hand: back to `replicaInstanceClass` (a larger standby
     /// costs money every hour; sizing up is the failover's job).
     ResizeReplica {
@@ -58,15 +61,18 @@ impl PlannedChange for Change {
     }
 
     fn apply(&self, aws: &AwsClients, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
-        async move {
-            match self {
-                Self::CreateReplica { region, request } => {
-                    rds::create_read_replica(&aws.region(region), request, owner).await
-                }
-                Self::ResizeReplica {
-                    region, identifier, to, ..
-                } => rds::modify_instance_class(&aws.region(region), identifier, to).await,
-            }
+        apply(aws, self, owner)
+    }
+}
+
+/// Carries out one change.
+pub async fn apply(aws: &AwsClients, change: &Change, owner: &str) -> Result<(), AwsError> {
+    match change {
+        Change::CreateReplica { region, request } => {
+            rds::create_read_replica(&aws.region(region), request, owner).await
         }
+        Change::ResizeReplica {
+            region, identifier, to, ..
+        } => rds::modify_instance_class(&aws.region(region), identifier, to).await,
     }
 }

@@ -56,7 +56,10 @@ impl Placed<'_> {
 pub enum Writer<'a> {
     Found(Placed<'a>),
     /// Its region does not answer: the last known writer (or the source) is assumed there.
-    Unseen { region: &'a str, identifier: String },
+    Unseen {
+        region: &'a str,
+        identifier: String,
+    },
     /// The source does not exist and nothing was promoted.
     Missing,
     /// The source is itself a read replica (of something the spec does not name).
@@ -107,9 +110,9 @@ pub fn topology<'a>(
         .copied();
     // A writer last seen in a region that does not answer still writes, unless a promotion
     // newer than its own is visible.
-    let hidden = known.filter(|k| unreachable(&k.region).is_some()).filter(|k| {
-        promoted.is_none_or(|p| k.promoted_at.is_some() && k.promoted_at > p.instance.promoted_at)
-    });
+    let hidden = known
+        .filter(|k| unreachable(&k.region).is_some())
+        .filter(|k| promoted.is_none_or(|p| k.promoted_at.is_some() && k.promoted_at > p.instance.promoted_at));
     let writer = match (hidden, promoted) {
         (Some(k), _) => Writer::Unseen {
             region: if k.region == primary { primary } else { standby },
@@ -219,7 +222,10 @@ fn describe(t: &Topology, obs: &Observation, known: Option<&DatabaseStatus>) -> 
     status.rds = Some(RdsInstancesStatus {
         writer,
         replica: t.replica.map(|r| r.as_ref()),
-        replication_state: t.replica.and_then(|r| r.instance.replication.as_ref()).map(|(s, _)| s.clone()),
+        replication_state: t
+            .replica
+            .and_then(|r| r.instance.replication.as_ref())
+            .map(|(s, _)| s.clone()),
         orphaned: t.orphaned.iter().map(Placed::as_ref).collect(),
     });
     status
@@ -277,7 +283,11 @@ fn judge(
     if writer.instance.status != RdsStatus::Available && t.replica.is_none() {
         return ComponentReport::converging(
             "WriterNotAvailable",
-            format!("waiting for writer {} to be available (it is {})", writer.label(), writer.instance.status),
+            format!(
+                "waiting for writer {} to be available (it is {})",
+                writer.label(),
+                writer.instance.status
+            ),
         );
     }
     let Some(replica) = t.replica else {
@@ -331,7 +341,11 @@ fn decide_replica(
         );
     }
     let taken = |id: &str| t.strangers.iter().find(|x| x.instance.identifier == id);
-    let orphan = |id: &str| t.orphaned.iter().any(|x| x.region == other && x.instance.identifier == id);
+    let orphan = |id: &str| {
+        t.orphaned
+            .iter()
+            .any(|x| x.region == other && x.instance.identifier == id)
+    };
     let [source_id, replica_id] = super::identifiers(spec);
     let mut identifier = None;
     for candidate in [&replica_id, &source_id] {
@@ -365,7 +379,11 @@ fn decide_replica(
     if writer.instance.status != RdsStatus::Available {
         return ComponentReport::converging(
             "WriterNotAvailable",
-            format!("waiting for writer {} to be available (it is {})", writer.label(), writer.instance.status),
+            format!(
+                "waiting for writer {} to be available (it is {})",
+                writer.label(),
+                writer.instance.status
+            ),
         );
     }
     let to_standby = other == regions.standby.as_str();
@@ -402,7 +420,10 @@ fn decide_replica(
     });
     ComponentReport::converging(
         "CreatingReadReplica",
-        format!("creating read replica {identifier} in {other} of writer {}", writer.label()),
+        format!(
+            "creating read replica {identifier} in {other} of writer {}",
+            writer.label()
+        ),
     )
 }
 
@@ -438,8 +459,17 @@ fn lag_note(obs: &Observation) -> String {
         .unwrap_or_default()
 }
 
-fn judge_lag(spec: &RdsReplicaSpec, obs: &Observation, writer: Placed, replica: Placed, t: &Topology) -> ComponentReport {
-    let max_lag = spec.max_replication_lag.to_duration().unwrap_or(Duration::from_secs(30));
+fn judge_lag(
+    spec: &RdsReplicaSpec,
+    obs: &Observation,
+    writer: Placed,
+    replica: Placed,
+    t: &Topology,
+) -> ComponentReport {
+    let max_lag = spec
+        .max_replication_lag
+        .to_duration()
+        .unwrap_or(Duration::from_secs(30));
     let orphans = match t.orphaned.is_empty() {
         true => String::new(),
         false => format!(
@@ -451,7 +481,10 @@ fn judge_lag(spec: &RdsReplicaSpec, obs: &Observation, writer: Placed, replica: 
     if let Some(e) = &obs.lag_error {
         return ComponentReport::degraded(
             "ReplicaLagUnknown",
-            format!("{way}; CloudWatch in {} does not answer ({e}), so the lag is not known", replica.region),
+            format!(
+                "{way}; CloudWatch in {} does not answer ({e}), so the lag is not known",
+                replica.region
+            ),
         );
     }
     let Some(sample) = obs.lag else {
@@ -473,7 +506,10 @@ fn judge_lag(spec: &RdsReplicaSpec, obs: &Observation, writer: Placed, replica: 
     } else if sample.milliseconds > max_lag.as_secs_f64() * 1000.0 {
         ComponentReport::degraded(
             "ReplicationLagHigh",
-            format!("{way}: ReplicaLag {lag} (maxReplicationLag {})", spec.max_replication_lag),
+            format!(
+                "{way}: ReplicaLag {lag} (maxReplicationLag {})",
+                spec.max_replication_lag
+            ),
         )
     } else {
         ComponentReport::healthy("Replicating", format!("{way}, lag {lag}{orphans}"))

@@ -61,12 +61,19 @@ pub(crate) fn promotion(
     let Some(replica) = sorted.iter().find(|i| i.replica_source.is_some()) else {
         return Next::Fail(format!(
             "no read replica of the writer in {region} to promote (of {}); convergence creates it once both regions answer",
-            sorted.iter().map(|i| i.identifier.as_str()).collect::<Vec<_>>().join(", ")
+            sorted
+                .iter()
+                .map(|i| i.identifier.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     };
     let id = replica.identifier.clone();
     if replica.status != RdsStatus::Available {
-        return Next::Wait(format!("read replica {id} in {region} is {}, not available", replica.status));
+        return Next::Wait(format!(
+            "read replica {id} in {region} is {}, not available",
+            replica.status
+        ));
     }
     if !planned {
         return Next::Call(PromoteCall::Promote(id));
@@ -120,8 +127,11 @@ pub(crate) async fn promote_database(sc: &StepContext<'_>) -> Result<Done, StepE
                 sc.before_call(format!("PromoteReadReplica {id} in {region}")).await?;
                 rds::tag_promoted(&clients, &arn, &now.to_string()).await?;
                 rds::promote_read_replica(&clients, &id).await?;
-                sc.after_call(format!("PromoteReadReplica accepted; waiting for {id} to be a standalone writer"), None)
-                    .await?;
+                sc.after_call(
+                    format!("PromoteReadReplica accepted; waiting for {id} to be a standalone writer"),
+                    None,
+                )
+                .await?;
             }
             Next::Wait(m) => {
                 if lag.is_some() {
@@ -192,9 +202,14 @@ pub(crate) fn instance_scale(
         return Next::Call(InstanceCall::Resize);
     }
     if sized && available(writer) && replicas.iter().all(|r| available(r)) {
-        return Next::Done(format!("{writer} is {class}; {} read replica(s) available", replicas.len()));
+        return Next::Done(format!(
+            "{writer} is {class}; {} read replica(s) available",
+            replicas.len()
+        ));
     }
-    Next::Wait(format!("{writer} or its read replicas are not available as {class} yet"))
+    Next::Wait(format!(
+        "{writer} or its read replicas are not available as {class} yet"
+    ))
 }
 
 /// The promoted instance gets `promotedReplicas` read replicas in its region and
@@ -211,7 +226,9 @@ pub(crate) async fn scale_up_database(sc: &StepContext<'_>) -> Result<Done, Step
         .map(|c| c.as_str().to_owned())
         .or(writer.instance_class.clone())
         .unwrap_or_default();
-    let replicas: Vec<String> = (1..=spec.promoted_replicas).map(|i| format!("{id}-replica-{i}")).collect();
+    let replicas: Vec<String> = (1..=spec.promoted_replicas)
+        .map(|i| format!("{id}-replica-{i}"))
+        .collect();
     let all: Vec<String> = std::iter::once(id.clone()).chain(replicas.iter().cloned()).collect();
     let poll = Poll::new(DATABASE_SCALE_TIMEOUT);
     loop {

@@ -26,7 +26,14 @@ fn instance(region: &str, id: &str, source: Option<(&str, &str)>) -> DbInstance 
         identifier: id.into(),
         arn: arn(region, id),
         status: "available".into(),
-        instance_class: Some(if source.is_some() { "db.t3.medium" } else { "db.r5.large" }.into()),
+        instance_class: Some(
+            if source.is_some() {
+                "db.t3.medium"
+            } else {
+                "db.r5.large"
+            }
+            .into(),
+        ),
         engine: Some("mysql".into()),
         replica_source: source.map(|(r, i)| arn(r, i)),
         replication: source.map(|_| ("replicating".into(), true)),
@@ -114,8 +121,15 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
     let mut o = replicating();
     o.standby = seen(&[instance("us-west-2", "app-db-dr", Some(("us-east-1", "other-db")))]);
     let d = decide(&regions(), &spec(), &o, None);
-    assert_eq!((d.report.health, d.report.reason), (ComponentHealth::Misconfigured, "ReplicaInstanceExists"));
-    assert!(d.report.message.contains("replicates from arn:aws:rds:us-east-1:123456789012:db:other-db"));
+    assert_eq!(
+        (d.report.health, d.report.reason),
+        (ComponentHealth::Misconfigured, "ReplicaInstanceExists")
+    );
+    assert!(
+        d.report
+            .message
+            .contains("replicates from arn:aws:rds:us-east-1:123456789012:db:other-db")
+    );
     assert!(d.changes.is_empty());
 
     let mut o = replicating();
@@ -141,7 +155,10 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
         ..instance("us-west-2", "app-db-dr", Some(("us-east-1", "app-db")))
     }]);
     let d = decide(&regions(), &spec(), &o, None);
-    assert_eq!((d.report.health, d.report.reason), (ComponentHealth::Degraded, "ReplicationBroken"));
+    assert_eq!(
+        (d.report.health, d.report.reason),
+        (ComponentHealth::Degraded, "ReplicationBroken")
+    );
     assert!(d.changes.is_empty(), "a broken replica is never recreated");
 
     let mut o = replicating();
@@ -149,7 +166,10 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
         milliseconds: 45_000.0,
         at_epoch_seconds: NOW - 5,
     });
-    assert_eq!(decide(&regions(), &spec(), &o, None).report.reason, "ReplicationLagHigh");
+    assert_eq!(
+        decide(&regions(), &spec(), &o, None).report.reason,
+        "ReplicationLagHigh"
+    );
     o.lag = Some(LagSample {
         milliseconds: 100.0,
         at_epoch_seconds: NOW - 600,
@@ -162,7 +182,10 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
 #[test]
 fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without_key() {
     let d = decide(&regions(), &spec(), &obs(seen(&[]), seen(&[])), None);
-    assert_eq!((d.report.health, d.report.reason), (ComponentHealth::Misconfigured, "SourceInstanceNotFound"));
+    assert_eq!(
+        (d.report.health, d.report.reason),
+        (ComponentHealth::Misconfigured, "SourceInstanceNotFound")
+    );
     assert_eq!(d.writer_region, None);
 
     let o = obs(
@@ -171,7 +194,11 @@ fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without
     );
     let d = decide(&regions(), &spec(), &o, None);
     assert_eq!(d.report.reason, "ReplicaInstanceExists");
-    assert!(d.report.message.contains("is not a read replica of writer app-db in us-east-1"));
+    assert!(
+        d.report
+            .message
+            .contains("is not a read replica of writer app-db in us-east-1")
+    );
 
     let encrypted = DbInstance {
         storage_encrypted: true,
@@ -180,7 +207,11 @@ fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without
     let o = obs(seen(std::slice::from_ref(&encrypted)), seen(&[]));
     let d = decide(&regions(), &spec(), &o, None);
     assert_eq!(d.report.reason, "KmsKeyRequired");
-    assert!(d.report.message.contains("spec.database.rds.kmsKeyId"), "{}", d.report.message);
+    assert!(
+        d.report.message.contains("spec.database.rds.kmsKeyId"),
+        "{}",
+        d.report.message
+    );
     assert!(d.changes.is_empty());
     let mut keyed = spec();
     keyed.kms_key_id = Some("alias/dr".into());
@@ -198,10 +229,16 @@ fn with_the_primary_region_down_the_promoted_replica_writes_and_the_source_is_un
         seen(&[instance("us-west-2", "app-db-dr", Some(("us-east-1", "app-db")))]),
     );
     let d = decide(&regions(), &spec(), &before, None);
-    assert_eq!((d.report.health, d.report.reason), (ComponentHealth::Degraded, "WriterRegionUnreachable"));
+    assert_eq!(
+        (d.report.health, d.report.reason),
+        (ComponentHealth::Degraded, "WriterRegionUnreachable")
+    );
     assert_eq!(d.writer_region.as_deref(), Some("us-east-1"));
 
-    let after = obs(down("us-east-1"), seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]));
+    let after = obs(
+        down("us-east-1"),
+        seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]),
+    );
     let known = DatabaseStatus {
         rds: Some(RdsInstancesStatus {
             writer: Some(RdsInstanceRef {
@@ -214,7 +251,11 @@ fn with_the_primary_region_down_the_promoted_replica_writes_and_the_source_is_un
         ..DatabaseStatus::default()
     };
     let d = decide(&regions(), &spec(), &after, Some(&known));
-    assert_eq!(d.writer_region.as_deref(), Some("us-west-2"), "a visible promotion beats a never-promoted writer");
+    assert_eq!(
+        d.writer_region.as_deref(),
+        Some("us-west-2"),
+        "a visible promotion beats a never-promoted writer"
+    );
     assert_eq!(d.report.reason, "ReplicaRegionUnreachable");
     assert!(d.changes.is_empty());
 }
@@ -229,12 +270,18 @@ fn after_a_failover_the_replica_back_takes_the_promoted_ones_name_and_the_source
     let [Change::CreateReplica { region, request }] = d.changes.as_slice() else {
         panic!("{:?}", d.changes)
     };
-    assert_eq!((region.as_str(), request.identifier.as_str()), ("us-east-1", "app-db-dr"));
+    assert_eq!(
+        (region.as_str(), request.identifier.as_str()),
+        ("us-east-1", "app-db-dr")
+    );
     assert_eq!(request.source_arn, arn("us-west-2", "app-db-dr"));
     assert_eq!(request.instance_class, None, "the way back keeps the writer's class");
     let orphaned = d.status.rds.unwrap().orphaned;
     assert_eq!(orphaned.len(), 1);
-    assert_eq!((orphaned[0].region.as_str(), orphaned[0].identifier.as_str()), ("us-east-1", "app-db"));
+    assert_eq!(
+        (orphaned[0].region.as_str(), orphaned[0].identifier.as_str()),
+        ("us-east-1", "app-db")
+    );
 
     // Once it replicates: healthy, and the orphan is named.
     let o = obs(
@@ -246,7 +293,11 @@ fn after_a_failover_the_replica_back_takes_the_promoted_ones_name_and_the_source
     );
     let d = decide(&regions(), &spec(), &o, None);
     assert_eq!(d.report.health, ComponentHealth::Healthy, "{}", d.report.message);
-    assert!(d.report.message.contains("kept from earlier failovers (never deleted by the operator): app-db in us-east-1"));
+    assert!(
+        d.report
+            .message
+            .contains("kept from earlier failovers (never deleted by the operator): app-db in us-east-1")
+    );
 }
 
 #[test]
@@ -281,7 +332,10 @@ fn after_a_failback_the_newest_promotion_writes_and_the_standby_replica_takes_th
         ]),
     );
     let d = decide(&regions, &spec(), &o, None);
-    assert_eq!((d.report.health, d.report.reason), (ComponentHealth::Misconfigured, "ReplicaIdentifiersInUse"));
+    assert_eq!(
+        (d.report.health, d.report.reason),
+        (ComponentHealth::Misconfigured, "ReplicaIdentifiersInUse")
+    );
     assert!(d.changes.is_empty());
 }
 
@@ -293,11 +347,16 @@ fn a_writer_whose_region_is_down_stands_unless_a_newer_promotion_is_visible() {
         promoted_at: at.map(Into::into),
         ..RdsInstanceRef::default()
     };
-    let o = obs(down("us-east-1"), seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]));
+    let o = obs(
+        down("us-east-1"),
+        seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]),
+    );
     let newer = known(Some("2026-12-07T11:00:00Z"));
     let regions = regions();
     let t = topology(&regions, &spec(), &o, Some(&newer));
-    assert!(matches!(&t.writer, Writer::Unseen { region, identifier } if *region == "us-east-1" && identifier == "app-db-dr"));
+    assert!(
+        matches!(&t.writer, Writer::Unseen { region, identifier } if *region == "us-east-1" && identifier == "app-db-dr")
+    );
     let older = known(Some("2026-12-07T09:00:00Z"));
     let t = topology(&regions, &spec(), &o, Some(&older));
     assert!(matches!(t.writer, Writer::Found(w) if w.region == "us-west-2"));

@@ -43,9 +43,15 @@ fn a_failover_promotes_the_replica_at_once_and_is_done_when_it_is_standalone() {
     );
     let now = Timestamp::from_second(NOW).unwrap().to_string();
     let promoting = map(&[instance("app-db-dr", "modifying", true, Some(&now))]);
-    assert!(matches!(promotion("us-west-2", &promoting, started(), false, None, NOW), Next::Wait(_)));
+    assert!(matches!(
+        promotion("us-west-2", &promoting, started(), false, None, NOW),
+        Next::Wait(_)
+    ));
     let done = map(&[instance("app-db-dr", "available", false, Some(&now))]);
-    assert!(matches!(promotion("us-west-2", &done, started(), false, None, NOW), Next::Done(_)));
+    assert!(matches!(
+        promotion("us-west-2", &done, started(), false, None, NOW),
+        Next::Done(_)
+    ));
 }
 
 #[test]
@@ -66,16 +72,26 @@ fn a_planned_move_waits_for_a_fresh_zero_lag_sample() {
     let replica = map(&[instance("app-db-dr", "available", true, None)]);
     let planned = |lag| promotion("us-west-2", &replica, started(), true, lag, NOW);
     assert_eq!(planned(None), Next::Call(PromoteCall::ReadLag("app-db-dr".into())));
-    let Next::Wait(m) = planned(sample(1000.0, 10)) else { panic!() };
+    let Next::Wait(m) = planned(sample(1000.0, 10)) else {
+        panic!()
+    };
     assert!(m.contains("stop writes to the writer first"), "{m}");
-    assert!(matches!(planned(sample(0.0, 600)), Next::Wait(_)), "a stale zero is no proof");
+    assert!(
+        matches!(planned(sample(0.0, 600)), Next::Wait(_)),
+        "a stale zero is no proof"
+    );
     assert!(matches!(planned(Some(None)), Next::Wait(_)));
-    assert_eq!(planned(sample(0.0, 10)), Next::Call(PromoteCall::Promote("app-db-dr".into())));
+    assert_eq!(
+        planned(sample(0.0, 10)),
+        Next::Call(PromoteCall::Promote("app-db-dr".into()))
+    );
 }
 
 #[test]
 fn no_replica_in_the_target_region_fails_with_what_to_do() {
-    let Next::Fail(m) = promotion("us-east-1", &map(&[]), started(), true, None, NOW) else { panic!() };
+    let Next::Fail(m) = promotion("us-east-1", &map(&[]), started(), true, None, NOW) else {
+        panic!()
+    };
     assert!(m.contains("convergence creates it"), "{m}");
 }
 
@@ -97,8 +113,17 @@ fn scale_up_creates_replicas_of_the_available_writer_first_then_resizes() {
         scale(&[writer("available", "db.t3.medium"), creating.clone()]),
         Next::Call(InstanceCall::Resize)
     );
-    assert!(matches!(scale(&[writer("modifying", "db.t3.medium"), creating]), Next::Wait(_)));
+    assert!(matches!(
+        scale(&[writer("modifying", "db.t3.medium"), creating]),
+        Next::Wait(_)
+    ));
     let ready = instance("app-db-dr-replica-1", "available", true, None);
-    assert!(matches!(scale(&[writer("available", "db.r5.xlarge"), ready]), Next::Done(_)));
-    assert!(matches!(instance_scale(&map(&[]), "app-db-dr", &replicas, "db.r5.xlarge"), Next::Fail(_)));
+    assert!(matches!(
+        scale(&[writer("available", "db.r5.xlarge"), ready]),
+        Next::Done(_)
+    ));
+    assert!(matches!(
+        instance_scale(&map(&[]), "app-db-dr", &replicas, "db.r5.xlarge"),
+        Next::Fail(_)
+    ));
 }
