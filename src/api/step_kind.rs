@@ -78,7 +78,8 @@ impl StepKind {
         )
     }
 
-    /// Steps that run even after a failure or a cancel: a drill must not leave compute up.
+    /// A Drill's steps that run even after a failure or a cancel: a drill must not leave compute
+    /// up (see [`crate::failover::plan::startable`]).
     pub fn always_runs(self) -> bool {
         self == Self::ScaleDownCompute
     }

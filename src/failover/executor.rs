@@ -121,7 +121,7 @@ impl Run<'_> {
     fn startable(&self, stopping: bool, started: &mut HashSet<String>) -> Vec<StepKind> {
         let snapshot = self.journal.snapshot();
         let failed = snapshot.steps.iter().any(|s| s.state == StepState::Failed);
-        let kinds: Vec<StepKind> = plan::startable(&snapshot.steps, stopping || failed)
+        let kinds: Vec<StepKind> = plan::startable(&snapshot.steps, stopping || failed, self.request.spec.type_)
             .into_iter()
             .filter_map(|name| StepKind::from_name(&name))
             .filter(|kind| started.insert(kind.name().to_owned()))

@@ -123,8 +123,10 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
 
 /// The steps that can start now: steps journaled as Running (resumed after a restart), and
 /// Pending steps whose dependencies all succeeded. After a failure or a cancel (`stopping`) no
-/// new step starts except those that always run, and those only once nothing else runs.
-pub fn startable(steps: &[StepStatus], stopping: bool) -> Vec<String> {
+/// new step starts except a Drill's cleanup, and that only once nothing else runs. (A move's
+/// last steps clean up the region it left only once the other serves: after a failure they
+/// must not run, or they would take down the region that still serves.)
+pub fn startable(steps: &[StepStatus], stopping: bool, type_: FailoverType) -> Vec<String> {
     let state = |name: &str| steps.iter().find(|s| s.name == name).map(|s| s.state);
     let others_running = |me: &str| steps.iter().any(|s| s.name != me && s.state == StepState::Running);
     steps
@@ -132,7 +134,7 @@ pub fn startable(steps: &[StepStatus], stopping: bool) -> Vec<String> {
         .filter(|s| match s.state {
             StepState::Running => true,
             StepState::Pending => {
-                let always = StepKind::from_name(&s.name).is_some_and(StepKind::always_runs);
+                let always = type_ == FailoverType::Drill && StepKind::from_name(&s.name).is_some_and(StepKind::always_runs);
                 if stopping {
                     always && !others_running(&s.name)
                 } else {

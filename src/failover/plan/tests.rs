@@ -147,27 +147,36 @@ fn with_states(states: &[(&str, StepState)]) -> Vec<StepStatus> {
 fn steps_start_when_their_dependencies_succeeded_and_resume_when_running() {
     let steps = plan(&full().spec, Failover);
     assert_eq!(
-        startable(&steps, false),
+        startable(&steps, false, Drill),
         vec!["PromoteDatabase", "ScaleUpCompute", "ReverseReplication"]
     );
     let steps = with_states(&[("ScaleUpCompute", Succeeded), ("WaitTargetsHealthy", Running)]);
-    assert_eq!(startable(&steps, false), vec!["WaitTargetsHealthy"]);
+    assert_eq!(startable(&steps, false, Drill), vec!["WaitTargetsHealthy"]);
     let steps = with_states(&[
         ("ScaleUpCompute", Succeeded),
         ("WaitTargetsHealthy", Succeeded),
         ("SmokeTest", Succeeded),
     ]);
-    assert_eq!(startable(&steps, false), vec!["ScaleDownCompute"]);
+    assert_eq!(startable(&steps, false, Drill), vec!["ScaleDownCompute"]);
 }
 
 #[test]
 fn after_a_failure_only_the_cleanup_starts_once_nothing_else_runs() {
     let steps = with_states(&[("ScaleUpCompute", Succeeded), ("WaitTargetsHealthy", Failed)]);
-    assert_eq!(startable(&steps, true), vec!["ScaleDownCompute"]);
+    assert_eq!(startable(&steps, true, Drill), vec!["ScaleDownCompute"]);
     let steps = with_states(&[("ScaleUpCompute", Running)]);
-    assert_eq!(startable(&steps, true), vec!["ScaleUpCompute"]);
+    assert_eq!(startable(&steps, true, Drill), vec!["ScaleUpCompute"]);
     let steps = plan(&full().spec, Failover);
-    assert!(startable(&steps, true).is_empty());
+    assert!(startable(&steps, true, Failover).is_empty());
+}
+
+#[test]
+fn a_failback_that_fails_before_the_switch_never_scales_down_the_region_that_still_serves() {
+    let mut steps = plan(&full().spec, Failback);
+    for step in steps.iter_mut().filter(|s| s.name != "ScaleDownCompute") {
+        step.state = if step.name == "SwitchTraffic" { Failed } else { Succeeded };
+    }
+    assert!(startable(&steps, true, Failback).is_empty(), "{:?}", shape(&steps));
 }
 
 #[test]
