@@ -50,11 +50,12 @@ bench-failover:
 ## The RTO of an unplanned Failover in traffic mode failoverRouting (PILOT_LIGHT_BENCH_SWITCH:
 ## metricAlarm, the default, or routingControl) with real-world durations x 0.05, against the
 ## seed article's sequential Lambda measured in the same run and against the floor; then the RTO
-## from a person's approval after two (scaled) minutes of deciding, with prewarm (BENCHMARKS.md).
+## from a person's approval after two (scaled) minutes of deciding, with prewarm; then the RDS
+## read replica variant against the first seed's order (BENCHMARKS.md). PILOT_LIGHT_BENCH_PARTS picks parts.
 bench-rto:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
-	  . .testenv/env && PILOT_LIGHT_BENCH_PARTS=bc PILOT_LIGHT_BENCH_SCALE=0.05 PILOT_LIGHT_BENCH_TRAFFIC=failoverRouting \
+	  . .testenv/env && PILOT_LIGHT_BENCH_PARTS=$${PILOT_LIGHT_BENCH_PARTS:-bcd} PILOT_LIGHT_BENCH_SCALE=0.05 PILOT_LIGHT_BENCH_TRAFFIC=failoverRouting \
 	  cargo bench --features testenv --bench failover $(BENCH_PROFILE)
 
 ## Detection latency: the primary's health check failing until the proposed FailoverRequest

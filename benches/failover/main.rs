@@ -12,11 +12,13 @@
 //! (c) The same durations with a person deciding for two minutes (scaled) while the request
 //!     awaits approval and `spec.failover.prewarm.onRequest` warms the standby: the RTO from the
 //!     approval against the seed order, which starts only then (`approval.rs`).
+//! (d) The RDS variant: a read replica Failover (promote; resize and a new read replica) against
+//!     the first seed's order done sequentially (`rds.rs`).
 //!
 //! It prints numbers and fails (panics) if any request does not reach `Succeeded`.
 //! Environment: `PILOT_LIGHT_BENCH_SCALE` (e.g. `0.05` or `1/20`), `PILOT_LIGHT_BENCH_REPEATS`
 //! (K of (a), default 10), `PILOT_LIGHT_BENCH_RUNS` (runs of (b), default 3),
-//! `PILOT_LIGHT_BENCH_PARTS` (any of `a`, `b`, `c`, default `ab`), `PILOT_LIGHT_BENCH_TRAFFIC`
+//! `PILOT_LIGHT_BENCH_PARTS` (any of `a`, `b`, `c`, `d`, default `ab`), `PILOT_LIGHT_BENCH_TRAFFIC`
 //! (`spec.traffic.mode`, default `failoverRouting`) and `PILOT_LIGHT_BENCH_SWITCH`
 //! (`spec.traffic.switch`, default `metricAlarm`).
 
@@ -26,6 +28,7 @@ mod common;
 mod approval;
 mod call_log;
 mod observer;
+mod rds;
 mod replay;
 mod requests;
 mod rto;
@@ -163,6 +166,9 @@ async fn main() {
     }
     if parts.contains('c') {
         approval::part_c(&mut b, runs, scale).await;
+    }
+    if parts.contains('d') {
+        rds::part_d(&mut b.log, runs, scale).await;
     }
     b.log.emulator.set_durations(json!({})).await;
     operator.stop().await;
