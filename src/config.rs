@@ -34,6 +34,8 @@ pub enum Component {
     Storage,
     Compute,
     Traffic,
+    Cache,
+    LoadBalancer,
 }
 
 /// How often each component is checked while healthy.
@@ -43,6 +45,9 @@ pub struct CheckIntervals {
     pub storage: Duration,
     pub compute: Duration,
     pub traffic: Duration,
+    /// The DR cache's prerequisites (three describes) and the DR load balancer (four).
+    pub cache: Duration,
+    pub load_balancer: Duration,
 }
 
 impl Default for CheckIntervals {
@@ -54,6 +59,8 @@ impl Default for CheckIntervals {
             storage: Duration::from_secs(30 * 60),
             compute: Duration::from_secs(30 * 60),
             traffic: Duration::from_secs(60 * 60),
+            cache: Duration::from_secs(60 * 60),
+            load_balancer: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -74,6 +81,8 @@ impl CheckIntervals {
             Component::Storage => self.storage,
             Component::Compute => self.compute,
             Component::Traffic => self.traffic,
+            Component::Cache => self.cache,
+            Component::LoadBalancer => self.load_balancer,
         }
     }
 }

@@ -50,6 +50,12 @@ struct RunArgs {
     /// Seconds between checks of healthy Route 53 health checks and records.
     #[arg(long, env = "PILOT_LIGHT_TRAFFIC_CHECK_INTERVAL", default_value_t = 3600)]
     traffic_check_interval: u64,
+    /// Seconds between checks of the DR cache's prerequisites while Ready.
+    #[arg(long, env = "PILOT_LIGHT_CACHE_CHECK_INTERVAL", default_value_t = 3600)]
+    cache_check_interval: u64,
+    /// Seconds between checks of the DR load balancer while Ready.
+    #[arg(long, env = "PILOT_LIGHT_LOAD_BALANCER_CHECK_INTERVAL", default_value_t = 3600)]
+    load_balancer_check_interval: u64,
     /// Seconds between checks while resources are being created or changed.
     #[arg(long, env = "PILOT_LIGHT_CONVERGING_INTERVAL", default_value_t = 5)]
     converging_interval: u64,
@@ -103,6 +109,8 @@ async fn main() -> ExitCode {
                     storage: Duration::from_secs(args.storage_check_interval),
                     compute: Duration::from_secs(args.compute_check_interval),
                     traffic: Duration::from_secs(args.traffic_check_interval),
+                    cache: Duration::from_secs(args.cache_check_interval),
+                    load_balancer: Duration::from_secs(args.load_balancer_check_interval),
                 },
                 converging_interval: Duration::from_secs(args.converging_interval),
                 degraded_interval: Duration::from_secs(args.degraded_interval),

@@ -20,6 +20,12 @@ pub enum ConditionType {
     /// The health check exists and the application and database records point at the active
     /// region.
     TrafficReady,
+    /// What creating the DR cache needs exists in the standby region (subnet group, security
+    /// groups, node type offered); after a failover, the cache itself is available.
+    CacheReady,
+    /// The DR load balancer, its listener and target group exist in the standby region, the
+    /// listener forwards to the target group and the standby Auto Scaling Group is attached.
+    LoadBalancerReady,
     /// The primary region's health check and alarms say it serves (`spec.detection`). Not part
     /// of `Ready`, which is about the standby.
     PrimaryHealthy,
@@ -32,11 +38,13 @@ pub enum ConditionType {
 
 impl ConditionType {
     /// The per-component conditions (all but `Ready`).
-    pub const COMPONENTS: [ConditionType; 4] = [
+    pub const COMPONENTS: [ConditionType; 6] = [
         Self::DatabaseReplicating,
         Self::StorageReplicating,
         Self::ComputeReady,
         Self::TrafficReady,
+        Self::CacheReady,
+        Self::LoadBalancerReady,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +54,8 @@ impl ConditionType {
             Self::StorageReplicating => "StorageReplicating",
             Self::ComputeReady => "ComputeReady",
             Self::TrafficReady => "TrafficReady",
+            Self::CacheReady => "CacheReady",
+            Self::LoadBalancerReady => "LoadBalancerReady",
             Self::PrimaryHealthy => "PrimaryHealthy",
             Self::DrillPassed => "DrillPassed",
             Self::Prewarmed => "Prewarmed",

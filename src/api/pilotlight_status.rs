@@ -35,6 +35,9 @@ pub struct PilotLightStatus {
     /// Route 53 state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traffic: Option<TrafficStatus>,
+    /// The DR cache (`spec.cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheStatus>,
     /// Outcome of the last failover, switchover or failback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failover: Option<FailoverOutcome>,
@@ -116,6 +119,19 @@ pub struct DatabaseStatus {
     /// The RDS instance and its read replica (`spec.database.rds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rds: Option<RdsInstancesStatus>,
+}
+
+/// The DR cache as last seen in the standby region.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStatus {
+    /// `creating`, `available`, `deleting`; absent while no cache exists (steady state).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `address:port` of the cache applications use after a failover (also in the endpoints
+    /// ConfigMap as `cacheEndpoint` while the standby region serves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 /// Which RDS instance writes, which replicates from it, and which were left behind.

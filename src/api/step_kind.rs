@@ -29,10 +29,15 @@ pub enum StepKind {
     SmokeTest,
     /// The standby group back to zero (after a drill or a failback).
     ScaleDownCompute,
+    /// The DR cache created in the standby region (Failover, Switchover, Drill), in parallel
+    /// with compute. Unless `spec.cache.elastiCache.required`, a failure skips it (a Warning).
+    CreateCache,
+    /// The DR cache deleted (after a drill; after a failback unless `retainAfterFailback`).
+    DeleteCache,
 }
 
 impl StepKind {
-    pub const ALL: [StepKind; 12] = [
+    pub const ALL: [StepKind; 14] = [
         Self::PrewarmCompute,
         Self::PromoteDatabase,
         Self::ScaleUpCompute,
@@ -45,6 +50,8 @@ impl StepKind {
         Self::ReverseReplication,
         Self::SmokeTest,
         Self::ScaleDownCompute,
+        Self::CreateCache,
+        Self::DeleteCache,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,6 +68,8 @@ impl StepKind {
             Self::ReverseReplication => "ReverseReplication",
             Self::SmokeTest => "SmokeTest",
             Self::ScaleDownCompute => "ScaleDownCompute",
+            Self::CreateCache => "CreateCache",
+            Self::DeleteCache => "DeleteCache",
         }
     }
 
@@ -81,6 +90,6 @@ impl StepKind {
     /// A Drill's steps that run even after a failure or a cancel: a drill must not leave compute
     /// up (see [`crate::failover::plan::startable`]).
     pub fn always_runs(self) -> bool {
-        self == Self::ScaleDownCompute
+        matches!(self, Self::ScaleDownCompute | Self::DeleteCache)
     }
 }

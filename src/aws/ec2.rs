@@ -256,3 +256,25 @@ pub async fn delete_launch_template(aws: &RegionalClients, name: &str) -> Result
         .map_err(|e| error("DeleteLaunchTemplate", &aws.region, e));
     found(out).map(|_| ())
 }
+
+/// Which of `ids` are not security groups of this region (one call, a `group-id` filter, which
+/// does not fail on missing ones).
+pub async fn missing_security_groups(aws: &RegionalClients, ids: &[String]) -> Result<Vec<String>, AwsError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .set_values(Some(ids.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk("ec2", "DescribeSecurityGroups", &aws.region, e))?;
+    let found: Vec<&str> = out.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    Ok(ids.iter().filter(|id| !found.contains(&id.as_str())).cloned().collect())
+}

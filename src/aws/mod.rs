@@ -5,6 +5,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod ec2;
+pub mod elasticache;
 pub mod elbv2;
 mod error;
 pub mod iam;
@@ -51,6 +52,7 @@ pub struct RegionalClients {
     /// IAM is global too.
     pub iam: aws_sdk_iam::Client,
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
     /// Route 53 ARC's configuration API (only in [`arc::CONTROL_CONFIG_REGION`]).
     pub arc_config: aws_sdk_route53recoverycontrolconfig::Client,
 }
@@ -253,6 +255,11 @@ impl AwsClients {
                     ),
                     elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                         aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    elasticache: aws_sdk_elasticache::Client::from_conf(
+                        aws_sdk_elasticache::config::Builder::from(&config)
                             .interceptor(counter.clone())
                             .build(),
                     ),

@@ -114,3 +114,12 @@ mod tests {
         assert_eq!(ImageState::from("available"), ImageState::Available);
     }
 }
+
+aws_state! {
+    /// Status of an ElastiCache replication group or cache cluster.
+    CacheState {
+        Available = "available",
+        Creating = "creating",
+        Deleting = "deleting",
+    }
+}

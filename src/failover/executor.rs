@@ -209,6 +209,7 @@ async fn run_with_retries(sc: &StepContext<'_>) -> std::result::Result<Done, Ste
                 });
                 tokio::time::sleep(delay).await;
             }
+            Err(e) if let Some(skipped) = steps::optional(sc, &e) => return Ok(skipped),
             other => return other,
         }
     }
@@ -226,6 +227,7 @@ fn record_step(
     let (state, message, event_type) = match result {
         Ok(Done::Succeeded(m)) => (StepState::Succeeded, m, EventType::Normal),
         Ok(Done::Deferred(m)) => (StepState::Deferred, m, EventType::Warning),
+        Ok(Done::Skipped(m)) => (StepState::Skipped, m, EventType::Warning),
         Err(e) => (StepState::Failed, e.message, EventType::Warning),
     };
     journal.note(|status| {

@@ -52,11 +52,16 @@ fn drill_steps(spec: &PilotLightSpec) -> Vec<(StepKind, Vec<StepKind>)> {
     if compute.is_some() {
         steps.push((ScaleUpCompute, vec![]));
         steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
-        if traffic || spec.failover.smoke_test.url.is_some() {
+        let checked = if traffic || spec.failover.smoke_test.url.is_some() {
             steps.push((SmokeTest, vec![WaitTargetsHealthy]));
-            steps.push((ScaleDownCompute, vec![SmokeTest]));
+            SmokeTest
         } else {
-            steps.push((ScaleDownCompute, vec![WaitTargetsHealthy]));
+            WaitTargetsHealthy
+        };
+        steps.push((ScaleDownCompute, vec![checked]));
+        if spec.cache.is_some() {
+            steps.push((CreateCache, vec![]));
+            steps.push((DeleteCache, vec![CreateCache, checked]));
         }
     }
     steps
@@ -86,10 +91,15 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
         steps.push((ScaleUpCompute, vec![]));
         steps.push((WaitTargetsHealthy, vec![ScaleUpCompute]));
     }
+    let cache = spec.cache.as_ref().map(|c| &c.elasti_cache);
+    if cache.is_some() && !failback {
+        steps.push((CreateCache, vec![]));
+    }
+    // A required cache is part of serving: traffic waits for it.
     let serving: Vec<StepKind> = steps
         .iter()
         .map(|(k, _)| *k)
-        .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy))
+        .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy) || (*k == CreateCache && cache.is_some_and(|c| c.required)))
         .collect();
     if traffic {
         steps.push((SwitchTraffic, serving.clone()));
@@ -107,6 +117,9 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
     if failback {
         if compute.is_some() {
             steps.push((ScaleDownCompute, switched.clone()));
+        }
+        if cache.is_some() {
+            steps.push((DeleteCache, switched.clone()));
         }
     } else {
         if primary_group.is_some() {
@@ -138,7 +151,10 @@ pub fn startable(steps: &[StepStatus], stopping: bool, type_: FailoverType) -> V
                 if stopping {
                     always && !others_running(&s.name)
                 } else {
-                    s.depends_on.iter().all(|d| state(d) == Some(StepState::Succeeded))
+                    // A skipped optional step (the DR cache) does not hold up what follows it.
+                    s.depends_on
+                        .iter()
+                        .all(|d| matches!(state(d), Some(StepState::Succeeded | StepState::Skipped)))
                 }
             }
             _ => false,
@@ -206,6 +222,11 @@ pub fn refusal(pl: &PilotLight, type_: FailoverType, force: bool) -> Option<Stri
             .conditions
             .iter()
             .filter(|c| ConditionType::COMPONENTS.iter().any(|t| t.as_str() == c.type_))
+            // A cache that is not required does not stop a failover: it goes on without it.
+            .filter(|c| {
+                c.type_ != ConditionType::CacheReady.as_str()
+                    || spec.cache.as_ref().is_some_and(|cache| cache.elasti_cache.required)
+            })
             .filter(|c| c.status == ConditionStatus::False.as_str())
             // Left by a request that has ended (admission holds no other): not a verdict on the
             // standby, and the check that replaces it follows within a second.

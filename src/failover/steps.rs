@@ -7,7 +7,7 @@ pub use crate::step::{Done, StepContext, StepError};
 
 use crate::{
     api::StepKind,
-    pilotlight::{aurora, compute, endpoints, rds, s3, traffic},
+    pilotlight::{aurora, cache, compute, endpoints, rds, s3, traffic},
 };
 
 /// Which database engine the PilotLight's steps act on.
@@ -45,5 +45,19 @@ pub async fn run(sc: &StepContext<'_>) -> Result<Done, StepError> {
         }
         StepKind::ReverseReplication => s3::failover::reverse_replication(sc).await,
         StepKind::SmokeTest => compute::failover::smoke_test(sc).await,
+        StepKind::CreateCache => cache::failover::create_cache(sc).await,
+        StepKind::DeleteCache => cache::failover::delete_cache(sc).await,
     }
+}
+
+/// A step whose effect is optional ends `Skipped` instead of failing the request: the DR cache
+/// unless `spec.cache.elastiCache.required` (applications run without it, colder).
+pub fn optional(sc: &StepContext<'_>, e: &StepError) -> Option<Done> {
+    let cache = sc.pl.spec.cache.as_ref().map(|c| &c.elasti_cache)?;
+    (sc.kind == StepKind::CreateCache && !cache.required).then(|| {
+        Done::Skipped(format!(
+            "DR cache {} not created ({}); spec.cache.elastiCache.required is false, so the {:?} goes on without it",
+            cache.cache_id, e.message, sc.type_
+        ))
+    })
 }

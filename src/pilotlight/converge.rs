@@ -10,7 +10,7 @@ use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::
 use tracing::{info, warn};
 
 use super::{
-    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, compute, compute::prewarm,
+    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, cache, compute, compute::prewarm,
     dynamodb, endpoints, rds, s3, schedule::Due, standby, status, traffic,
 };
 use crate::{
@@ -195,6 +195,25 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         })
         .await;
         checks.add(ConditionType::TrafficReady, checked, |s, part| s.traffic = Some(part));
+    }
+    if let Some(cache) = spec.cache.as_ref().map(|c| &c.elasti_cache) {
+        components.push(Component::Cache);
+        let serving = Serving::of(&spec.regions, checks.status.active_region.as_deref());
+        let checked = due(ctx, pl, key, Component::Cache, moved, frozen_by, async |_| {
+            match cache::observe(&ctx.aws, &spec.regions, cache).await {
+                Ok(observation) => {
+                    let d = cache::decide(&spec.regions, serving, cache, &observation);
+                    Checked {
+                        report: d.report,
+                        part: Some(d.status),
+                        retry: None,
+                    }
+                }
+                Err(e) => Checked::failed(&e),
+            }
+        })
+        .await;
+        checks.add(ConditionType::CacheReady, checked, |s, part| s.cache = Some(part));
     }
     ctx.scheduler.forget(key, &components);
     checks.request = request;

@@ -1,10 +1,11 @@
 //! PilotLight convergence. [`controller`] watches PilotLights and runs [`converge`] for each:
-//! every component (one folder or file each: [`aurora`], [`rds`], [`s3`], [`dynamodb`], [`compute`],
+//! every component (one folder or file each: [`aurora`], [`rds`], [`cache`], [`s3`], [`dynamodb`], [`compute`],
 //! [`traffic`], [`endpoints`]) observes AWS, decides (pure) and applies its changes; then
 //! [`status`] computes the new status (pure) and [`converge`] writes it with one server-side
 //! apply. [`schedule`] decides when each component is checked again.
 
 pub mod aurora;
+pub mod cache;
 pub mod compute;
 pub mod controller;
 mod converge;

@@ -20,6 +20,8 @@ use journal::Journal;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Done {
     Succeeded(String),
+    /// An optional effect could not be had; the request goes on without it (a Warning).
+    Skipped(String),
     /// The old region does not answer; tried again until it does.
     Deferred(String),
 }

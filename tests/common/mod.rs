@@ -196,6 +196,8 @@ pub fn fast_settings(namespace: &str) -> Settings {
             storage: Duration::from_secs(20),
             compute: Duration::from_secs(20),
             traffic: Duration::from_secs(20),
+            cache: Duration::from_secs(20),
+            load_balancer: Duration::from_secs(20),
         },
         misconfigured_interval: Duration::from_secs(300),
         backoff_base: Duration::from_millis(300),

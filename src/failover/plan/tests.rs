@@ -288,3 +288,58 @@ fn an_rds_database_gets_the_same_database_steps_as_aurora() {
         ]
     );
 }
+
+fn with_cache(required: bool) -> PilotLight {
+    let mut pl = full();
+    pl.spec.cache = Some(
+        serde_json::from_value(serde_json::json!({"elastiCache": {
+            "cacheId": "app-cache-dr", "engine": "Valkey", "nodeType": "cache.r7g.large",
+            "subnetGroupName": "dr-cache", "required": required,
+        }}))
+        .unwrap(),
+    );
+    pl
+}
+
+#[test]
+fn the_dr_cache_is_created_beside_compute_and_deleted_after_a_drill_or_a_failback() {
+    let steps = shape(&plan(&with_cache(false).spec, Failover));
+    assert!(steps.contains(&step("CreateCache", &[])), "{steps:?}");
+    let switch = steps.iter().find(|(n, _)| n == "SwitchTraffic").unwrap();
+    assert!(!switch.1.contains(&"CreateCache".to_owned()), "an optional cache does not hold up traffic");
+    let steps = shape(&plan(&with_cache(true).spec, Failover));
+    let switch = steps.iter().find(|(n, _)| n == "SwitchTraffic").unwrap();
+    assert!(switch.1.contains(&"CreateCache".to_owned()), "a required one does: {steps:?}");
+
+    let drill = shape(&plan(&with_cache(false).spec, Drill));
+    assert!(drill.contains(&step("CreateCache", &[])));
+    assert!(drill.contains(&step("DeleteCache", &["CreateCache", "SmokeTest"])), "{drill:?}");
+    let failback = shape(&plan(&with_cache(false).spec, Failback));
+    assert!(failback.iter().any(|(n, _)| n == "DeleteCache"));
+    assert!(!failback.iter().any(|(n, _)| n == "CreateCache"));
+}
+
+#[test]
+fn a_skipped_optional_step_does_not_hold_up_what_follows_and_a_drill_cleans_up_its_cache() {
+    let mut steps = plan(&with_cache(false).spec, Drill);
+    for s in steps.iter_mut() {
+        s.state = match s.name.as_str() {
+            "CreateCache" => Skipped,
+            "DeleteCache" => Pending,
+            _ => Succeeded,
+        };
+    }
+    assert_eq!(startable(&steps, false, Drill), vec!["DeleteCache"]);
+}
+
+#[test]
+fn an_unready_cache_stops_a_failover_only_when_required() {
+    for (required, refused) in [(false, false), (true, true)] {
+        let mut pl = with_cache(required);
+        pl.status = Some(crate::api::PilotLightStatus {
+            conditions: vec![condition("CacheReady", "False", "CacheSubnetGroupNotFound")],
+            ..Default::default()
+        });
+        assert_eq!(refusal(&pl, Failover, false).is_some(), refused, "required {required}");
+    }
+}

@@ -22,7 +22,8 @@ pub fn name(pl: &PilotLight) -> String {
 }
 
 /// The ConfigMap for `pl` in its observed state. Pure. Keys: `activeRegion`,
-/// `databaseWriterEndpoint` and `databaseGlobalWriterEndpoint` (once known) and `bucket.<sourceBucket>` = the bucket to use now.
+/// `databaseWriterEndpoint` and `databaseGlobalWriterEndpoint` (once known), `cacheEndpoint` (while the
+/// standby region serves with its DR cache) and `bucket.<sourceBucket>` = the bucket to use now.
 pub fn desired(pl: &PilotLight, status: &PilotLightStatus) -> ConfigMap {
     let spec = &pl.spec;
     let active = status
@@ -37,6 +38,12 @@ pub fn desired(pl: &PilotLight, status: &PilotLightStatus) -> ConfigMap {
         if let Some(endpoint) = &database.global_writer_endpoint {
             data.insert("databaseGlobalWriterEndpoint".to_owned(), endpoint.clone());
         }
+    }
+    // The DR cache serves only while the standby region does.
+    if let Some(endpoint) = status.cache.as_ref().and_then(|c| c.endpoint.as_ref())
+        && active == spec.regions.standby.as_str()
+    {
+        data.insert(CACHE_ENDPOINT.to_owned(), endpoint.clone());
     }
     for pair in spec.storage.iter().flat_map(|s| &s.s3) {
         let bucket = if active == spec.regions.primary.as_str() {
@@ -59,6 +66,24 @@ pub fn desired(pl: &PilotLight, status: &PilotLightStatus) -> ConfigMap {
         },
         data: Some(data),
         ..ConfigMap::default()
+    }
+}
+
+/// Key of the DR cache's `address:port`.
+pub const CACHE_ENDPOINT: &str = "cacheEndpoint";
+
+/// Sets (or, with `None`, removes) only `cacheEndpoint` with a merge patch, so that a
+/// failover's cache step and its endpoints step, which run side by side, never undo each other's
+/// keys. A ConfigMap that does not exist yet is left to convergence.
+pub async fn set_cache_endpoint(client: &kube::Client, pl: &PilotLight, endpoint: Option<&str>) -> Result<(), kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), &pl.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"data": {CACHE_ENDPOINT: endpoint}});
+    match api
+        .patch(&name(pl), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        other => other.map(|_| ()),
     }
 }
 

@@ -27,6 +27,7 @@ from . import (
     cloudwatch_periods,
     dns_server,
     dynamodb_replicas,
+    elasticache_caches,
     ec2_images,
     ec2_launch_templates,
     ec2_subnets,
@@ -63,6 +64,7 @@ def build_app(fault_rules: FaultRules | None = None) -> Gateway:
     rds_global.install(durations)
     rds_replicas.install(durations)
     dynamodb_replicas.install(durations)
+    elasticache_caches.install(durations)
     cloudwatch_periods.install()
     cloudwatch_alarms.install(durations)
     replication_metrics.install(fault_rules)
