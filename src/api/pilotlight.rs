@@ -478,7 +478,7 @@ pub struct ElastiCacheSpec {
     #[schemars(length(min = 1, max = 32))]
     pub engine_version: Option<String>,
     /// Node type, e.g. `cache.r6g.large`.
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^cache\\.[a-z0-9]+\\.[a-z0-9]+$')").message("must be an ElastiCache node type such as cache.r6g.large"))]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^cache\\\\.[a-z0-9]+\\\\.[a-z0-9]+$')").message("must be an ElastiCache node type such as cache.r6g.large"))]
     #[schemars(length(max = 64))]
     pub node_type: String,
     /// Nodes: for Redis OSS and Valkey the primary and its replicas; for Memcached the nodes.

@@ -585,6 +585,45 @@ pub async fn elbv2(region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
     aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config(region).await)
 }
 
+pub async fn elasticache(region: &str) -> aws_sdk_elasticache::Client {
+    aws_sdk_elasticache::Client::new(&sdk_config(region).await)
+}
+
+/// Creates cache subnet group `name` in `region` from the seed's subnets there.
+pub async fn create_cache_subnet_group(region: &str, name: &str) {
+    let seed = seed();
+    let subnets: Vec<String> = seed["vpc"][region]["subnetIds"]
+        .as_array()
+        .expect("seed subnets")
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
+    elasticache(region)
+        .await
+        .create_cache_subnet_group()
+        .cache_subnet_group_name(name)
+        .cache_subnet_group_description("pilot-light test")
+        .set_subnet_ids(Some(subnets))
+        .send()
+        .await
+        .expect("create cache subnet group");
+}
+
+/// The status of replication group `id` in `region`, if it exists.
+pub async fn replication_group_status(region: &str, id: &str) -> Option<String> {
+    elasticache(region)
+        .await
+        .describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+        .ok()?
+        .replication_groups()
+        .first()
+        .and_then(|g| g.status())
+        .map(str::to_owned)
+}
+
 pub async fn route53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&sdk_config("us-east-1").await)
 }

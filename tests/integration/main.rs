@@ -12,6 +12,7 @@ mod admission;
 mod approval;
 mod argocd;
 mod aurora;
+mod cache;
 mod compute;
 mod crds;
 mod dashboard;
