@@ -121,7 +121,13 @@ pub async fn part_d(log: &mut crate::call_log::CallLog, runs: usize, scale: f64)
         log.advance().await;
         let t0 = Instant::now();
         create_request(&s, "unplanned", "Failover", json!({})).await;
-        let done = wait_phase(&s, "unplanned", &[pilot_light::api::RequestPhase::Succeeded], Duration::from_secs(600)).await;
+        let done = wait_phase(
+            &s,
+            "unplanned",
+            &[pilot_light::api::RequestPhase::Succeeded],
+            Duration::from_secs(600),
+        )
+        .await;
         let total = t0.elapsed().as_secs_f64();
         let status = done.status.unwrap();
         let promote = status.steps.iter().find(|x| x.name == "PromoteDatabase").unwrap();
@@ -140,7 +146,10 @@ pub async fn part_d(log: &mut crate::call_log::CallLog, runs: usize, scale: f64)
         log.emulator.set_durations(json!({})).await;
         drop((s, s2, replica));
         if !clean {
-            println!("  run {}: disturbed by someone else's faults or durations; left out", run + 1);
+            println!(
+                "  run {}: disturbed by someone else's faults or durations; left out",
+                run + 1
+            );
             continue;
         }
         println!(
@@ -156,9 +165,15 @@ pub async fn part_d(log: &mut crate::call_log::CallLog, runs: usize, scale: f64)
         println!("  no undisturbed run");
         return;
     }
-    println!("  {}", line("ours, until the promoted writer is available (RTO)", &ours_writer));
+    println!(
+        "  {}",
+        line("ours, until the promoted writer is available (RTO)", &ours_writer)
+    );
     println!("  {}", line("seed order, the same", &seed_writer));
-    println!("  {}", line("ours, until resized with its new read replica", &ours_total));
+    println!(
+        "  {}",
+        line("ours, until resized with its new read replica", &ours_total)
+    );
     println!("  {}", line("seed order, the same", &seed_total));
     println!(
         "  ratio ours/seed (medians): writer {:.2}, all {:.2} (the replica is created while the writer is resized)",

@@ -27,6 +27,27 @@ pub struct TrafficSpec {
     pub routing_control: Option<RoutingControlSpec>,
     /// Route 53 records and health check.
     pub route53: Route53Spec,
+    /// The DR load balancer in the standby region that traffic fails over to: readiness checks
+    /// it, its listener and target group, and that the standby group is attached. The operator
+    /// never creates, changes or deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<LoadBalancerSpec>,
+}
+
+/// The DR Application Load Balancer (both seeds fail traffic over to one).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerSpec {
+    /// Name of the load balancer in the standby region.
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$')").message("must be a load balancer name: up to 32 letters, digits or hyphens, not starting or ending with a hyphen"))]
+    #[schemars(length(max = 32))]
+    pub name: String,
+    /// Port of the listener that must forward to the target group; any listener when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub listener_port: Option<i32>,
+    /// The target group the listener forwards to and the standby group registers with.
+    pub target_group_arn: super::schema::TargetGroupArn,
 }
 
 impl TrafficSpec {

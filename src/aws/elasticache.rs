@@ -47,9 +47,7 @@ pub async fn describe(aws: &RegionalClients, engine: CacheEngine, id: &str) -> R
             .map(|out| {
                 out.cache_clusters().first().map(|c| Cache {
                     status: c.cache_cluster_status().unwrap_or("unknown").into(),
-                    endpoint: c
-                        .configuration_endpoint()
-                        .and_then(|e| endpoint(e.address(), e.port())),
+                    endpoint: c.configuration_endpoint().and_then(|e| endpoint(e.address(), e.port())),
                 })
             }),
         CacheEngine::Redis | CacheEngine::Valkey => aws
@@ -75,7 +73,10 @@ pub async fn describe(aws: &RegionalClients, engine: CacheEngine, id: &str) -> R
 
 fn tags(owner: &str) -> Vec<Tag> {
     vec![
-        Tag::builder().key("pilotlight.dev/managed-by").value("pilot-light").build(),
+        Tag::builder()
+            .key("pilotlight.dev/managed-by")
+            .value("pilot-light")
+            .build(),
         Tag::builder().key(OWNER_TAG).value(owner).build(),
     ]
 }

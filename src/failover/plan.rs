@@ -99,7 +99,10 @@ fn move_steps(spec: &PilotLightSpec, type_: FailoverType) -> Vec<(StepKind, Vec<
     let serving: Vec<StepKind> = steps
         .iter()
         .map(|(k, _)| *k)
-        .filter(|k| matches!(k, PromoteDatabase | WaitTargetsHealthy) || (*k == CreateCache && cache.is_some_and(|c| c.required)))
+        .filter(|k| {
+            matches!(k, PromoteDatabase | WaitTargetsHealthy)
+                || (*k == CreateCache && cache.is_some_and(|c| c.required))
+        })
         .collect();
     if traffic {
         steps.push((SwitchTraffic, serving.clone()));
@@ -147,7 +150,8 @@ pub fn startable(steps: &[StepStatus], stopping: bool, type_: FailoverType) -> V
         .filter(|s| match s.state {
             StepState::Running => true,
             StepState::Pending => {
-                let always = type_ == FailoverType::Drill && StepKind::from_name(&s.name).is_some_and(StepKind::always_runs);
+                let always =
+                    type_ == FailoverType::Drill && StepKind::from_name(&s.name).is_some_and(StepKind::always_runs);
                 if stopping {
                     always && !others_running(&s.name)
                 } else {

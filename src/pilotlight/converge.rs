@@ -10,8 +10,8 @@ use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::
 use tracing::{info, warn};
 
 use super::{
-    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, cache, compute, compute::prewarm,
-    dynamodb, endpoints, rds, s3, schedule::Due, standby, status, traffic,
+    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, cache, compute,
+    compute::prewarm, dynamodb, endpoints, load_balancer, rds, s3, schedule::Due, standby, status, traffic,
 };
 use crate::{
     api::{
@@ -199,8 +199,14 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
     if let Some(cache) = spec.cache.as_ref().map(|c| &c.elasti_cache) {
         components.push(Component::Cache);
         let serving = Serving::of(&spec.regions, checks.status.active_region.as_deref());
-        let checked = due(ctx, pl, key, Component::Cache, moved, frozen_by, async |_| {
-            match cache::observe(&ctx.aws, &spec.regions, cache).await {
+        let checked = due(
+            ctx,
+            pl,
+            key,
+            Component::Cache,
+            moved,
+            frozen_by,
+            async |_| match cache::observe(&ctx.aws, &spec.regions, cache).await {
                 Ok(observation) => {
                     let d = cache::decide(&spec.regions, serving, cache, &observation);
                     Checked {
@@ -210,10 +216,32 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
                     }
                 }
                 Err(e) => Checked::failed(&e),
-            }
-        })
+            },
+        )
         .await;
         checks.add(ConditionType::CacheReady, checked, |s, part| s.cache = Some(part));
+    }
+    if let Some(lb) = spec.traffic.as_ref().and_then(|t| t.load_balancer.as_ref()) {
+        components.push(Component::LoadBalancer);
+        // Nothing here is ever changed, so it is looked at even while a request runs.
+        let checked = due(
+            ctx,
+            pl,
+            key,
+            Component::LoadBalancer,
+            false,
+            None,
+            async |_| match load_balancer::observe(&ctx.aws, spec, lb).await {
+                Ok(observation) => Checked {
+                    report: load_balancer::decide(spec, lb, &observation),
+                    part: Some(()),
+                    retry: None,
+                },
+                Err(e) => Checked::failed(&e),
+            },
+        )
+        .await;
+        checks.add(ConditionType::LoadBalancerReady, checked, |_, ()| {});
     }
     ctx.scheduler.forget(key, &components);
     checks.request = request;

@@ -1,6 +1,6 @@
 //! PilotLight convergence. [`controller`] watches PilotLights and runs [`converge`] for each:
 //! every component (one folder or file each: [`aurora`], [`rds`], [`cache`], [`s3`], [`dynamodb`], [`compute`],
-//! [`traffic`], [`endpoints`]) observes AWS, decides (pure) and applies its changes; then
+//! [`traffic`], [`load_balancer`], [`endpoints`]) observes AWS, decides (pure) and applies its changes; then
 //! [`status`] computes the new status (pure) and [`converge`] writes it with one server-side
 //! apply. [`schedule`] decides when each component is checked again.
 
@@ -11,6 +11,7 @@ pub mod controller;
 mod converge;
 pub mod dynamodb;
 pub mod endpoints;
+pub mod load_balancer;
 pub mod rds;
 mod report;
 pub mod s3;

@@ -22,6 +22,7 @@ mod dynamodb;
 mod failover;
 mod kubectl;
 mod leader_election;
+mod load_balancer;
 mod plugin;
 mod prewarm;
 mod rds;

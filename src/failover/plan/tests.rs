@@ -174,7 +174,11 @@ fn after_a_failure_only_the_cleanup_starts_once_nothing_else_runs() {
 fn a_failback_that_fails_before_the_switch_never_scales_down_the_region_that_still_serves() {
     let mut steps = plan(&full().spec, Failback);
     for step in steps.iter_mut().filter(|s| s.name != "ScaleDownCompute") {
-        step.state = if step.name == "SwitchTraffic" { Failed } else { Succeeded };
+        step.state = if step.name == "SwitchTraffic" {
+            Failed
+        } else {
+            Succeeded
+        };
     }
     assert!(startable(&steps, true, Failback).is_empty(), "{:?}", shape(&steps));
 }
@@ -306,14 +310,23 @@ fn the_dr_cache_is_created_beside_compute_and_deleted_after_a_drill_or_a_failbac
     let steps = shape(&plan(&with_cache(false).spec, Failover));
     assert!(steps.contains(&step("CreateCache", &[])), "{steps:?}");
     let switch = steps.iter().find(|(n, _)| n == "SwitchTraffic").unwrap();
-    assert!(!switch.1.contains(&"CreateCache".to_owned()), "an optional cache does not hold up traffic");
+    assert!(
+        !switch.1.contains(&"CreateCache".to_owned()),
+        "an optional cache does not hold up traffic"
+    );
     let steps = shape(&plan(&with_cache(true).spec, Failover));
     let switch = steps.iter().find(|(n, _)| n == "SwitchTraffic").unwrap();
-    assert!(switch.1.contains(&"CreateCache".to_owned()), "a required one does: {steps:?}");
+    assert!(
+        switch.1.contains(&"CreateCache".to_owned()),
+        "a required one does: {steps:?}"
+    );
 
     let drill = shape(&plan(&with_cache(false).spec, Drill));
     assert!(drill.contains(&step("CreateCache", &[])));
-    assert!(drill.contains(&step("DeleteCache", &["CreateCache", "SmokeTest"])), "{drill:?}");
+    assert!(
+        drill.contains(&step("DeleteCache", &["CreateCache", "SmokeTest"])),
+        "{drill:?}"
+    );
     let failback = shape(&plan(&with_cache(false).spec, Failback));
     assert!(failback.iter().any(|(n, _)| n == "DeleteCache"));
     assert!(!failback.iter().any(|(n, _)| n == "CreateCache"));

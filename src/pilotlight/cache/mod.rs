@@ -7,8 +7,7 @@ pub(crate) mod failover;
 use crate::{
     api::{CacheStatus, ElastiCacheSpec, Regions},
     aws::{
-        AwsClients, AwsError,
-        ec2,
+        AwsClients, AwsError, ec2,
         elasticache::{self, Cache},
         states::CacheState,
     },

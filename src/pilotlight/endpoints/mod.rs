@@ -75,7 +75,11 @@ pub const CACHE_ENDPOINT: &str = "cacheEndpoint";
 /// Sets (or, with `None`, removes) only `cacheEndpoint` with a merge patch, so that a
 /// failover's cache step and its endpoints step, which run side by side, never undo each other's
 /// keys. A ConfigMap that does not exist yet is left to convergence.
-pub async fn set_cache_endpoint(client: &kube::Client, pl: &PilotLight, endpoint: Option<&str>) -> Result<(), kube::Error> {
+pub async fn set_cache_endpoint(
+    client: &kube::Client,
+    pl: &PilotLight,
+    endpoint: Option<&str>,
+) -> Result<(), kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &pl.namespace().unwrap_or_default());
     let patch = serde_json::json!({"data": {CACHE_ENDPOINT: endpoint}});
     match api

@@ -20,6 +20,7 @@ fn traffic(mode: TrafficMode, switch: TrafficSwitch) -> TrafficSpec {
         mode,
         switch,
         routing_control: None,
+        load_balancer: None,
         route53: Route53Spec {
             hosted_zone_id: "ZAPP".into(),
             record_name: "API.example.com.".into(),

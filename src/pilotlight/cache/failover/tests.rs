@@ -14,7 +14,9 @@ fn creation_creates_once_and_waits_for_available() {
     assert!(matches!(creation("c", None, true), Next::Wait(_)));
     assert!(matches!(creation("c", Some(&cache("creating")), true), Next::Wait(_)));
     assert!(matches!(creation("c", Some(&cache("deleting")), false), Next::Wait(_)));
-    let Next::Done(m) = creation("c", Some(&cache("available")), true) else { panic!() };
+    let Next::Done(m) = creation("c", Some(&cache("available")), true) else {
+        panic!()
+    };
     assert!(m.contains("c.example:6379"), "{m}");
 }
 

@@ -125,6 +125,7 @@ fn the_dry_run_names_the_switch() {
         mode,
         switch,
         routing_control: None,
+        load_balancer: None,
         route53: crate::api::Route53Spec {
             hosted_zone_id: "Z".into(),
             record_name: "api.example.com".into(),
