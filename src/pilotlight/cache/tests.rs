@@ -34,6 +34,9 @@ fn decide_in(active: &str, o: &Observation) -> Decision {
     decide(&regions, Serving::of(&regions, Some(active)), &spec(), o)
 }
 
+/// How to break an observation, and what the report then says.
+type Case = (fn(&mut Observation), &'static str, &'static str);
+
 #[test]
 fn in_steady_state_nothing_runs_and_the_prerequisites_make_it_ready() {
     let d = decide_in("us-east-1", &ready());
@@ -51,7 +54,7 @@ fn in_steady_state_nothing_runs_and_the_prerequisites_make_it_ready() {
 
 #[test]
 fn each_missing_prerequisite_is_named() {
-    let cases: [(fn(&mut Observation), &str, &str); 3] = [
+    let cases: [Case; 3] = [
         (
             |o| o.subnet_group_exists = false,
             "CacheSubnetGroupNotFound",

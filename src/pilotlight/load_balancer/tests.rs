@@ -33,6 +33,9 @@ fn judge(edit: impl FnOnce(&mut Observation)) -> ComponentReport {
     decide(&spec, &lb, &o)
 }
 
+/// How to break an observation, and what the report then says.
+type Case = (fn(&mut Observation), ComponentHealth, &'static str);
+
 #[test]
 fn a_wired_load_balancer_is_ready() {
     let r = judge(|_| {});
@@ -51,7 +54,7 @@ fn a_wired_load_balancer_is_ready() {
 
 #[test]
 fn each_missing_or_miswired_part_is_named_and_nothing_is_changed() {
-    let cases: [(fn(&mut Observation), ComponentHealth, &str); 7] = [
+    let cases: [Case; 7] = [
         (
             |o| o.load_balancer = None,
             ComponentHealth::Misconfigured,
