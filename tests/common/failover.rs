@@ -350,3 +350,44 @@ pub async fn data_plane_setup(s: &mut Scenario, switch: &str) -> (FailoverSetup,
     );
     (setup, record)
 }
+
+/// A DR load balancer of this test's own in us-west-2 whose HTTP:80 listener forwards to
+/// `target_group`; returns (name, listener ARN).
+pub async fn create_load_balancer(target_group: &str) -> (String, String) {
+    let elbv2 = elbv2("us-west-2").await;
+    let seed = seed();
+    let network = &seed["vpc"]["us-west-2"];
+    let name = format!("lb-{}", unique_suffix());
+    let subnets: Vec<String> = network["subnetIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    let lb = elbv2
+        .create_load_balancer()
+        .name(&name)
+        .set_subnets(Some(subnets))
+        .security_groups(network["securityGroupId"].as_str().unwrap())
+        .send()
+        .await
+        .expect("create load balancer");
+    let arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let listener = elbv2
+        .create_listener()
+        .load_balancer_arn(&arn)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .default_actions(forward(target_group))
+        .send()
+        .await
+        .expect("create listener");
+    (name, listener.listeners()[0].listener_arn().unwrap().to_owned())
+}
+
+pub fn forward(target_group: &str) -> aws_sdk_elasticloadbalancingv2::types::Action {
+    aws_sdk_elasticloadbalancingv2::types::Action::builder()
+        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+        .target_group_arn(target_group)
+        .build()
+}

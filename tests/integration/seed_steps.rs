@@ -1,5 +1,6 @@
-//! The seed article's Steps 1 and 2 from one PilotLight: once it is Ready, AWS holds what the
-//! article's CLI commands create.
+//! The seed articles' steps from one PilotLight: once it is Ready, AWS holds what the second
+//! article's CLI commands create (Steps 1 and 2); a Failover on an RDS read replica does what
+//! the first article does by hand.
 
 use std::time::Duration;
 
@@ -168,5 +169,87 @@ async fn one_pilotlight_reproduces_steps_one_and_two() {
     let data = endpoints(&s).await;
     assert_eq!(data.get("activeRegion").map(String::as_str), Some("us-east-1"));
     assert_eq!(data.get("databaseWriterEndpoint"), Some(&writer));
+    operator.stop().await;
+}
+
+/// The first seed's failover from one PilotLight on an RDS read replica: "the RDS DB RR is
+/// promoted to master, the instance size increased and a DB slave created"; "supporting services
+/// (ec2 instances, load balancers) are created/scaled and primary DNS entries updated"; and the
+/// advised CNAME on the database endpoint is pointed at the new master.
+#[tokio::test]
+async fn one_pilotlight_runs_the_first_seeds_failover_on_an_rds_read_replica() {
+    use crate::common::failover::*;
+    let mut s = Scenario::new("seed-001").await;
+    let (source, replica) = (format!("{}-db", s.names.primary), format!("{}-dr", s.names.primary));
+    create_source_instance("us-east-1", &source, false).await;
+    let operator = s.start_operator().await;
+    let setup = failover_setup_with(&mut s, |m| {
+        let record = m["spec"]["database"]["aurora"]["writerEndpointRecord"].clone();
+        m["spec"]["database"] = serde_json::json!({"rds": {
+            "sourceInstanceIdentifier": source,
+            "replicaInstanceIdentifier": replica,
+            "replicaInstanceClass": "db.t3.medium",
+            "promotedInstanceClass": "db.r5.xlarge",
+            "promotedReplicas": 1,
+            "writerEndpointRecord": record,
+        }});
+    })
+    .await;
+    let (lb, _) = create_load_balancer(&setup.target_group).await;
+    s.apply(|m| {
+        m["spec"]["traffic"]["loadBalancer"] = serde_json::json!({"name": lb, "targetGroupArn": setup.target_group})
+    })
+    .await;
+    s.wait_for_reason("LoadBalancerReady", "True", "Wired").await;
+    let app = s.manifest["spec"]["traffic"]["route53"]["recordName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let zone = setup.full.zone.clone();
+    let db_record = format!("db.{}", setup.full.domain);
+
+    create_request(&s, "outage", "Failover", serde_json::json!({})).await;
+    let done = wait_phase(
+        &s,
+        "outage",
+        &[
+            pilot_light::api::RequestPhase::Succeeded,
+            pilot_light::api::RequestPhase::Failed,
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert_eq!(
+        phase(&done),
+        Some(pilot_light::api::RequestPhase::Succeeded),
+        "{:#?}",
+        done.status
+    );
+
+    // The RR promoted to master, its size increased, and a DB slave of it.
+    let master = db_instance("us-west-2", &replica).await.unwrap();
+    assert_eq!(master.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(master.db_instance_class(), Some("db.r5.xlarge"));
+    let slave = db_instance("us-west-2", &format!("{replica}-replica-1"))
+        .await
+        .expect("a DB slave");
+    assert_eq!(
+        slave.read_replica_source_db_instance_identifier(),
+        Some(replica.as_str())
+    );
+    // Supporting services scaled, and DNS answering with the DR load balancer.
+    let (min, desired, max) = capacity("us-west-2", &setup.full.asg).await;
+    assert!(min >= 1 && desired >= 1 && max >= desired, "{min}/{desired}/{max}");
+    let moved = eventually(Duration::from_secs(30), || async {
+        (answer(&app).await == alb_address("us-west-2").await).then_some(())
+    })
+    .await;
+    assert!(moved.is_some(), "{app} answers with the DR load balancer");
+    // The database CNAME follows the new master.
+    let endpoint = master.endpoint().unwrap().address().unwrap().to_owned();
+    assert_eq!(
+        record_target(&zone, &db_record, "CNAME").await.as_deref(),
+        Some(endpoint.as_str())
+    );
     operator.stop().await;
 }
