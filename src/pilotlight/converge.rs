@@ -199,47 +199,18 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
     if let Some(cache) = spec.cache.as_ref().map(|c| &c.elasti_cache) {
         components.push(Component::Cache);
         let serving = Serving::of(&spec.regions, checks.status.active_region.as_deref());
-        let checked = due(
-            ctx,
-            pl,
-            key,
-            Component::Cache,
-            moved,
-            frozen_by,
-            async |_| match cache::observe(&ctx.aws, &spec.regions, cache).await {
-                Ok(observation) => {
-                    let d = cache::decide(&spec.regions, serving, cache, &observation);
-                    Checked {
-                        report: d.report,
-                        part: Some(d.status),
-                        retry: None,
-                    }
-                }
-                Err(e) => Checked::failed(&e),
-            },
-        )
+        let checked = due(ctx, pl, key, Component::Cache, moved, frozen_by, async |_| {
+            self::cache(ctx, pl, cache, serving).await
+        })
         .await;
         checks.add(ConditionType::CacheReady, checked, |s, part| s.cache = Some(part));
     }
     if let Some(lb) = spec.traffic.as_ref().and_then(|t| t.load_balancer.as_ref()) {
         components.push(Component::LoadBalancer);
         // Nothing here is ever changed, so it is looked at even while a request runs.
-        let checked = due(
-            ctx,
-            pl,
-            key,
-            Component::LoadBalancer,
-            false,
-            None,
-            async |_| match load_balancer::observe(&ctx.aws, spec, lb).await {
-                Ok(observation) => Checked {
-                    report: load_balancer::decide(spec, lb, &observation),
-                    part: Some(()),
-                    retry: None,
-                },
-                Err(e) => Checked::failed(&e),
-            },
-        )
+        let checked = due(ctx, pl, key, Component::LoadBalancer, false, None, async |_| {
+            self::load_balancer(ctx, pl, lb).await
+        })
         .await;
         checks.add(ConditionType::LoadBalancerReady, checked, |_, ()| {});
     }
@@ -491,6 +462,38 @@ async fn traffic(
             let part = d.status.clone();
             apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
         }
+        Err(e) => Checked::failed(&e),
+    }
+}
+
+/// The DR cache: readiness only, nothing is changed.
+async fn cache(
+    ctx: &PilotLightContext,
+    pl: &PilotLight,
+    spec: &crate::api::ElastiCacheSpec,
+    serving: Serving<'_>,
+) -> Checked<crate::api::CacheStatus> {
+    match cache::observe(&ctx.aws, &pl.spec.regions, spec).await {
+        Ok(observation) => {
+            let d = cache::decide(&pl.spec.regions, serving, spec, &observation);
+            Checked {
+                report: d.report,
+                part: Some(d.status),
+                retry: None,
+            }
+        }
+        Err(e) => Checked::failed(&e),
+    }
+}
+
+/// The DR load balancer: readiness only, nothing is changed.
+async fn load_balancer(ctx: &PilotLightContext, pl: &PilotLight, spec: &crate::api::LoadBalancerSpec) -> Checked<()> {
+    match load_balancer::observe(&ctx.aws, &pl.spec, spec).await {
+        Ok(observation) => Checked {
+            report: load_balancer::decide(&pl.spec, spec, &observation),
+            part: Some(()),
+            retry: None,
+        },
         Err(e) => Checked::failed(&e),
     }
 }

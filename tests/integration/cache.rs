@@ -20,6 +20,7 @@ async fn with_cache(prefix: &str, engine: &str) -> (Scenario, Operator, String) 
     let cache: Value = json!({"elastiCache": {
         "cacheId": id, "engine": engine, "nodeType": "cache.r6g.large", "nodeCount": 2,
         "subnetGroupName": group,
+        "securityGroupIds": [seed()["vpc"]["us-west-2"]["securityGroupId"]],
     }});
     failover_setup_with(&mut s, |m| m["spec"]["cache"] = cache).await;
     (s, operator, id)
