@@ -369,7 +369,8 @@ async fn rds_instances(
     let regions = &pl.spec.regions;
     match rds::observe(&ctx.aws, regions, spec, previous.database.as_ref(), fresh).await {
         Ok(observation) => {
-            let d = rds::decide(regions, spec, &observation, previous.database.as_ref());
+            let running = ctx.requests.running(pl).is_some();
+            let d = rds::decide(regions, spec, &observation, previous.database.as_ref(), running);
             let part = (d.status.clone(), d.writer_region.clone());
             apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
         }

@@ -162,8 +162,16 @@ pub fn topology<'a>(
     }
 }
 
-/// Decides what to create and how healthy the database is. `known` is the last status.
-pub fn decide(regions: &Regions, spec: &RdsReplicaSpec, obs: &Observation, known: Option<&DatabaseStatus>) -> Decision {
+/// Decides what to create and how healthy the database is. `known` is the last status. While a
+/// request runs (`request_running`) nothing is changed: its steps move the database, and the
+/// replica back is created once it has ended.
+pub fn decide(
+    regions: &Regions,
+    spec: &RdsReplicaSpec,
+    obs: &Observation,
+    known: Option<&DatabaseStatus>,
+    request_running: bool,
+) -> Decision {
     let known_writer = known.and_then(|k| k.rds.as_ref()).and_then(|r| r.writer.as_ref());
     let t = topology(regions, spec, obs, known_writer);
     let mut decision = Decision {
@@ -180,6 +188,16 @@ pub fn decide(regions: &Regions, spec: &RdsReplicaSpec, obs: &Observation, known
             .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0)),
     };
     decision.report = judge(regions, spec, obs, &t, &mut decision.changes);
+    if request_running && let Some(change) = decision.changes.first() {
+        decision.report = ComponentReport::converging(
+            "WaitingForRequest",
+            format!(
+                "a FailoverRequest is moving the database; once it ends: {}",
+                crate::pilotlight::PlannedChange::describe(change)
+            ),
+        );
+        decision.changes.clear();
+    }
     decision
 }
 

@@ -81,7 +81,7 @@ fn replicating() -> Observation {
 #[test]
 fn a_missing_replica_is_created_from_the_sources_arn_with_the_specs_settings() {
     let o = obs(seen(&[instance("us-east-1", "app-db", None)]), seen(&[]));
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     let [Change::CreateReplica { region, request }] = d.changes.as_slice() else {
         panic!("{:?}", d.changes)
     };
@@ -97,7 +97,7 @@ fn a_missing_replica_is_created_from_the_sources_arn_with_the_specs_settings() {
 
 #[test]
 fn a_replica_of_the_source_is_adopted_and_its_lag_reported() {
-    let d = decide(&regions(), &spec(), &replicating(), None);
+    let d = decide(&regions(), &spec(), &replicating(), None, false);
     assert!(d.changes.is_empty(), "{:?}", d.changes);
     assert_eq!(d.report.health, ComponentHealth::Healthy);
     assert_eq!(
@@ -120,7 +120,7 @@ fn a_replica_of_the_source_is_adopted_and_its_lag_reported() {
 fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
     let mut o = replicating();
     o.standby = seen(&[instance("us-west-2", "app-db-dr", Some(("us-east-1", "other-db")))]);
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(
         (d.report.health, d.report.reason),
         (ComponentHealth::Misconfigured, "ReplicaInstanceExists")
@@ -137,7 +137,7 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
         instance_class: Some("db.r5.4xlarge".into()),
         ..instance("us-west-2", "app-db-dr", Some(("us-east-1", "app-db")))
     }]);
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(
         d.changes,
         vec![Change::ResizeReplica {
@@ -154,7 +154,7 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
         replication: Some(("error".into(), false)),
         ..instance("us-west-2", "app-db-dr", Some(("us-east-1", "app-db")))
     }]);
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(
         (d.report.health, d.report.reason),
         (ComponentHealth::Degraded, "ReplicationBroken")
@@ -167,21 +167,21 @@ fn drift_wrong_source_wrong_class_broken_replica_high_lag() {
         at_epoch_seconds: NOW - 5,
     });
     assert_eq!(
-        decide(&regions(), &spec(), &o, None).report.reason,
+        decide(&regions(), &spec(), &o, None, false).report.reason,
         "ReplicationLagHigh"
     );
     o.lag = Some(LagSample {
         milliseconds: 100.0,
         at_epoch_seconds: NOW - 600,
     });
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(d.report.reason, "ReplicationLagStale");
     assert_eq!(d.status.replication_lag.as_deref(), Some("100ms (600s old, stale)"));
 }
 
 #[test]
 fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without_key() {
-    let d = decide(&regions(), &spec(), &obs(seen(&[]), seen(&[])), None);
+    let d = decide(&regions(), &spec(), &obs(seen(&[]), seen(&[])), None, false);
     assert_eq!(
         (d.report.health, d.report.reason),
         (ComponentHealth::Misconfigured, "SourceInstanceNotFound")
@@ -192,7 +192,7 @@ fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without
         seen(&[instance("us-east-1", "app-db", None)]),
         seen(&[instance("us-west-2", "app-db-dr", None)]),
     );
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(d.report.reason, "ReplicaInstanceExists");
     assert!(
         d.report
@@ -205,7 +205,7 @@ fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without
         ..instance("us-east-1", "app-db", None)
     };
     let o = obs(seen(std::slice::from_ref(&encrypted)), seen(&[]));
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(d.report.reason, "KmsKeyRequired");
     assert!(
         d.report.message.contains("spec.database.rds.kmsKeyId"),
@@ -215,7 +215,7 @@ fn bad_input_missing_source_standalone_replica_name_and_encrypted_source_without
     assert!(d.changes.is_empty());
     let mut keyed = spec();
     keyed.kms_key_id = Some("alias/dr".into());
-    let d = decide(&regions(), &keyed, &o, None);
+    let d = decide(&regions(), &keyed, &o, None, false);
     let [Change::CreateReplica { request, .. }] = d.changes.as_slice() else {
         panic!("{:?}", d.changes)
     };
@@ -228,7 +228,7 @@ fn with_the_primary_region_down_the_promoted_replica_writes_and_the_source_is_un
         down("us-east-1"),
         seen(&[instance("us-west-2", "app-db-dr", Some(("us-east-1", "app-db")))]),
     );
-    let d = decide(&regions(), &spec(), &before, None);
+    let d = decide(&regions(), &spec(), &before, None, false);
     assert_eq!(
         (d.report.health, d.report.reason),
         (ComponentHealth::Degraded, "WriterRegionUnreachable")
@@ -250,7 +250,7 @@ fn with_the_primary_region_down_the_promoted_replica_writes_and_the_source_is_un
         }),
         ..DatabaseStatus::default()
     };
-    let d = decide(&regions(), &spec(), &after, Some(&known));
+    let d = decide(&regions(), &spec(), &after, Some(&known), false);
     assert_eq!(
         d.writer_region.as_deref(),
         Some("us-west-2"),
@@ -266,7 +266,7 @@ fn after_a_failover_the_replica_back_takes_the_promoted_ones_name_and_the_source
         seen(&[instance("us-east-1", "app-db", None)]),
         seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]),
     );
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     let [Change::CreateReplica { region, request }] = d.changes.as_slice() else {
         panic!("{:?}", d.changes)
     };
@@ -291,7 +291,7 @@ fn after_a_failover_the_replica_back_takes_the_promoted_ones_name_and_the_source
         ]),
         seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]),
     );
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!(d.report.health, ComponentHealth::Healthy, "{}", d.report.message);
     assert!(
         d.report
@@ -313,7 +313,7 @@ fn after_a_failback_the_newest_promotion_writes_and_the_standby_replica_takes_th
     let t = topology(&regions, &spec(), &o, None);
     assert!(matches!(t.writer, Writer::Found(w) if w.region == "us-east-1" && w.instance.identifier == "app-db-dr"));
     assert_eq!(t.orphaned.len(), 2);
-    let d = decide(&regions, &spec(), &o, None);
+    let d = decide(&regions, &spec(), &o, None, false);
     let [Change::CreateReplica { region, request }] = d.changes.as_slice() else {
         panic!("{:?}", d.changes)
     };
@@ -331,7 +331,7 @@ fn after_a_failback_the_newest_promotion_writes_and_the_standby_replica_takes_th
             promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z"),
         ]),
     );
-    let d = decide(&regions, &spec(), &o, None);
+    let d = decide(&regions, &spec(), &o, None, false);
     assert_eq!(
         (d.report.health, d.report.reason),
         (ComponentHealth::Misconfigured, "ReplicaIdentifiersInUse")
@@ -365,6 +365,29 @@ fn a_writer_whose_region_is_down_stands_unless_a_newer_promotion_is_visible() {
 #[test]
 fn the_lag_of_no_replica_is_not_reported() {
     let o = obs(seen(&[instance("us-east-1", "app-db", None)]), seen(&[]));
-    let d = decide(&regions(), &spec(), &o, None);
+    let d = decide(&regions(), &spec(), &o, None, false);
     assert_eq!((d.lag, d.status.replication_lag), (None, None));
+}
+
+#[test]
+fn while_a_request_runs_nothing_is_created_and_the_report_says_what_waits() {
+    let o = obs(
+        seen(&[instance("us-east-1", "app-db", None)]),
+        seen(&[promoted("us-west-2", "app-db-dr", "2026-12-07T10:00:00Z")]),
+    );
+    let d = decide(&regions(), &spec(), &o, None, true);
+    assert!(d.changes.is_empty());
+    assert_eq!(d.report.reason, "WaitingForRequest");
+    assert!(
+        d.report
+            .message
+            .contains("Creating read replica app-db-dr in us-east-1"),
+        "{}",
+        d.report.message
+    );
+    assert_eq!(
+        d.writer_region.as_deref(),
+        Some("us-west-2"),
+        "the writer is still reported"
+    );
 }
