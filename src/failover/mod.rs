@@ -187,6 +187,11 @@ async fn drive(request: &FailoverRequest, ctx: &FailoverContext) -> Result<Actio
     let status = request.status.clone().unwrap_or_default();
     match status.phase {
         Some(RequestPhase::Running) => match pilotlight(ctx, request).await? {
+            // The cache can lag behind the end this operator has just written (a reconcile
+            // queued by an earlier write): resuming from it would finish the request a second
+            // time, from timestamps the API server keeps only to the second. Only the API
+            // server's word resumes a plan.
+            Some(_) if still_running(ctx, request).await? == Some(false) => Ok(Action::await_change()),
             Some(pl) => executor::execute(ctx, request, &pl, status, None).await,
             None => {
                 outcome::finish_without_pilotlight(ctx, request, status).await?;
@@ -208,6 +213,12 @@ async fn drive(request: &FailoverRequest, ctx: &FailoverContext) -> Result<Actio
         }
         _ => admission::admit(ctx, request, status).await,
     }
+}
+
+/// Whether the API server still shows `request` Running (`None`: it is gone).
+async fn still_running(ctx: &FailoverContext, request: &FailoverRequest) -> Result<Option<bool>> {
+    let fresh = requests_api(ctx, request).get_opt(&request.name_any()).await?;
+    Ok(fresh.map(|r| r.status.and_then(|s| s.phase) == Some(RequestPhase::Running)))
 }
 
 fn has_finalizer(request: &FailoverRequest) -> bool {
