@@ -190,8 +190,11 @@ async fn drive(request: &FailoverRequest, ctx: &FailoverContext) -> Result<Actio
             // The cache can lag behind the end this operator has just written (a reconcile
             // queued by an earlier write): resuming from it would finish the request a second
             // time, from timestamps the API server keeps only to the second. Only the API
-            // server's word resumes a plan.
-            Some(_) if still_running(ctx, request).await? == Some(false) => Ok(Action::await_change()),
+            // server's word resumes a plan; otherwise look again once the cache has caught up
+            // (it may have deferred steps to retry).
+            Some(_) if still_running(ctx, request).await? == Some(false) => {
+                Ok(Action::requeue(std::time::Duration::from_secs(1)))
+            }
             Some(pl) => executor::execute(ctx, request, &pl, status, None).await,
             None => {
                 outcome::finish_without_pilotlight(ctx, request, status).await?;
