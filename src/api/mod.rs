@@ -1,5 +1,6 @@
 //! The custom resources: the only place that knows the schema.
 
+mod cache;
 mod conditions;
 mod detection;
 mod estimate;
@@ -12,6 +13,7 @@ mod schema;
 mod step_kind;
 mod traffic;
 
+pub use cache::*;
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
 pub use detection::*;
 pub use estimate::*;

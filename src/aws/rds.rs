@@ -60,12 +60,6 @@ pub struct DbInstance {
     pub promoted_at: Option<String>,
 }
 
-impl Default for RdsStatus {
-    fn default() -> Self {
-        Self::Other("unknown".into())
-    }
-}
-
 /// Tag the failover puts on a read replica just before promoting it: the newest promoted
 /// instance is the writer, which RDS itself does not remember once a replica is standalone.
 pub const PROMOTED_AT_TAG: &str = "pilotlight.dev/promoted-at";

@@ -52,6 +52,13 @@ aws_state! {
     }
 }
 
+/// An instance not yet described (for `DbInstance::default()`).
+impl Default for RdsStatus {
+    fn default() -> Self {
+        Self::Other("unknown".into())
+    }
+}
+
 aws_state! {
     /// State of a target in a target group (`DescribeTargetHealth`).
     TargetState {

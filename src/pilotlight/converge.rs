@@ -7,11 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use k8s_openapi::jiff::Timestamp;
 use kube::{Resource, ResourceExt, runtime::controller::Action, runtime::events::EventType};
-use tracing::{info, warn};
+
+mod components;
 
 use super::{
-    ComponentHealth, ComponentReport, PilotLightContext, PlannedChange, Serving, aurora, cache, compute,
-    compute::prewarm, dynamodb, endpoints, load_balancer, rds, s3, schedule::Due, standby, status, traffic,
+    ComponentHealth, ComponentReport, PilotLightContext, Serving, compute::prewarm, endpoints, schedule::Due, standby,
+    status, traffic,
 };
 use crate::{
     api::{
@@ -22,32 +23,7 @@ use crate::{
     error::Result,
     telemetry::ObjectLabels,
 };
-
-/// What a component check found: its report, its part of the status (`None`: keep the last
-/// one), and an error worth retrying soon.
-struct Checked<T> {
-    report: ComponentReport,
-    part: Option<T>,
-    retry: Option<AwsError>,
-}
-
-impl<T> Checked<T> {
-    fn skipped(report: ComponentReport) -> Self {
-        Self {
-            report,
-            part: None,
-            retry: None,
-        }
-    }
-
-    fn failed(error: &AwsError) -> Self {
-        Self {
-            report: ComponentReport::from_aws_error(error),
-            part: None,
-            retry: error.is_retryable().then(|| error.clone()),
-        }
-    }
-}
+use components::Checked;
 
 /// Everything the component checks of one reconcile produced.
 struct Checks {
@@ -117,24 +93,10 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         prewarm: None,
     };
     let mut components = Vec::new();
-    if let Some(aurora) = spec.database.as_ref().and_then(|d| d.aurora.as_ref()) {
+    if let Some(database) = &spec.database {
         components.push(Component::Database);
         let checked = due(ctx, pl, key, Component::Database, false, None, async |fresh| {
-            database(ctx, pl, key, aurora, fresh, previous).await
-        })
-        .await;
-        if let Some((part, writer_region)) = &checked.part {
-            checks.status.database = Some(part.clone());
-            if let Some(region) = writer_region {
-                checks.status.active_region = Some(region.clone());
-            }
-        }
-        checks.add(ConditionType::DatabaseReplicating, checked, |_, _| {});
-    }
-    if let Some(rds) = spec.database.as_ref().and_then(|d| d.rds.as_ref()) {
-        components.push(Component::Database);
-        let checked = due(ctx, pl, key, Component::Database, false, None, async |fresh| {
-            rds_instances(ctx, pl, key, rds, fresh, previous).await
+            components::database(ctx, pl, key, database, fresh, previous).await
         })
         .await;
         if let Some((part, writer_region)) = &checked.part {
@@ -160,7 +122,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         let serving = Serving::of(&spec.regions, active.as_deref()).active;
         let moved = protected_from.is_some_and(|from| from != serving);
         let checked = due(ctx, pl, key, Component::Storage, moved, None, async |_| {
-            self::storage(ctx, pl, key, storage, active.as_deref(), previous).await
+            components::storage(ctx, pl, key, storage, active.as_deref(), previous).await
         })
         .await;
         checks.add(ConditionType::StorageReplicating, checked, |s, part| {
@@ -180,7 +142,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         // A prewarm that starts or ends changes the group now, however recent the last check.
         let force = moved || prewarm.as_ref().is_some_and(|p| p.transition.is_some());
         let checked = due(ctx, pl, key, Component::Compute, force, frozen_by, async |fresh| {
-            self::compute(ctx, pl, key, compute, fresh, capacity).await
+            components::compute(ctx, pl, key, compute, fresh, capacity).await
         })
         .await;
         checks.add(ConditionType::ComputeReady, checked, |s, part| s.compute = Some(part));
@@ -191,7 +153,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         components.push(Component::Traffic);
         let current = checks.status.clone();
         let checked = due(ctx, pl, key, Component::Traffic, moved, frozen_by, async |fresh| {
-            self::traffic(ctx, pl, key, &inputs, fresh, &current).await
+            components::traffic(ctx, pl, key, &inputs, fresh, &current).await
         })
         .await;
         checks.add(ConditionType::TrafficReady, checked, |s, part| s.traffic = Some(part));
@@ -200,7 +162,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         components.push(Component::Cache);
         let serving = Serving::of(&spec.regions, checks.status.active_region.as_deref());
         let checked = due(ctx, pl, key, Component::Cache, moved, frozen_by, async |_| {
-            self::cache(ctx, pl, cache, serving).await
+            components::cache(ctx, pl, cache, serving).await
         })
         .await;
         checks.add(ConditionType::CacheReady, checked, |s, part| s.cache = Some(part));
@@ -209,7 +171,7 @@ async fn check_components(ctx: &PilotLightContext, pl: &PilotLight, key: &str, p
         components.push(Component::LoadBalancer);
         // Nothing here is ever changed, so it is looked at even while a request runs.
         let checked = due(ctx, pl, key, Component::LoadBalancer, false, None, async |_| {
-            self::load_balancer(ctx, pl, lb).await
+            components::load_balancer(ctx, pl, lb).await
         })
         .await;
         checks.add(ConditionType::LoadBalancerReady, checked, |_, ()| {});
@@ -279,227 +241,7 @@ async fn due<T>(
     checked
 }
 
-/// Announces and applies `changes` in order and stops at the first failure.
-async fn apply_changes<C: PlannedChange, T>(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    changes: &[C],
-    planned: ComponentReport,
-    part: T,
-) -> Checked<T> {
-    let mut report = planned;
-    let _idle = match changes.iter().any(PlannedChange::sets_standby_capacity) {
-        true => match standby::idle(ctx, pl).await {
-            Ok(Some(guard)) => Some(guard),
-            Ok(None) => {
-                // A request started after the standby was observed: its steps own the group.
-                return Checked::skipped(ComponentReport::healthy(
-                    "InUse",
-                    "a FailoverRequest started: the standby group is its to size".into(),
-                ));
-            }
-            Err(e) => {
-                warn!(error = %e, "could not tell whether a request runs; standby capacity left as it is");
-                return Checked::skipped(ComponentReport::converging(
-                    "RequestStarted",
-                    format!("could not tell whether a FailoverRequest runs ({e}); the standby group is left as it is"),
-                ));
-            }
-        },
-        false => None,
-    };
-    for change in changes {
-        if change.is_warning() {
-            // A repair says what it found, which is what a person fighting drift needs to read.
-            report.repaired = true;
-            report.message = change.describe();
-        }
-        let type_ = if change.is_warning() {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        publish(ctx, pl, type_, change.reason(), change.describe()).await;
-        info!(change = ?change, "applying");
-        if let Err(e) = change.apply(&ctx.aws, owner).await {
-            return Checked {
-                part: Some(part),
-                ..Checked::failed(&e)
-            };
-        }
-    }
-    Checked {
-        report,
-        part: Some(part),
-        retry: None,
-    }
-}
-
-/// The Aurora global database: its status part and the writer's region. Reads are shared with
-/// other PilotLights unless `fresh`.
-async fn database(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    spec: &crate::api::AuroraSpec,
-    fresh: bool,
-    previous: &PilotLightStatus,
-) -> Checked<(crate::api::DatabaseStatus, Option<String>)> {
-    let regions = &pl.spec.regions;
-    match aurora::observe(&ctx.aws, regions, spec, previous.database.as_ref(), fresh).await {
-        Ok(observation) => {
-            let d = aurora::decide(regions, spec, &observation);
-            let part = (d.status.clone(), d.writer_region.clone());
-            apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
-        }
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-/// The RDS instance and its cross-region read replica: its status part and the writer's region.
-async fn rds_instances(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    spec: &crate::api::RdsReplicaSpec,
-    fresh: bool,
-    previous: &PilotLightStatus,
-) -> Checked<(crate::api::DatabaseStatus, Option<String>)> {
-    let regions = &pl.spec.regions;
-    match rds::observe(&ctx.aws, regions, spec, previous.database.as_ref(), fresh).await {
-        Ok(observation) => {
-            let running = ctx.requests.running(pl).is_some();
-            let d = rds::decide(regions, spec, &observation, previous.database.as_ref(), running);
-            let part = (d.status.clone(), d.writer_region.clone());
-            apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
-        }
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-/// S3 replication and DynamoDB replicas, one condition; each part keeps its last known status
-/// when AWS cannot be read.
-async fn storage(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    spec: &crate::api::StorageSpec,
-    active_region: Option<&str>,
-    previous: &PilotLightStatus,
-) -> Checked<crate::api::StorageStatus> {
-    let regions = &pl.spec.regions;
-    let serving = Serving::of(regions, active_region);
-    let mut part = previous.storage.clone().unwrap_or_default();
-    part.protected_from = Some(serving.active.to_owned());
-    part.protected_to = Some(serving.other.to_owned());
-    let mut found = Vec::new();
-    if !spec.s3.is_empty() {
-        found.push(match s3::observe(&ctx.aws, regions, serving, &spec.s3).await {
-            Ok(observations) => {
-                let running = ctx.requests.running(pl).is_some();
-                let d = s3::decide(regions, serving, running, &spec.s3, &observations);
-                part.s3 = d.status.clone();
-                apply_changes(ctx, pl, owner, &d.changes, d.report, ()).await
-            }
-            Err(e) => Checked::failed(&e),
-        });
-    }
-    if !spec.dynamodb.is_empty() {
-        found.push(match dynamodb::observe(&ctx.aws, serving, &spec.dynamodb).await {
-            Ok(observed) => {
-                let d = dynamodb::decide(serving, &spec.dynamodb, &observed);
-                part.dynamodb = d.status.clone();
-                apply_changes(ctx, pl, owner, &d.changes, d.report, ()).await
-            }
-            Err(e) => Checked::failed(&e),
-        });
-    }
-    let retry = found.iter().find_map(|c| c.retry.clone());
-    Checked {
-        report: ComponentReport::combine(found.into_iter().map(|c| c.report).collect()),
-        part: Some(part),
-        retry,
-    }
-}
-
-/// The standby compute. Reads are shared with other PilotLights unless `fresh`.
-async fn compute(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    spec: &crate::api::ComputeSpec,
-    fresh: bool,
-    capacity: compute::CapacityUse,
-) -> Checked<crate::api::ComputeStatus> {
-    let regions = &pl.spec.regions;
-    match compute::observe(&ctx.aws, regions, spec, fresh).await {
-        Ok(observation) => {
-            let d = compute::decide(regions, spec, &observation, capacity, Timestamp::now());
-            let part = d.status.clone();
-            apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
-        }
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-/// Route 53. Reads are shared with other PilotLights unless `fresh`.
-async fn traffic(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    owner: &str,
-    inputs: &traffic::TrafficInputs<'_>,
-    fresh: bool,
-    current: &PilotLightStatus,
-) -> Checked<crate::api::TrafficStatus> {
-    match traffic::observe(&ctx.aws, inputs, fresh).await {
-        Ok(observation) => {
-            let d = traffic::decide(
-                inputs,
-                current.active_region.as_deref(),
-                writer_endpoint(current),
-                &observation,
-            );
-            let part = d.status.clone();
-            apply_changes(ctx, pl, owner, &d.changes, d.report, part).await
-        }
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-/// The DR cache: readiness only, nothing is changed.
-async fn cache(
-    ctx: &PilotLightContext,
-    pl: &PilotLight,
-    spec: &crate::api::ElastiCacheSpec,
-    serving: Serving<'_>,
-) -> Checked<crate::api::CacheStatus> {
-    match cache::observe(&ctx.aws, &pl.spec.regions, spec).await {
-        Ok(observation) => {
-            let d = cache::decide(&pl.spec.regions, serving, spec, &observation);
-            Checked {
-                report: d.report,
-                part: Some(d.status),
-                retry: None,
-            }
-        }
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-/// The DR load balancer: readiness only, nothing is changed.
-async fn load_balancer(ctx: &PilotLightContext, pl: &PilotLight, spec: &crate::api::LoadBalancerSpec) -> Checked<()> {
-    match load_balancer::observe(&ctx.aws, &pl.spec, spec).await {
-        Ok(observation) => Checked {
-            report: load_balancer::decide(&pl.spec, spec, &observation),
-            part: Some(()),
-            retry: None,
-        },
-        Err(e) => Checked::failed(&e),
-    }
-}
-
-fn writer_endpoint(status: &PilotLightStatus) -> Option<&str> {
+pub(super) fn writer_endpoint(status: &PilotLightStatus) -> Option<&str> {
     status.database.as_ref().and_then(|d| d.writer_endpoint.as_deref())
 }
 

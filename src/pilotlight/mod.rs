@@ -11,6 +11,7 @@ pub mod controller;
 mod converge;
 pub mod dynamodb;
 pub mod endpoints;
+pub mod lag;
 pub mod load_balancer;
 pub mod rds;
 mod report;

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-
 use super::{Change, Decision, Observation, Seen, find_member, standby_instance_identifier};
 use crate::{
     api::{AuroraSpec, DatabaseStatus, GlobalClusterMemberStatus, Regions},
@@ -12,12 +10,8 @@ use crate::{
         rds::{GlobalCluster, StandbyClusterRequest, parse_cluster_arn},
         states::RdsStatus,
     },
-    pilotlight::ComponentReport,
+    pilotlight::{ComponentReport, lag},
 };
-
-/// A lag datapoint older than this means Aurora stopped reporting: replication may have stopped.
-/// (Aurora publishes `AuroraGlobalDBReplicationLag` every minute.)
-const LAG_STALE_AFTER: Duration = Duration::from_secs(180);
 
 /// The spec's names, resolved once for the decision functions.
 struct Names<'a> {
@@ -42,19 +36,9 @@ pub fn decide(regions: &Regions, spec: &AuroraSpec, obs: &Observation) -> Decisi
         report: ComponentReport::converging("Observing", String::new()),
         status: DatabaseStatus::default(),
         writer_region: None,
-        lag: obs
-            .lag
-            .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0)),
     };
     if let Some(sample) = obs.lag {
-        let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
-        decision.status.replication_lag_ms = Some(sample.milliseconds);
-        // The LAG column must not show an old sample as if it were current.
-        decision.status.replication_lag = Some(match age > LAG_STALE_AFTER.as_secs() as i64 {
-            true => format!("{} ({}s old, stale)", format_lag(sample.milliseconds), age),
-            false => format_lag(sample.milliseconds),
-        });
-        decision.status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
+        lag::describe(&mut decision.status, sample, obs.observed_at);
     }
     decision.report = match &obs.global {
         None => decide_global_cluster(&names, obs, &mut decision.changes),
@@ -376,39 +360,24 @@ fn judge_lag(spec: &AuroraSpec, obs: &Observation, writer_region: &str, secondar
             format!("replicating from {writer_region} to {secondary_region}; CloudWatch has not reported the lag yet"),
         );
     };
-    let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
-    let lag = format_lag(sample.milliseconds);
-    if age > LAG_STALE_AFTER.as_secs() as i64 {
-        ComponentReport::degraded(
+    let lag = lag::format(sample.milliseconds);
+    match lag::judge(sample, obs.observed_at, max_lag) {
+        lag::Verdict::Stale(age) => ComponentReport::degraded(
             "ReplicationLagStale",
             format!(
                 "the last replication lag datapoint ({lag}) is {age}s old: Aurora stopped reporting AuroraGlobalDBReplicationLag for {secondary_region}, so replication may have stopped"
             ),
-        )
-    } else if sample.milliseconds > max_lag.as_secs_f64() * 1000.0 {
-        ComponentReport::degraded(
+        ),
+        lag::Verdict::High => ComponentReport::degraded(
             "ReplicationLagHigh",
             format!(
                 "replication lag from {writer_region} to {secondary_region} is {lag} (maxReplicationLag {})",
                 spec.max_replication_lag
             ),
-        )
-    } else {
-        ComponentReport::healthy(
+        ),
+        lag::Verdict::Within => ComponentReport::healthy(
             "Replicating",
             format!("replicating from {writer_region} to {secondary_region}, lag {lag}"),
-        )
-    }
-}
-
-/// `120ms`, `3.2s`, `2m5s`.
-pub(crate) fn format_lag(ms: f64) -> String {
-    if ms < 1000.0 {
-        format!("{}ms", ms.round() as i64)
-    } else if ms < 60_000.0 {
-        format!("{:.1}s", ms / 1000.0)
-    } else {
-        let secs = (ms / 1000.0).round() as i64;
-        format!("{}m{}s", secs / 60, secs % 60)
+        ),
     }
 }

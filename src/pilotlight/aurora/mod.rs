@@ -10,9 +10,6 @@ pub(crate) mod failover;
 
 pub use change::{Change, apply};
 pub use decide::decide;
-pub(crate) use decide::format_lag;
-
-use std::time::Duration;
 
 use crate::{
     api::{AuroraSpec, DatabaseStatus, Regions},
@@ -69,7 +66,6 @@ pub struct Decision {
     pub status: DatabaseStatus,
     /// Region of the writer cluster, when known.
     pub writer_region: Option<String>,
-    pub lag: Option<Duration>,
 }
 
 pub fn standby_instance_identifier(spec: &AuroraSpec) -> String {

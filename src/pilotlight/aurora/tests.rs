@@ -1,5 +1,6 @@
-use super::{decide::format_lag, *};
+use super::*;
 use crate::pilotlight::PlannedChange;
+use crate::pilotlight::lag::format as format_lag;
 use crate::{
     api::{GoDuration, RdsIdentifier},
     aws::rds::GlobalClusterMember,
@@ -222,7 +223,7 @@ fn replicating_within_threshold_is_healthy() {
     assert_eq!(d.status.replication_lag.as_deref(), Some("250ms"));
     assert_eq!(d.status.members.len(), 2);
     assert_eq!(d.status.standby_cluster_arn.as_deref(), Some(STANDBY_ARN));
-    assert_eq!(d.lag, Some(Duration::from_millis(250)));
+    assert_eq!(d.status.replication_lag_ms, Some(250.0));
 }
 
 #[test]

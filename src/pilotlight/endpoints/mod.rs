@@ -74,7 +74,8 @@ pub const CACHE_ENDPOINT: &str = "cacheEndpoint";
 
 /// Sets (or, with `None`, removes) only `cacheEndpoint` with a merge patch, so that a
 /// failover's cache step and its endpoints step, which run side by side, never undo each other's
-/// keys. A ConfigMap that does not exist yet is left to convergence.
+/// keys (under the failover engine's field manager: only its steps call this). A ConfigMap that
+/// does not exist yet is left to convergence.
 pub async fn set_cache_endpoint(
     client: &kube::Client,
     pl: &PilotLight,
@@ -83,7 +84,14 @@ pub async fn set_cache_endpoint(
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &pl.namespace().unwrap_or_default());
     let patch = serde_json::json!({"data": {CACHE_ENDPOINT: endpoint}});
     match api
-        .patch(&name(pl), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(
+            &name(pl),
+            &PatchParams {
+                field_manager: Some(crate::config::FAILOVER_MANAGER.to_owned()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&patch),
+        )
         .await
     {
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),

@@ -4,163 +4,15 @@
 
 use std::time::Duration;
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
-
-use super::{Change, Decision, Observation};
+use super::{
+    Change, Decision, Observation,
+    topology::{Placed, Topology, Writer, topology},
+};
 use crate::{
     api::{DatabaseStatus, RdsInstanceRef, RdsInstancesStatus, RdsReplicaSpec, Regions},
-    aws::{
-        AwsError,
-        rds::{DbInstance, ReadReplicaRequest, parse_instance_arn},
-        states::RdsStatus,
-    },
-    pilotlight::{ComponentReport, aurora::format_lag},
+    aws::{rds::ReadReplicaRequest, states::RdsStatus},
+    pilotlight::{ComponentReport, lag},
 };
-
-/// RDS publishes `ReplicaLag` every minute; an older datapoint means replication may have stopped.
-const LAG_STALE_AFTER: Duration = Duration::from_secs(180);
-
-/// An instance and the region it is in.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Placed<'a> {
-    pub region: &'a str,
-    pub instance: &'a DbInstance,
-}
-
-impl Placed<'_> {
-    fn as_ref(&self) -> RdsInstanceRef {
-        RdsInstanceRef {
-            region: self.region.to_owned(),
-            identifier: self.instance.identifier.clone(),
-            status: Some(self.instance.status.to_string()),
-            instance_class: self.instance.instance_class.clone(),
-            promoted_at: self.instance.promoted_at.clone(),
-        }
-    }
-
-    fn label(&self) -> String {
-        format!("{} in {}", self.instance.identifier, self.region)
-    }
-
-    fn replicates_from(&self, region: &str, identifier: &str) -> bool {
-        match self.instance.replica_source.as_deref() {
-            Some(source) if source.starts_with("arn:") => parse_instance_arn(source) == Some((region, identifier)),
-            Some(source) => self.region == region && source == identifier,
-            None => false,
-        }
-    }
-}
-
-/// The instance that takes the writes.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Writer<'a> {
-    Found(Placed<'a>),
-    /// Its region does not answer: the last known writer (or the source) is assumed there.
-    Unseen {
-        region: &'a str,
-        identifier: String,
-    },
-    /// The source does not exist and nothing was promoted.
-    Missing,
-    /// The source is itself a read replica (of something the spec does not name).
-    SourceIsReplica(Placed<'a>),
-}
-
-/// The database as the two regions show it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Topology<'a> {
-    pub writer: Writer<'a>,
-    pub writer_region: &'a str,
-    /// The region the writer's replica belongs in.
-    pub other_region: &'a str,
-    pub replica: Option<Placed<'a>>,
-    /// Former writers (the source, or an instance a failover promoted): kept, never deleted.
-    pub orphaned: Vec<Placed<'a>>,
-    /// Instances of the spec's identifiers in the other region that are neither.
-    pub strangers: Vec<Placed<'a>>,
-    /// Why the other region could not be read.
-    pub other_unreachable: Option<&'a AwsError>,
-}
-
-/// Which instance writes, and which replicates from it. `known` is the last status's writer:
-/// it stands for a writer whose region does not answer, unless a newer promotion is visible.
-pub fn topology<'a>(
-    regions: &'a Regions,
-    spec: &RdsReplicaSpec,
-    obs: &'a Observation,
-    known: Option<&RdsInstanceRef>,
-) -> Topology<'a> {
-    let (primary, standby) = (regions.primary.as_str(), regions.standby.as_str());
-    let source_id = spec.source_instance_identifier.as_str();
-    let mut all: Vec<Placed<'a>> = [(primary, &obs.primary), (standby, &obs.standby)]
-        .into_iter()
-        .filter_map(|(region, seen)| seen.as_ref().ok().map(|found| (region, found)))
-        .flat_map(|(region, found)| found.values().map(move |instance| Placed { region, instance }))
-        .collect();
-    all.sort_by(|a, b| (a.region, &a.instance.identifier).cmp(&(b.region, &b.instance.identifier)));
-    let unreachable = |region: &str| match region == primary {
-        true => obs.primary.as_ref().err(),
-        false => obs.standby.as_ref().err(),
-    };
-    let is_source = |x: &Placed| x.region == primary && x.instance.identifier == source_id;
-    let promoted = all
-        .iter()
-        .filter(|x| x.instance.replica_source.is_none() && x.instance.promoted_at.is_some())
-        .max_by(|a, b| a.instance.promoted_at.cmp(&b.instance.promoted_at))
-        .copied();
-    // A writer last seen in a region that does not answer still writes, unless a promotion
-    // newer than its own is visible.
-    let hidden = known
-        .filter(|k| unreachable(&k.region).is_some())
-        .filter(|k| promoted.is_none_or(|p| k.promoted_at.is_some() && k.promoted_at > p.instance.promoted_at));
-    let writer = match (hidden, promoted) {
-        (Some(k), _) => Writer::Unseen {
-            region: if k.region == primary { primary } else { standby },
-            identifier: k.identifier.clone(),
-        },
-        (None, Some(p)) => Writer::Found(p),
-        (None, None) => match all.iter().find(|x| is_source(x)) {
-            Some(x) if x.instance.replica_source.is_none() => Writer::Found(*x),
-            Some(x) => Writer::SourceIsReplica(*x),
-            None if unreachable(primary).is_some() => Writer::Unseen {
-                region: primary,
-                identifier: source_id.to_owned(),
-            },
-            None => Writer::Missing,
-        },
-    };
-    let (writer_region, writer_id) = match &writer {
-        Writer::Found(w) | Writer::SourceIsReplica(w) => (w.region, w.instance.identifier.as_str()),
-        Writer::Unseen { region, identifier } => (*region, identifier.as_str()),
-        Writer::Missing => (primary, source_id),
-    };
-    let other_region = if writer_region == primary { standby } else { primary };
-    let is_writer = |x: &Placed| x.region == writer_region && x.instance.identifier == writer_id;
-    let replica = all
-        .iter()
-        .find(|x| x.region == other_region && x.replicates_from(writer_region, writer_id))
-        .copied();
-    let orphaned: Vec<Placed> = all
-        .iter()
-        .filter(|x| !is_writer(x) && x.instance.replica_source.is_none())
-        .filter(|x| is_source(x) || x.instance.promoted_at.is_some())
-        .copied()
-        .collect();
-    let strangers = all
-        .iter()
-        .filter(|x| x.region == other_region && Some(**x) != replica && !orphaned.contains(x))
-        .copied()
-        .collect();
-    Topology {
-        writer,
-        writer_region,
-        other_region,
-        replica,
-        orphaned,
-        strangers,
-        other_unreachable: unreachable(other_region),
-    }
-}
 
 /// Decides what to create and how healthy the database is. `known` is the last status. While a
 /// request runs (`request_running`) nothing is changed: its steps move the database, and the
@@ -182,10 +34,6 @@ pub fn decide(
             Writer::Missing => None,
             _ => Some(t.writer_region.to_owned()),
         },
-        lag: obs
-            .lag
-            .filter(|_| t.replica.is_some())
-            .map(|l| Duration::from_secs_f64(l.milliseconds.max(0.0) / 1000.0)),
     };
     decision.report = judge(regions, spec, obs, &t, &mut decision.changes);
     if request_running && let Some(change) = decision.changes.first() {
@@ -229,13 +77,7 @@ fn describe(t: &Topology, obs: &Observation, known: Option<&DatabaseStatus>) -> 
         _ => None,
     };
     if let (Some(sample), Some(_)) = (obs.lag, t.replica) {
-        let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
-        status.replication_lag_ms = Some(sample.milliseconds);
-        status.replication_lag = Some(match age > LAG_STALE_AFTER.as_secs() as i64 {
-            true => format!("{} ({}s old, stale)", format_lag(sample.milliseconds), age),
-            false => format_lag(sample.milliseconds),
-        });
-        status.replication_lag_observed_at = Timestamp::from_second(sample.at_epoch_seconds).ok().map(Time);
+        lag::describe(&mut status, sample, obs.observed_at);
     }
     status.rds = Some(RdsInstancesStatus {
         writer,
@@ -299,14 +141,7 @@ fn judge(
         Writer::Found(w) => *w,
     };
     if writer.instance.status != RdsStatus::Available && t.replica.is_none() {
-        return ComponentReport::converging(
-            "WriterNotAvailable",
-            format!(
-                "waiting for writer {} to be available (it is {})",
-                writer.label(),
-                writer.instance.status
-            ),
-        );
+        return writer_not_available(writer);
     }
     let Some(replica) = t.replica else {
         return decide_replica(regions, spec, t, writer, changes);
@@ -395,14 +230,7 @@ fn decide_replica(
         );
     };
     if writer.instance.status != RdsStatus::Available {
-        return ComponentReport::converging(
-            "WriterNotAvailable",
-            format!(
-                "waiting for writer {} to be available (it is {})",
-                writer.label(),
-                writer.instance.status
-            ),
-        );
+        return writer_not_available(writer);
     }
     let to_standby = other == regions.standby.as_str();
     let (key, key_field) = match to_standby {
@@ -445,6 +273,17 @@ fn decide_replica(
     )
 }
 
+fn writer_not_available(writer: Placed) -> ComponentReport {
+    ComponentReport::converging(
+        "WriterNotAvailable",
+        format!(
+            "waiting for writer {} to be available (it is {})",
+            writer.label(),
+            writer.instance.status
+        ),
+    )
+}
+
 /// The standby replica of the source resized by hand goes back to `replicaInstanceClass` (only
 /// while the source writes: after a failover sizes are the promoted writer's business).
 fn resize_replica(
@@ -473,7 +312,7 @@ fn resize_replica(
 
 fn lag_note(obs: &Observation) -> String {
     obs.lag
-        .map(|l| format!(", last ReplicaLag {}", format_lag(l.milliseconds)))
+        .map(|l| format!(", last ReplicaLag {}", lag::format(l.milliseconds)))
         .unwrap_or_default()
 }
 
@@ -511,25 +350,22 @@ fn judge_lag(
             format!("{way}; CloudWatch has not reported ReplicaLag yet{orphans}"),
         );
     };
-    let age = obs.observed_at.saturating_sub(sample.at_epoch_seconds);
-    let lag = format_lag(sample.milliseconds);
-    if age > LAG_STALE_AFTER.as_secs() as i64 {
-        ComponentReport::degraded(
+    let shown = lag::format(sample.milliseconds);
+    match lag::judge(sample, obs.observed_at, max_lag) {
+        lag::Verdict::Stale(age) => ComponentReport::degraded(
             "ReplicationLagStale",
             format!(
-                "the last ReplicaLag datapoint of {} ({lag}) is {age}s old: RDS stopped reporting it, so replication may have stopped",
+                "the last ReplicaLag datapoint of {} ({shown}) is {age}s old: RDS stopped reporting it, so replication may have stopped",
                 replica.label()
             ),
-        )
-    } else if sample.milliseconds > max_lag.as_secs_f64() * 1000.0 {
-        ComponentReport::degraded(
+        ),
+        lag::Verdict::High => ComponentReport::degraded(
             "ReplicationLagHigh",
             format!(
-                "{way}: ReplicaLag {lag} (maxReplicationLag {})",
+                "{way}: ReplicaLag {shown} (maxReplicationLag {})",
                 spec.max_replication_lag
             ),
-        )
-    } else {
-        ComponentReport::healthy("Replicating", format!("{way}, lag {lag}{orphans}"))
+        ),
+        lag::Verdict::Within => ComponentReport::healthy("Replicating", format!("{way}, lag {shown}{orphans}")),
     }
 }

@@ -10,11 +10,13 @@
 mod change;
 mod decide;
 pub(crate) mod failover;
+mod topology;
 
 pub use change::Change;
-pub use decide::{Topology, decide, topology};
+pub use decide::decide;
+pub use topology::{Topology, topology};
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use crate::{
     api::{DatabaseStatus, RdsReplicaSpec, Regions},
@@ -51,7 +53,6 @@ pub struct Decision {
     pub status: DatabaseStatus,
     /// Region of the writer instance, when known.
     pub writer_region: Option<String>,
-    pub lag: Option<Duration>,
 }
 
 /// The two identifiers whose instances make up the database, in either region.

@@ -1,4 +1,4 @@
-use super::{decide::Writer, *};
+use super::{topology::Writer, *};
 use crate::{
     api::{RdsInstanceRef, RdsInstancesStatus},
     aws::{AwsError, cloudwatch::LagSample, rds::DbInstance},
@@ -105,7 +105,7 @@ fn a_replica_of_the_source_is_adopted_and_its_lag_reported() {
         "replicating from app-db in us-east-1 to app-db-dr in us-west-2, lag 1.0s"
     );
     assert_eq!(d.status.replication_lag.as_deref(), Some("1.0s"));
-    assert_eq!(d.lag, Some(std::time::Duration::from_secs(1)));
+    assert_eq!(d.status.replication_lag_ms, Some(1000.0));
     let rds = d.status.rds.unwrap();
     assert_eq!(rds.writer.unwrap().identifier, "app-db");
     assert_eq!(rds.replica.unwrap().region, "us-west-2");
@@ -366,7 +366,7 @@ fn a_writer_whose_region_is_down_stands_unless_a_newer_promotion_is_visible() {
 fn the_lag_of_no_replica_is_not_reported() {
     let o = obs(seen(&[instance("us-east-1", "app-db", None)]), seen(&[]));
     let d = decide(&regions(), &spec(), &o, None, false);
-    assert_eq!((d.lag, d.status.replication_lag), (None, None));
+    assert_eq!((d.status.replication_lag_ms, d.status.replication_lag), (None, None));
 }
 
 #[test]
