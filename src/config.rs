@@ -20,6 +20,9 @@ pub const DRILL_MANAGER: &str = "pilot-light-drill";
 /// conditions.
 pub const DETECTION_MANAGER: &str = "pilot-light-detection";
 
+/// Field manager of Evacuation status and of the FailoverRequests an Evacuation creates.
+pub const EVACUATION_MANAGER: &str = "pilot-light-evacuation";
+
 /// Field manager of the FailoverRequest finalizer (a set, so other finalizers stay).
 pub const FINALIZER_MANAGER: &str = "pilot-light-finalizer";
 
@@ -110,6 +113,8 @@ pub struct Settings {
     /// The DNS server the traffic step asks whether the application's name answers the new
     /// region (`None`: the system's resolver).
     pub dns_server: Option<std::net::SocketAddr>,
+    /// Requests a second per AWS service, shared by everything this operator calls.
+    pub rate_budgets: crate::aws::budget::BudgetRates,
 }
 
 impl Settings {
@@ -134,6 +139,7 @@ impl Default for Settings {
             backoff_max: Duration::from_secs(120),
             namespace: None,
             dns_server: None,
+            rate_budgets: Default::default(),
         }
     }
 }

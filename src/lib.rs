@@ -9,6 +9,7 @@ pub mod context;
 pub mod detection;
 pub mod dns;
 pub mod error;
+pub mod evacuation;
 pub mod failover;
 pub mod leader;
 pub mod pilotlight;

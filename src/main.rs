@@ -2,6 +2,7 @@ use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use pilot_light::{
+    aws::budget::BudgetRates,
     config::{CheckIntervals, Settings},
     leader::{LeaseSettings, default_identity},
     telemetry::{LogFormat, init_tracing},
@@ -81,6 +82,11 @@ struct RunArgs {
     /// cached; the system's resolver when unset.
     #[arg(long, env = "PILOT_LIGHT_DNS_SERVER")]
     dns_server: Option<std::net::SocketAddr>,
+    /// Requests a second the operator sends to an AWS service, as SERVICE=RATE (repeatable or
+    /// comma-separated; 0 lifts a budget), shared by convergence and every request. Defaults:
+    /// route53=5 (Route 53's documented account limit), rds=10, autoscaling=10, ec2=10.
+    #[arg(long = "aws-rate-budget", env = "PILOT_LIGHT_AWS_RATE_BUDGETS", value_delimiter = ',')]
+    aws_rate_budget: Vec<String>,
 }
 
 #[tokio::main]
@@ -103,6 +109,13 @@ async fn main() -> ExitCode {
         }
         Command::Run(args) => {
             init_tracing(args.log_format);
+            let rate_budgets = match BudgetRates::parse(args.aws_rate_budget.iter().map(String::as_str)) {
+                Ok(rates) => rates,
+                Err(e) => {
+                    eprintln!("pilot-light: --aws-rate-budget: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let settings = Settings {
                 check_intervals: CheckIntervals {
                     database: Duration::from_secs(args.database_check_interval),
@@ -118,6 +131,7 @@ async fn main() -> ExitCode {
                 backoff_max: Duration::from_secs(args.max_backoff),
                 namespace: args.namespace,
                 dns_server: args.dns_server,
+                rate_budgets,
                 ..Settings::default()
             };
             // Operators watching different namespaces hold different Leases.

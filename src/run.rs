@@ -14,19 +14,20 @@ use tokio::sync::watch;
 use tracing::info;
 
 use crate::{
-    api::{FailoverRequest, PilotLight},
+    api::{Evacuation, FailoverRequest, PilotLight},
     aws::AwsClients,
     config::{MANAGER, Settings},
     context::{Core, Requests},
     detection::{self, DetectionContext},
     error::{Error, Result},
+    evacuation::{self, EvacuationContext},
     failover::{self, FailoverContext},
     leader::{Leadership, LeaseSettings},
     pilotlight::{self, PilotLightContext},
     telemetry::{AdminState, Metrics, serve_admin},
 };
 
-/// Fails with [`Error::CrdNotInstalled`] when either CRD is missing, so a misinstalled operator
+/// Fails with [`Error::CrdNotInstalled`] when a CRD is missing, so a misinstalled operator
 /// says so at once instead of retrying watches forever.
 pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> {
     async fn probe<K>(api: Api<K>, crd: &'static str) -> Result<()>
@@ -44,7 +45,8 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> 
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     probe(pl, "pilotlights.pilotlight.dev").await?;
-    probe(fr, "failoverrequests.pilotlight.dev").await
+    probe(fr, "failoverrequests.pilotlight.dev").await?;
+    probe(Api::<Evacuation>::all(client.clone()), "evacuations.pilotlight.dev").await
 }
 
 /// Completes when SIGTERM or SIGINT arrives.
@@ -70,7 +72,9 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
     let client = Client::try_default().await?;
     check_crds(&client, settings.namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
-    let aws = AwsClients::from_env(metrics.clone(), MANAGER, settings.check_intervals.shared_read_window()).await;
+    let aws = AwsClients::from_env(metrics.clone(), MANAGER, settings.check_intervals.shared_read_window())
+        .await
+        .with_rate_budgets(settings.rate_budgets.clone());
     let ctx = Arc::new(Core::new(client, aws, metrics.clone(), settings));
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -129,6 +133,7 @@ pub async fn controllers(
     let (converge_now, converge_requests) = futures::channel::mpsc::unbounded();
     let failover = Arc::new(FailoverContext::new(core.clone(), requests.clone(), converge_now));
     let convergence = Arc::new(PilotLightContext::new(core.clone(), requests.clone()));
+    let evacuation = Arc::new(EvacuationContext::new(core.clone()));
     let detection = DetectionContext {
         core,
         requests,
@@ -150,7 +155,8 @@ pub async fn controllers(
             shutdown.clone(),
             ready
         ),
-        detection::run(detection, shutdown),
+        detection::run(detection, shutdown.clone()),
+        evacuation::run(evacuation, shutdown),
     );
 }
 

@@ -13,6 +13,8 @@ pub const CREATED_BY: &str = "pilotlight.dev/created-by";
 pub const ORIGIN: &str = "pilotlight.dev/origin";
 pub const ORIGIN_DETECTION: &str = "detection";
 pub const ORIGIN_SCHEDULE: &str = "schedule";
+/// A request an [`Evacuation`](super::Evacuation) made; approved by the evacuation's approval.
+pub const ORIGIN_EVACUATION: &str = "evacuation";
 
 /// Held on every PilotLight so that deleting it runs the cleanup first.
 pub const PILOTLIGHT_FINALIZER: &str = "pilotlight.dev/cleanup";

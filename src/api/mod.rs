@@ -4,6 +4,7 @@ mod cache;
 mod conditions;
 mod detection;
 mod estimate;
+mod evacuation;
 mod failover_policy;
 mod failover_request;
 mod keys;
@@ -17,6 +18,7 @@ pub use cache::*;
 pub use conditions::{ConditionStatus, ConditionType, set_condition};
 pub use detection::*;
 pub use estimate::*;
+pub use evacuation::*;
 pub use failover_policy::*;
 pub use failover_request::*;
 pub use keys::*;
@@ -28,7 +30,7 @@ pub use traffic::*;
 
 use kube::CustomResourceExt;
 
-/// API group of both kinds.
+/// API group of the kinds.
 pub const GROUP: &str = "pilotlight.dev";
 
 /// The CRDs as YAML documents, in the order they are written to `crds/`.
@@ -36,6 +38,7 @@ pub fn crd_documents() -> Vec<(&'static str, String)> {
     vec![
         ("pilotlights.yaml", to_yaml(&PilotLight::crd())),
         ("failoverrequests.yaml", to_yaml(&FailoverRequest::crd())),
+        ("evacuations.yaml", to_yaml(&Evacuation::crd())),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 pub mod arc;
 pub mod autoscaling;
+pub mod budget;
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod ec2;
@@ -74,6 +75,10 @@ pub struct AwsClients {
     base: SdkConfig,
     failover_base: SdkConfig,
     metrics: Arc<Metrics>,
+    /// One HTTPS client (one connection pool) behind every SDK client.
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    /// Requests a second per service, shared by convergence and every request.
+    pub budgets: Arc<budget::RateBudgets>,
     regions: Mutex<HashMap<(Caller, String), Arc<RegionalClients>>>,
     cluster_endpoints: Mutex<HashMap<(Caller, String), arc::EndpointClient>>,
     /// Route 53 reads shared between PilotLights.
@@ -124,6 +129,8 @@ impl AwsClients {
             failover_base: base.to_builder().app_name(failover_app).build(),
             base,
             metrics,
+            http: budget::default_https_client(),
+            budgets: Arc::new(budget::RateBudgets::new(budget::BudgetRates::default())),
             regions: Mutex::default(),
             cluster_endpoints: Mutex::default(),
             route53_view: route53::Route53View::new(shared_window),
@@ -134,6 +141,12 @@ impl AwsClients {
             replication_lags: shared::SharedReads::new(shared_window),
             replica_lags: shared::SharedReads::new(shared_window),
         }
+    }
+
+    /// These clients with other rate budgets than the defaults ([`budget::DEFAULT_BUDGETS`]).
+    pub fn with_rate_budgets(mut self, rates: budget::BudgetRates) -> Self {
+        self.budgets = Arc::new(budget::RateBudgets::new(rates));
+        self
     }
 
     /// The clients global services are called through.
@@ -168,6 +181,7 @@ impl AwsClients {
                         let config = aws_sdk_route53recoverycluster::config::Builder::from(self.base_of(caller))
                             .region(aws_config::Region::new(endpoint.region.clone()))
                             .endpoint_url(&endpoint.url)
+                            .http_client(self.http.clone())
                             .retry_config(RetryConfig::disabled())
                             .timeout_config(
                                 TimeoutConfig::builder()
@@ -211,60 +225,72 @@ impl AwsClients {
                     metrics: self.metrics.clone(),
                     region: region.to_owned(),
                 };
+                let paced = |service| self.budgets.wrap(&self.http, service, region, caller);
                 Arc::new(RegionalClients {
                     region: region.to_owned(),
                     rds: aws_sdk_rds::Client::from_conf(
                         aws_sdk_rds::config::Builder::from(&config)
+                            .http_client(paced("rds"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                         aws_sdk_cloudwatch::config::Builder::from(&config)
+                            .http_client(paced("monitoring"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     dynamodb: aws_sdk_dynamodb::Client::from_conf(
                         aws_sdk_dynamodb::config::Builder::from(&config)
+                            .http_client(paced("dynamodb"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     ec2: aws_sdk_ec2::Client::from_conf(
                         aws_sdk_ec2::config::Builder::from(&config)
+                            .http_client(paced("ec2"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     autoscaling: aws_sdk_autoscaling::Client::from_conf(
                         aws_sdk_autoscaling::config::Builder::from(&config)
+                            .http_client(paced("autoscaling"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     route53: aws_sdk_route53::Client::from_conf(
                         aws_sdk_route53::config::Builder::from(&config)
+                            .http_client(paced("route53"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     iam: aws_sdk_iam::Client::from_conf(
                         aws_sdk_iam::config::Builder::from(&config)
+                            .http_client(paced("iam"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     arc_config: aws_sdk_route53recoverycontrolconfig::Client::from_conf(
                         aws_sdk_route53recoverycontrolconfig::config::Builder::from(&config)
+                            .http_client(paced("route53-recovery-control-config"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     elbv2: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                         aws_sdk_elasticloadbalancingv2::config::Builder::from(&config)
+                            .http_client(paced("elasticloadbalancing"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     elasticache: aws_sdk_elasticache::Client::from_conf(
                         aws_sdk_elasticache::config::Builder::from(&config)
+                            .http_client(paced("elasticache"))
                             .interceptor(counter.clone())
                             .build(),
                     ),
                     s3: aws_sdk_s3::Client::from_conf(
                         aws_sdk_s3::config::Builder::from(&config)
+                            .http_client(paced("s3"))
                             .interceptor(counter)
                             // A custom endpoint (the emulator, a VPC endpoint by IP) has no
                             // per-bucket host names.

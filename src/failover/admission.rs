@@ -16,7 +16,7 @@ use crate::step::{
 };
 use crate::{
     api::{
-        CREATED_BY, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
+        CREATED_BY, EVACUATION_LABEL, Evacuation, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
         PilotLight, RequestPhase, StepKind, StepStatus,
     },
     aws::{
@@ -38,6 +38,8 @@ pub struct Facts<'a> {
     /// does not answer.
     pub unreachable_source: Option<String>,
     pub origin: plan::Origin,
+    /// Who approved it through the Evacuation that made it (see [`Evacuation::approver_of`]).
+    pub evacuation_approver: Option<String>,
 }
 
 /// What to do with a request that has not started.
@@ -97,7 +99,7 @@ pub fn decide(facts: &Facts<'_>, plan: &[StepStatus]) -> Verdict {
         return Verdict::DryRun(plan);
     }
     let needs_approval = plan::needs_approval(pl, type_, facts.origin);
-    if needs_approval && !approved(request) {
+    if needs_approval && !approved(request) && facts.evacuation_approver.is_none() {
         let message = match (&request.spec.approved_by, creator(request)) {
             (Some(by), Some(creator)) if *by == creator => format!(
                 "Awaiting approval: {by} created this request and approved it themselves, which does not count; spec.approvedBy cannot change, so cancel it (kubectl pilotlight cancel) and create a new one for another person to approve"
@@ -142,14 +144,22 @@ pub async fn admit(ctx: &FailoverContext, request: &FailoverRequest, status: Fai
         holder,
         unreachable_source,
         origin,
+        evacuation_approver: evacuation_approver(ctx, request).await?,
     };
-    match decide(&facts, &status.steps) {
+    let verdict = decide(&facts, &status.steps);
+    let evacuation_approver = facts.evacuation_approver;
+    match verdict {
         Verdict::Reject(why) => reject(ctx, request, status, why).await,
         Verdict::DryRun(plan) => dry_run(ctx, request, pl.as_ref(), status, plan).await,
         Verdict::AwaitApproval { plan, message } => await_approval(ctx, request, status, plan, message).await,
         Verdict::Start { plan, approved } => {
             let pl = pl.expect("a verdict to start has a PilotLight");
-            start(ctx, request, &pl, status, plan, approved, admitting).await
+            let approver = approved.then(|| {
+                (request.spec.approved_by.clone())
+                    .or(evacuation_approver)
+                    .unwrap_or_default()
+            });
+            start(ctx, request, &pl, status, plan, approver, admitting).await
         }
     }
 }
@@ -287,7 +297,7 @@ async fn start(
     pl: &PilotLight,
     mut status: FailoverRequestStatus,
     plan: Vec<StepStatus>,
-    approved: bool,
+    approver: Option<String>,
     admitting: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<Action> {
     let type_ = request.spec.type_;
@@ -304,15 +314,15 @@ async fn start(
     status.data_loss_window_seconds = data_loss.seconds;
     status.data_loss = Some(data_loss);
     status.phase = Some(RequestPhase::Running);
-    status.started_at = Some(if approved {
+    status.started_at = Some(if approver.is_some() {
         now()
     } else {
         request.metadata.creation_timestamp.clone().unwrap_or_else(now)
     });
     status.observed_generation = request.metadata.generation;
-    status.message = Some(match &request.spec.approved_by {
-        Some(by) if approved => format!("Running; approved by {by}"),
-        _ => "Running".to_owned(),
+    status.message = Some(match &approver {
+        Some(by) => format!("Running; approved by {by}"),
+        None => "Running".to_owned(),
     });
     publish(
         ctx,
@@ -324,14 +334,23 @@ async fn start(
             request.spec.pilot_light_ref.name,
             direction.from,
             direction.to,
-            match &request.spec.approved_by {
-                Some(by) if approved => format!(" (approved by {by})"),
-                _ => String::new(),
+            match &approver {
+                Some(by) => format!(" (approved by {by})"),
+                None => String::new(),
             },
             step_names(&status.steps)
         ),
     );
     executor::execute(ctx, request, pl, status, Some(admitting)).await
+}
+
+/// The approver of the Evacuation that made `request`, when it made it and is approved.
+async fn evacuation_approver(ctx: &Core, request: &FailoverRequest) -> Result<Option<String>> {
+    let Some(name) = request.labels().get(EVACUATION_LABEL) else {
+        return Ok(None);
+    };
+    let evacuation = Api::<Evacuation>::all(ctx.client.clone()).get_opt(name).await?;
+    Ok(evacuation.and_then(|e| e.approver_of(request)))
 }
 
 /// Who asked: the operator itself only when the request says so and records the operator as

@@ -190,12 +190,28 @@ impl Run<'_> {
 }
 
 /// Runs a step, trying again (with [`STEP_BACKOFF`]) after retryable errors, or deferring it
-/// (see [`deferral`]). Each try observes first, so a retry never repeats a call that took effect.
+/// (see [`deferral`]). Throttling is tried again for as long as it lasts: it says AWS is there,
+/// and an evacuation's many requests must not fail for it. Each try observes first, so a retry never repeats a call that took effect.
 async fn run_with_retries(sc: &StepContext<'_>) -> std::result::Result<Done, StepError> {
-    let mut attempt = 0;
+    let (mut attempt, mut throttled) = (0, 0);
     loop {
+        let result = steps::run(sc).await;
+        if let Err(e) = &result
+            && e.throttled
+        {
+            throttled += 1;
+            let delay = STEP_BACKOFF.jittered(throttled);
+            warn!(step = sc.kind.name(), error = %e.message, retry_in = ?delay, "step throttled; retrying");
+            sc.journal.note(|s| {
+                if let Some(step) = s.steps.iter_mut().find(|s| s.name == sc.kind.name()) {
+                    step.message = Some(format!("throttled by AWS {throttled} times; retrying: {}", e.message));
+                }
+            });
+            tokio::time::sleep(delay).await;
+            continue;
+        }
         attempt += 1;
-        match steps::run(sc).await {
+        match result {
             Err(e) if let Some(deferred) = deferral(sc.kind, sc.direction.from, &e, attempt < STEP_ATTEMPTS) => {
                 return Ok(deferred);
             }

@@ -49,6 +49,9 @@ pub struct StepError {
     /// The failing call got no answer at all (connection refused or dropped, timed out), as
     /// opposed to an answer that was an error: a 5xx is tried again like throttling.
     pub unreachable: bool,
+    /// AWS throttled the call even after the SDK's retries: tried again without counting
+    /// against the step's attempts (the rate budgets keep this rare).
+    pub throttled: bool,
 }
 
 impl From<AwsError> for StepError {
@@ -56,6 +59,7 @@ impl From<AwsError> for StepError {
         Self {
             retryable: e.is_retryable(),
             unreachable: e.got_no_answer(),
+            throttled: e.kind == crate::aws::AwsErrorKind::Throttled,
             message: e.to_string(),
         }
     }
@@ -67,6 +71,7 @@ impl From<kube::Error> for StepError {
             message: format!("Kubernetes API: {e}"),
             retryable: true,
             unreachable: false,
+            throttled: false,
         }
     }
 }
@@ -76,6 +81,7 @@ pub(crate) fn refused(message: String) -> StepError {
         message,
         retryable: false,
         unreachable: false,
+        throttled: false,
     }
 }
 

@@ -5,6 +5,7 @@ fn error(retryable: bool, unreachable: bool) -> StepError {
         message: "boom".into(),
         retryable,
         unreachable,
+        throttled: false,
     }
 }
 

@@ -205,6 +205,7 @@ pub fn fast_settings(namespace: &str) -> Settings {
         namespace: Some(namespace.to_owned()),
         detection_interval: Duration::from_millis(500),
         dns_server: emulator_dns(),
+        rate_budgets: Default::default(),
     }
 }
 
@@ -232,7 +233,9 @@ impl Operator {
         }
         let metrics = Arc::new(Metrics::default());
         let app = format!("pl-test-{}", unique_suffix());
-        let aws = AwsClients::from_env(metrics.clone(), &app, settings.check_intervals.shared_read_window()).await;
+        let aws = AwsClients::from_env(metrics.clone(), &app, settings.check_intervals.shared_read_window())
+            .await
+            .with_rate_budgets(settings.rate_budgets.clone());
         let ctx = Arc::new(Core::new(client.clone(), aws, metrics.clone(), settings));
         let (stop, stopped) = oneshot::channel::<()>();
         let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));

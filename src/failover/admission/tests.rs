@@ -53,6 +53,7 @@ fn facts<'a>(request: &'a FailoverRequest, pl: Option<&'a PilotLight>) -> Facts<
         holder: None,
         unreachable_source: None,
         origin: plan::Origin::Person,
+        evacuation_approver: None,
     }
 }
 
