@@ -75,7 +75,7 @@ lint:
 crds:
 	cargo run --quiet -- crd --dir crds
 	cargo run --quiet -- crd --dir charts/pilot-light/crds
-	cp deploy/admission/failoverrequest-approval.yaml deploy/admission/failoverrequest-creator.yaml deploy/admission/pilotlight-traffic-warning.yaml charts/pilot-light/files/
+	cp deploy/admission/failoverrequest-approval.yaml deploy/admission/evacuation-approval.yaml deploy/admission/failoverrequest-creator.yaml deploy/admission/pilotlight-traffic-warning.yaml charts/pilot-light/files/
 
 build:
 	cargo build

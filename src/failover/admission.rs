@@ -344,13 +344,15 @@ async fn start(
     executor::execute(ctx, request, pl, status, Some(admitting)).await
 }
 
-/// The approver of the Evacuation that made `request`, when it made it and is approved.
+/// The approver of the Evacuation that made `request`, when it made it and is approved. Read
+/// fresh (a list by name: the operator lists and watches Evacuations and needs no `get`).
 async fn evacuation_approver(ctx: &Core, request: &FailoverRequest) -> Result<Option<String>> {
     let Some(name) = request.labels().get(EVACUATION_LABEL) else {
         return Ok(None);
     };
-    let evacuation = Api::<Evacuation>::all(ctx.client.clone()).get_opt(name).await?;
-    Ok(evacuation.and_then(|e| e.approver_of(request)))
+    let by_name = ListParams::default().fields(&format!("metadata.name={name}"));
+    let evacuations = Api::<Evacuation>::all(ctx.client.clone()).list(&by_name).await?;
+    Ok(evacuations.items.first().and_then(|e| e.approver_of(request)))
 }
 
 /// Who asked: the operator itself only when the request says so and records the operator as

@@ -50,7 +50,7 @@ pub async fn client() -> Client {
 /// Applies both CRDs (server-side, idempotent) and waits until they are established.
 pub async fn ensure_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in [PilotLight::crd(), FailoverRequest::crd()] {
+    for crd in [PilotLight::crd(), FailoverRequest::crd(), Evacuation::crd()] {
         let name = crd.name_any();
         api.patch(
             &name,

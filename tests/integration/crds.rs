@@ -27,6 +27,7 @@ fn the_chart_ships_the_admission_policies_unchanged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for file in [
         "failoverrequest-approval.yaml",
+        "evacuation-approval.yaml",
         "failoverrequest-creator.yaml",
         "pilotlight-traffic-warning.yaml",
     ] {

@@ -8,7 +8,7 @@ import base64
 import threading
 from urllib.parse import quote
 
-OUTCOMES = ("ok", "error", "throttled", "fault5xx", "outage", "responseLost")
+OUTCOMES = ("ok", "error", "throttled", "fault5xx", "rejected", "outage", "responseLost")
 
 #: Request headers a replay does not send as recorded: the connection's own, and the User-Agent
 #: (a replay names its own app).

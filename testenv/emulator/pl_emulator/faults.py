@@ -1,8 +1,19 @@
-"""Fault injection rules: simulated outages, throttling, 5xx errors and latency.
+"""Fault injection rules: simulated outages, throttling, rate limits, 5xx errors, refusals and latency.
 
 Rules are matched against each AWS request (region from the SigV4 scope,
 signing name, operation) in the order they were added. Latency rules add up;
-the first matching outage/throttle/error5xx rule decides the request's fate.
+the first matching outage/throttle/error5xx/rejected rule decides the request's fate.
+
+A ``rateLimit`` rule is AWS's own throttling: a token bucket of ``ratePerSecond`` tokens
+(refilled at that rate, as many as the rate at most) shared by every request it matches; a request
+that finds it empty is throttled. AWS limits API requests per account (and per region for regional
+services) this way: Route 53 allows five requests a second per account
+(https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html#limits-api-requests);
+EC2 documents its buckets and refill rates
+(https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+
+A ``rejected`` rule answers with the protocol's 400 "invalid parameter" error: AWS refusing a call
+that no retry will make succeed.
 """
 
 import itertools
@@ -11,8 +22,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-KINDS = ("outage", "throttle", "error5xx", "latency", "responseLost")
-FIELDS = {"region", "service", "action", "kind", "probability", "remaining", "latencyMs"}
+KINDS = ("outage", "throttle", "error5xx", "latency", "responseLost", "rateLimit", "rejected")
+FIELDS = {"region", "service", "action", "kind", "probability", "remaining", "latencyMs", "ratePerSecond"}
 
 
 class InvalidRule(ValueError):
@@ -29,7 +40,20 @@ class Rule:
     probability: float
     remaining: int | None
     latency_ms: int  # 0 unless kind is latency
+    rate: float = 0.0  # requests a second, for kind rateLimit
     added_at: float = field(default_factory=time.time)  # epoch seconds
+    tokens: float = 0.0  # rateLimit: the bucket, full when the rule is added
+    refilled_at: float = field(default_factory=time.monotonic)
+
+    def take_token(self) -> bool:
+        """rateLimit: refills the bucket for the time passed and takes one token if there is one."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.refilled_at) * self.rate)
+        self.refilled_at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
     def matches(self, region: str, service: str, action: str) -> bool:
         return self.region in ("*", region) and self.service in ("*", service) and self.action in (None, "*", action)
@@ -46,6 +70,8 @@ class Rule:
         }
         if self.kind == "latency":
             rule["latencyMs"] = self.latency_ms
+        if self.kind == "rateLimit":
+            rule["ratePerSecond"] = self.rate
         return rule
 
 
@@ -81,6 +107,12 @@ def _parse_rule(rule_id: str, data: object) -> Rule:
             raise InvalidRule(f"latency rules need latencyMs, a non-negative integer, got {latency_ms!r}")
     elif latency_ms is not None:
         raise InvalidRule("latencyMs only applies to kind 'latency'")
+    rate = data.get("ratePerSecond")
+    if kind == "rateLimit":
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+            raise InvalidRule(f"rateLimit rules need ratePerSecond, a positive number, got {rate!r}")
+    elif rate is not None:
+        raise InvalidRule("ratePerSecond only applies to kind 'rateLimit'")
     return Rule(
         id=rule_id,
         region=data.get("region") or "*",
@@ -90,6 +122,8 @@ def _parse_rule(rule_id: str, data: object) -> Rule:
         probability=float(probability),
         remaining=remaining,
         latency_ms=latency_ms or 0,
+        rate=float(rate or 0),
+        tokens=float(rate or 0),
     )
 
 
@@ -153,6 +187,10 @@ class FaultRules:
                 if not rule.matches(region, service, action):
                     continue
                 if rule.kind != "latency" and decision.kind is not None:
+                    continue
+                if rule.kind == "rateLimit":
+                    if not rule.take_token():
+                        decision.kind = "throttle"
                     continue
                 if random.random() >= rule.probability:
                     continue

@@ -15,7 +15,7 @@ import traceback
 from . import arc, cloudwatch_cbor, faults, protocols, s3_roots, wsgi
 from .calls import CallLog, Exchange
 
-OUTCOME_OF_FAULT = {"throttle": "throttled", "error5xx": "fault5xx"}
+OUTCOME_OF_FAULT = {"throttle": "throttled", "error5xx": "fault5xx", "rejected": "rejected"}
 
 
 class SimulatedOutage(ConnectionAbortedError):

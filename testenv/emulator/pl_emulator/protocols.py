@@ -128,10 +128,24 @@ def _rest_action(service: str, environ: dict) -> str | None:
 
 THROTTLE = "throttle"
 ERROR_5XX = "error5xx"
+REJECTED = "rejected"
+
+# The 400 each protocol answers a call with an invalid parameter, as AWS spells it.
+REJECTED_CODES = {"s3": "InvalidRequest", "ec2": "InvalidParameterValue", "query": "InvalidParameterValue"}
 
 
 def error_response(request: AwsRequest, kind: str, message: str | None = None) -> tuple[int, list, bytes]:
-    """(status, headers, body) of a throttling or internal error in the request's protocol."""
+    """(status, headers, body) of a throttling, internal or invalid-request error in the request's protocol."""
+    if kind == REJECTED:
+        if request.service == "s3":
+            code = REJECTED_CODES["s3"]
+        elif request.protocol == "ec2":
+            code = REJECTED_CODES["ec2"]
+        elif request.protocol in ("query", "rest-xml"):
+            code = REJECTED_CODES["query"]
+        else:
+            code = "ValidationException"
+        return _format_error(request, 400, code, message or "The request was refused (injected fault).")
     throttle = kind == THROTTLE
     if request.service == "s3":
         code, status = ("SlowDown", 503) if throttle else ("InternalError", 500)

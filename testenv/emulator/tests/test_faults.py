@@ -168,6 +168,9 @@ def test_rules_are_listed_and_deleted(emulator):
         {"kind": "throttle", "probability": 2},
         {"kind": "throttle", "remaining": 0},
         {"kind": "throttle", "latency_ms": 5},
+        {"kind": "rateLimit"},
+        {"kind": "rateLimit", "ratePerSecond": 0},
+        {"kind": "throttle", "ratePerSecond": 5},
         ["not", "an", "object"],
     ],
 )
@@ -241,3 +244,44 @@ def test_ec2_and_autoscaling_faults_by_action(emulator):
         ("autoscaling", "CreateAutoScalingGroup", "responseLost"),
         ("autoscaling", "DescribeAutoScalingGroups", "ok"),
     ]
+
+
+def test_rate_limit_throttles_beyond_the_rate_and_refills_over_time(emulator):
+    emulator.add_fault(service="route53", kind="rateLimit", ratePerSecond=5)
+    route53 = emulator.client("route53")
+    outcomes = []
+    for _ in range(8):
+        try:
+            route53.list_hosted_zones()
+            outcomes.append("ok")
+        except ClientError as error:
+            assert is_throttling(error), error.response
+            outcomes.append("throttled")
+    # The bucket holds five: the burst passes, the rest is throttled (8 calls take far less
+    # than the 200 ms one token takes to refill).
+    assert outcomes[:5] == ["ok"] * 5 and outcomes.count("throttled") >= 2, outcomes
+    # Other services are not limited by the rule.
+    assert emulator.client("rds").describe_db_clusters()["DBClusters"] == []
+    time.sleep(0.45)
+    route53.list_hosted_zones()
+    logged = [call["outcome"] for call in emulator.calls() if call["service"] == "route53"]
+    assert logged.count("throttled") == outcomes.count("throttled") and logged[-1] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "code"),
+    [
+        ("rds", lambda e: e.client("rds").describe_db_clusters(), "InvalidParameterValue"),
+        ("ec2", lambda e: e.client("ec2").describe_images(), "InvalidParameterValue"),
+        ("dynamodb", lambda e: e.client("dynamodb").list_tables(), "ValidationException"),
+        ("route53", lambda e: e.client("route53").list_hosted_zones(), "InvalidParameterValue"),
+    ],
+)
+def test_rejected_is_a_400_that_is_not_retried(emulator, service, call, code):
+    emulator.add_fault(service=service, kind="rejected")
+    with pytest.raises(ClientError) as raised:
+        call(emulator)
+    assert raised.value.response["Error"]["Code"] == code
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert not is_throttling(raised.value)
+    assert emulator.calls()[-1]["outcome"] == "rejected"
