@@ -85,7 +85,11 @@ struct RunArgs {
     /// Requests a second the operator sends to an AWS service, as SERVICE=RATE (repeatable or
     /// comma-separated; 0 lifts a budget), shared by convergence and every request. Defaults:
     /// route53=5 (Route 53's documented account limit), rds=10, autoscaling=10, ec2=10.
-    #[arg(long = "aws-rate-budget", env = "PILOT_LIGHT_AWS_RATE_BUDGETS", value_delimiter = ',')]
+    #[arg(
+        long = "aws-rate-budget",
+        env = "PILOT_LIGHT_AWS_RATE_BUDGETS",
+        value_delimiter = ','
+    )]
     aws_rate_budget: Vec<String>,
 }
 

@@ -5,7 +5,9 @@ use std::fmt::Write;
 
 use kube::ResourceExt;
 
-use crate::api::{CREATED_BY, Estimate, EstimateBasis, FailoverOutcome, FailoverRequest, PilotLight, StepStatus};
+use crate::api::{
+    CREATED_BY, Estimate, EstimateBasis, Evacuation, FailoverOutcome, FailoverRequest, PilotLight, StepStatus,
+};
 
 /// An RTO or RPO in a table cell: `7.2s`, `<=312.0s` (a bound), `unknown`, or `-` before it is set
 /// (`seconds` for requests written before estimates had a basis).
@@ -229,6 +231,78 @@ pub fn history_table(requests: &[FailoverRequest]) -> String {
     table(&rows)
 }
 
+/// `--selector team=shop,tier=0` as a label selector (equality terms only, as `kubectl -l`
+/// without set operators).
+pub fn label_selector(terms: &str) -> Result<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector, String> {
+    let mut labels = std::collections::BTreeMap::new();
+    for term in terms.split(',').filter(|t| !t.is_empty()) {
+        let (key, value) = term
+            .split_once('=')
+            .ok_or_else(|| format!("selector term '{term}' must be KEY=VALUE"))?;
+        labels.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    Ok(k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+        match_labels: Some(labels),
+        match_expressions: None,
+    })
+}
+
+/// `kubectl pilotlight evacuation NAME`: where an evacuation is, then one line per member.
+pub fn evacuation_summary(e: &Evacuation) -> String {
+    let status = e.status.clone().unwrap_or_default();
+    let counts = status.counts.clone().unwrap_or_default();
+    let seconds = |s: Option<f64>| s.map_or("-".to_owned(), |s| format!("{s:.1}s"));
+    let time = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+        t.as_ref().map_or("-".to_owned(), |t| t.0.to_string())
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {:?}{}: {}",
+        e.name_any(),
+        e.spec.type_,
+        if e.spec.dry_run { " (dry run)" } else { "" },
+        status.message.as_deref().unwrap_or("not seen by the operator yet")
+    );
+    let _ = writeln!(
+        out,
+        "members {}: {} succeeded, {} running, {} waiting, {} failed, {} skipped, {} cancelled",
+        counts.total, counts.succeeded, counts.running, counts.waiting, counts.failed, counts.skipped, counts.cancelled
+    );
+    let _ = writeln!(
+        out,
+        "RTO p50 {} p95 {}; started {}, first done {}, last done {}",
+        seconds(status.recovery_time_p50_seconds),
+        seconds(status.recovery_time_p95_seconds),
+        time(&status.started_at),
+        time(&status.first_completed_at),
+        time(&status.last_completed_at)
+    );
+    for failure in &status.failures {
+        let _ = writeln!(out, "FAILED {}: {}", failure.pilot_light, failure.reason);
+    }
+    let mut rows = vec![
+        ["PILOTLIGHT", "TIER", "PHASE", "RTO", "REQUEST", "MESSAGE"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for m in &status.members {
+        rows.push(vec![
+            m.key().to_string(),
+            if m.tier == crate::api::LAST_TIER {
+                "-".to_owned()
+            } else {
+                m.tier.to_string()
+            },
+            format!("{:?}", m.phase),
+            seconds(m.recovery_time_seconds),
+            m.request.clone().unwrap_or_else(|| "-".into()),
+            m.readiness.clone().or_else(|| m.message.clone()).unwrap_or_default(),
+        ]);
+    }
+    out + &table(&rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +419,53 @@ mod tests {
         assert_eq!(estimate(Some(&Estimate::unknown("no sample")), Some(3.0)), "unknown");
         assert_eq!(estimate(None, Some(3.0)), "3.0s");
         assert_eq!(estimate(None, None), "-");
+    }
+
+    #[test]
+    fn a_selector_is_equality_terms() {
+        let selector = label_selector("team=shop,pilotlight.dev/tier=0").unwrap();
+        let labels = selector.match_labels.unwrap();
+        assert_eq!(labels.get("team").map(String::as_str), Some("shop"));
+        assert_eq!(labels.get("pilotlight.dev/tier").map(String::as_str), Some("0"));
+        assert_eq!(
+            label_selector("team").unwrap_err(),
+            "selector term 'team' must be KEY=VALUE"
+        );
+    }
+
+    #[test]
+    fn the_evacuation_summary_shows_counts_percentiles_failures_and_members() {
+        let e: Evacuation = serde_json::from_value(serde_json::json!({
+            "apiVersion": "pilotlight.dev/v1alpha1", "kind": "Evacuation",
+            "metadata": {"name": "east"},
+            "spec": {"type": "Failover", "reason": "INC-1", "pilotLights": [{"namespace": "a", "name": "web"}]},
+            "status": {
+                "phase": "Failed", "message": "Failed: 1 succeeded, 1 failed",
+                "counts": {"total": 2, "waiting": 0, "running": 0, "succeeded": 1, "failed": 1, "skipped": 0, "cancelled": 0},
+                "recoveryTimeP50Seconds": 12.5, "recoveryTimeP95Seconds": 12.5,
+                "failures": [{"pilotLight": "a/api", "reason": "PromoteDatabase failed"}],
+                "members": [
+                    {"namespace": "a", "name": "web", "tier": 0, "phase": "Succeeded", "recoveryTimeSeconds": 12.5, "request": "east-web"},
+                    {"namespace": "a", "name": "api", "tier": 100, "phase": "Failed", "message": "PromoteDatabase failed", "request": "east-api"}
+                ]
+            }
+        }))
+        .unwrap();
+        let out = evacuation_summary(&e);
+        assert!(
+            out.starts_with("east Failover: Failed: 1 succeeded, 1 failed\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("members 2: 1 succeeded, 0 running, 0 waiting, 1 failed"),
+            "{out}"
+        );
+        assert!(out.contains("RTO p50 12.5s p95 12.5s"), "{out}");
+        assert!(out.contains("FAILED a/api: PromoteDatabase failed"), "{out}");
+        assert!(out.contains("a/web       0     Succeeded  12.5s  east-web"), "{out}");
+        assert!(
+            out.contains("a/api       -     Failed     -      east-api  PromoteDatabase failed"),
+            "{out}"
+        );
     }
 }

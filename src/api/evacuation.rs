@@ -49,12 +49,7 @@ pub const LAST_TIER: u32 = 100;
         description = "95th percentile of the members' measured RTO"
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(
-        name = "Message",
-        type_ = "string",
-        json_path = ".status.message",
-        priority = 1
-    )
+    printcolumn(name = "Message", type_ = "string", json_path = ".status.message", priority = 1)
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("has(self.selector) || (has(self.pilotLights) && size(self.pilotLights) > 0)").message("name the PilotLights to evacuate: spec.selector, spec.pilotLights or both"))]
@@ -280,10 +275,14 @@ impl Evacuation {
             return name;
         }
         // FNV-1a: stable across builds, unlike the standard library's hasher.
-        let hash = name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let cut = name.char_indices().take_while(|(i, _)| *i < 236).last().map_or(0, |(i, c)| i + c.len_utf8());
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let cut = name
+            .char_indices()
+            .take_while(|(i, _)| *i < 236)
+            .last()
+            .map_or(0, |(i, c)| i + c.len_utf8());
         format!("{}-{hash:016x}", name[..cut].trim_end_matches(['-', '.']))
     }
 
@@ -300,7 +299,12 @@ impl Evacuation {
             && request.spec.type_ == self.spec.type_
             && request.spec.force == self.spec.force
             && request.spec.dry_run == self.spec.dry_run;
-        (owned && expected && self.approved())
-            .then(|| format!("{} (Evacuation {})", self.spec.approved_by.clone().unwrap_or_default(), self.name_any()))
+        (owned && expected && self.approved()).then(|| {
+            format!(
+                "{} (Evacuation {})",
+                self.spec.approved_by.clone().unwrap_or_default(),
+                self.name_any()
+            )
+        })
     }
 }

@@ -14,7 +14,9 @@ use std::{
 };
 
 use aws_smithy_runtime_api::client::{
-    http::{HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector},
+    http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+    },
     orchestrator::HttpRequest,
     runtime_components::RuntimeComponents,
 };
@@ -126,13 +128,14 @@ impl Pacer {
     }
 }
 
+type SharedPacer = Arc<Mutex<Pacer>>;
+
 /// The budgets of one operator, by service (and region for regional services).
 #[derive(Debug, Default)]
 pub struct RateBudgets {
     rates: BudgetRates,
-    pacers: Mutex<HashMap<(String, String), Arc<Mutex<Pacer>>>>,
-    /// Time requests spent waiting for a slot, for the metrics.
-    waited: Mutex<HashMap<String, Duration>>,
+    /// By service and region ("" for a global service).
+    pacers: Mutex<HashMap<(String, String), SharedPacer>>,
 }
 
 impl RateBudgets {
@@ -156,35 +159,14 @@ impl RateBudgets {
         )
     }
 
-    /// Total time requests to `service` waited for the budget so far.
-    pub fn waited(&self, service: &str) -> Duration {
-        self.waited
-            .lock()
-            .expect("rate budget lock poisoned")
-            .get(service)
-            .copied()
-            .unwrap_or_default()
-    }
-
     /// `inner` with every request to `service` in `region` paced by its budget (unchanged when
     /// the service is unlimited).
-    pub fn wrap(
-        self: &Arc<Self>,
-        inner: &SharedHttpClient,
-        service: &'static str,
-        region: &str,
-        caller: Caller,
-    ) -> SharedHttpClient {
+    pub fn wrap(&self, inner: &SharedHttpClient, service: &str, region: &str, caller: Caller) -> SharedHttpClient {
         match self.pacer(service, region) {
             None => inner.clone(),
             Some(pacer) => SharedHttpClient::new(PacedClient {
                 inner: inner.clone(),
-                pacing: Pacing {
-                    pacer,
-                    caller,
-                    service,
-                    budgets: self.clone(),
-                },
+                pacing: Pacing { pacer, caller },
             }),
         }
     }
@@ -194,13 +176,10 @@ impl RateBudgets {
 struct Pacing {
     pacer: Arc<Mutex<Pacer>>,
     caller: Caller,
-    service: &'static str,
-    budgets: Arc<RateBudgets>,
 }
 
 impl Pacing {
     async fn wait_for_slot(&self) {
-        let started = Instant::now();
         loop {
             let slot = self
                 .pacer
@@ -214,16 +193,6 @@ impl Pacing {
                 }
                 Slot::Busy(at) => tokio::time::sleep_until(at.into()).await,
             }
-        }
-        let waited = started.elapsed();
-        if waited > Duration::ZERO {
-            *self
-                .budgets
-                .waited
-                .lock()
-                .expect("rate budget lock poisoned")
-                .entry(self.service.to_owned())
-                .or_default() += waited;
         }
     }
 }

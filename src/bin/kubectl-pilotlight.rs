@@ -11,7 +11,7 @@ use kube::{
     runtime::{WatchStreamExt, watcher},
 };
 use pilot_light::{
-    api::{FailoverRequest, FailoverType, PilotLight, RequestPhase},
+    api::{CREATED_BY, Evacuation, EvacuationPhase, FailoverRequest, FailoverType, PilotLight, RequestPhase},
     context::whoami,
     plugin,
 };
@@ -52,10 +52,15 @@ enum Command {
     Drill(RequestArgs),
     /// Switch back to the primary region.
     Failback(RequestArgs),
-    /// Approve a request as yourself (you cannot approve your own).
+    /// Approve a request (or `evacuation/NAME`) as yourself (you cannot approve your own).
     Approve { request: String },
-    /// Stop a request before its next step.
+    /// Stop a request before its next step (`evacuation/NAME`: start no further request).
     Cancel { request: String },
+    /// Fail over (switch over, drill, fail back) many PilotLights with one Evacuation and one
+    /// approval: those `--selector` picks in `--namespaces` (or every namespace), in tiers.
+    Evacuate(EvacuateArgs),
+    /// Evacuations at a glance, or one in detail (counts, RTO percentiles, failures, members).
+    Evacuation { name: Option<String> },
     /// FailoverRequests, oldest first (of one PilotLight when named).
     History { name: Option<String> },
 }
@@ -76,6 +81,36 @@ struct RequestArgs {
     /// Drill only: warm the standby first and measure the drill from warm.
     #[arg(long)]
     prewarm: bool,
+}
+
+#[derive(clap::Args)]
+struct EvacuateArgs {
+    /// Why, for the record (an incident number); copied into every request.
+    #[arg(long)]
+    reason: String,
+    #[arg(long = "type", value_parser = parse_type, default_value = "Failover")]
+    type_: FailoverType,
+    /// PilotLights with these labels (KEY=VALUE,...); without it, every PilotLight there.
+    #[arg(long, short = 'l', default_value = "")]
+    selector: String,
+    /// Namespaces to look in (comma-separated); default: every namespace.
+    #[arg(long, value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Only PilotLights active in this region (the region being evacuated).
+    #[arg(long)]
+    from_region: Option<String>,
+    /// Requests running at once.
+    #[arg(long, default_value_t = 10)]
+    max_concurrent: u32,
+    /// Also PilotLights that are not Ready.
+    #[arg(long)]
+    force: bool,
+    /// Write every plan and readiness; change nothing, need no approval.
+    #[arg(long)]
+    dry_run: bool,
+    /// Name of the Evacuation (default: generated from the type).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 fn parse_type(value: &str) -> std::result::Result<FailoverType, String> {
@@ -139,6 +174,36 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Switchover(args) => return start(&client, &requests, FailoverType::Switchover, args).await,
         Command::Drill(args) => return start(&client, &requests, FailoverType::Drill, args).await,
         Command::Failback(args) => return start(&client, &requests, FailoverType::Failback, args).await,
+        Command::Approve { request } if request.starts_with("evacuation/") => {
+            let me = whoami(&client).await?;
+            let name = request.trim_start_matches("evacuation/");
+            set_evacuation(&client, name, serde_json::json!({"approvedBy": me})).await?;
+            println!("{request} approved by {me}: its requests start now, tier by tier");
+        }
+        Command::Cancel { request } if request.starts_with("evacuation/") => {
+            let name = request.trim_start_matches("evacuation/");
+            set_evacuation(&client, name, serde_json::json!({"cancel": true})).await?;
+            println!("{request}: cancel requested; no further request starts, running ones finish");
+        }
+        Command::Evacuate(args) => return evacuate(&client, args).await,
+        Command::Evacuation { name: None } => {
+            let all = Api::<Evacuation>::all(client.clone())
+                .list(&ListParams::default())
+                .await?;
+            for e in &all.items {
+                let status = e.status.clone().unwrap_or_default();
+                println!(
+                    "{}  {:?}  {}",
+                    e.name_any(),
+                    e.spec.type_,
+                    status.message.as_deref().unwrap_or("not seen by the operator yet")
+                );
+            }
+        }
+        Command::Evacuation { name: Some(name) } => {
+            let e = Api::<Evacuation>::all(client.clone()).get(&name).await?;
+            print!("{}", plugin::evacuation_summary(&e));
+        }
         Command::Approve { request } => {
             let me = whoami(&client).await?;
             set(&requests, &request, serde_json::json!({"approvedBy": me})).await?;
@@ -166,6 +231,67 @@ async fn set(requests: &Api<FailoverRequest>, name: &str, spec: serde_json::Valu
         )
         .await?;
     Ok(())
+}
+
+async fn set_evacuation(client: &Client, name: &str, spec: serde_json::Value) -> Result<()> {
+    Api::<Evacuation>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Creates the Evacuation, recording the caller as its creator, and prints who is in it once the
+/// operator has fixed the set.
+async fn evacuate(client: &Client, args: EvacuateArgs) -> Result<ExitCode> {
+    let me = whoami(client).await?;
+    let selector = plugin::label_selector(&args.selector)?;
+    let mut manifest = serde_json::json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "Evacuation",
+        "metadata": {"annotations": {CREATED_BY: me}},
+        "spec": {
+            "type": args.type_,
+            "reason": args.reason,
+            "namespaces": args.namespaces,
+            "selector": selector,
+            "maxConcurrent": args.max_concurrent,
+            "force": args.force,
+            "dryRun": args.dry_run,
+        },
+    });
+    match &args.name {
+        Some(name) => manifest["metadata"]["name"] = serde_json::json!(name),
+        None => {
+            manifest["metadata"]["generateName"] =
+                serde_json::json!(format!("{}-", format!("{:?}", args.type_).to_lowercase()))
+        }
+    }
+    if let Some(region) = &args.from_region {
+        manifest["spec"]["fromRegion"] = serde_json::json!(region);
+    }
+    let evacuation: Evacuation = serde_json::from_value(manifest)?;
+    let api = Api::<Evacuation>::all(client.clone());
+    let created = api.create(&PostParams::default(), &evacuation).await?;
+    let name = created.name_any();
+    println!("evacuation/{name} created by {me}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        let e = api.get(&name).await?;
+        if e.phase().is_some() {
+            print!("{}", plugin::evacuation_summary(&e));
+            if e.phase() == Some(EvacuationPhase::AwaitingApproval) {
+                println!("waiting for a second person: kubectl pilotlight approve evacuation/{name}");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("the operator has not taken it up yet: kubectl pilotlight evacuation {name}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn start(

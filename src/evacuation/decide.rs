@@ -45,7 +45,8 @@ pub fn members(evacuation: &Evacuation, candidates: &[PilotLight]) -> Result<Vec
         .map(kube::core::Selector::try_from)
         .transpose()
         .map_err(|e| format!("spec.selector is not a valid label selector: {e}"))?;
-    let in_namespaces = |pl: &PilotLight| spec.namespaces.is_empty() || spec.namespaces.contains(&pl.namespace().unwrap_or_default());
+    let in_namespaces =
+        |pl: &PilotLight| spec.namespaces.is_empty() || spec.namespaces.contains(&pl.namespace().unwrap_or_default());
     let by_key: BTreeMap<PilotLightKey, &PilotLight> = candidates.iter().map(|pl| (key_of(pl), pl)).collect();
     let mut chosen: BTreeMap<PilotLightKey, Option<&PilotLight>> = BTreeMap::new();
     if let Some(selector) = &selector {
@@ -199,7 +200,9 @@ fn follow_request(member: &mut EvacuationMember, request: Option<&FailoverReques
     let status = request.status.clone().unwrap_or_default();
     member.request = Some(request.name_any());
     member.phase = match status.phase {
-        None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval | RequestPhase::Running) => MemberPhase::Running,
+        None | Some(RequestPhase::Pending | RequestPhase::AwaitingApproval | RequestPhase::Running) => {
+            MemberPhase::Running
+        }
         Some(RequestPhase::Succeeded) => MemberPhase::Succeeded,
         Some(RequestPhase::Failed) => MemberPhase::Failed,
         Some(RequestPhase::Rejected) => MemberPhase::Skipped,
@@ -231,7 +234,11 @@ fn released(member: &EvacuationMember, request: Option<&FailoverRequest>) -> boo
 }
 
 /// Starts (or skips) waiting members in order while their tier is open and slots are free.
-fn start_members(members: &mut [EvacuationMember], observed: &Observed<'_>, max_concurrent: usize) -> Vec<PilotLightKey> {
+fn start_members(
+    members: &mut [EvacuationMember],
+    observed: &Observed<'_>,
+    max_concurrent: usize,
+) -> Vec<PilotLightKey> {
     let spec = &observed.evacuation.spec;
     let mut running = members.iter().filter(|m| m.phase == MemberPhase::Running).count();
     let mut start = Vec::new();
@@ -247,10 +254,10 @@ fn start_members(members: &mut [EvacuationMember], observed: &Observed<'_>, max_
             break;
         }
         let member = &mut members[i];
-        let refusal = observed
-            .pilotlights
-            .get(&member.key())
-            .map_or_else(|| Some("PilotLight was deleted".to_owned()), |pl| readiness(pl, spec.type_, spec.force));
+        let refusal = observed.pilotlights.get(&member.key()).map_or_else(
+            || Some("PilotLight was deleted".to_owned()),
+            |pl| readiness(pl, spec.type_, spec.force),
+        );
         match refusal {
             Some(why) => {
                 member.phase = MemberPhase::Skipped;
@@ -304,13 +311,20 @@ fn summarize(status: &mut EvacuationStatus, evacuation: &Evacuation, now: &Time)
     rtos.sort_by(f64::total_cmp);
     status.recovery_time_p50_seconds = percentile(&rtos, 0.50);
     status.recovery_time_p95_seconds = percentile(&rtos, 0.95);
-    status.failures = members.iter().filter(|m| m.phase == MemberPhase::Failed).map(failure).collect();
+    status.failures = members
+        .iter()
+        .filter(|m| m.phase == MemberPhase::Failed)
+        .map(failure)
+        .collect();
     status.observed_generation = evacuation.metadata.generation;
 
     let spec = &evacuation.spec;
     let open = counts.waiting + counts.running;
     let (phase, message) = if counts.total == 0 {
-        (EvacuationPhase::Failed, "no PilotLight matches spec.selector or spec.pilotLights".to_owned())
+        (
+            EvacuationPhase::Failed,
+            "no PilotLight matches spec.selector or spec.pilotLights".to_owned(),
+        )
     } else if !spec.dry_run && !spec.cancel && !evacuation.approved() {
         let unready = members.iter().filter(|m| m.readiness.is_some()).count();
         let approval = match (&spec.approved_by, evacuation.annotations().get(crate::api::CREATED_BY)) {

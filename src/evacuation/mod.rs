@@ -83,11 +83,14 @@ pub fn covers(scope: Option<&str>, evacuation: &Evacuation) -> bool {
 pub async fn run(ctx: Arc<EvacuationContext>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.core.client.clone();
     let (reader, writer) = reflector::store::<Evacuation>();
-    let evacuations = watcher(Api::<Evacuation>::all(client), watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(predicates::generation, PredicateConfig::default());
+    let evacuations = watcher(
+        Api::<Evacuation>::all(client),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(writer)
+    .applied_objects()
+    .predicate_filter(predicates::generation, PredicateConfig::default());
     let children = watcher::Config::default().labels(EVACUATION_LABEL);
     Controller::for_stream(evacuations, reader)
         .with_config(Config::default().debounce(Duration::from_millis(500)))
@@ -137,7 +140,12 @@ async fn drive(evacuation: &Evacuation, ctx: &EvacuationContext) -> Result<Actio
     let pilotlights = list_pilotlights(core, &evacuation).await?;
     if evacuation.status.as_ref().is_none_or(|s| s.phase.is_none()) {
         match decide::members(&evacuation, &pilotlights) {
-            Ok(members) => evacuation.status = Some(EvacuationStatus { members, ..Default::default() }),
+            Ok(members) => {
+                evacuation.status = Some(EvacuationStatus {
+                    members,
+                    ..Default::default()
+                })
+            }
             Err(why) => {
                 let status = EvacuationStatus {
                     phase: Some(EvacuationPhase::Failed),
@@ -173,12 +181,16 @@ async fn drive(evacuation: &Evacuation, ctx: &EvacuationContext) -> Result<Actio
     let creator = core.identity().await?.to_owned();
     let evacuation_ref = &evacuation;
     let creator = creator.as_str();
-    futures::stream::iter(decision.start.iter().cloned().map(|key| async move {
-        create_request(core, evacuation_ref, &key, creator).await
-    }))
+    futures::stream::iter(
+        decision
+            .start
+            .iter()
+            .cloned()
+            .map(|key| async move { create_request(core, evacuation_ref, &key, creator).await }),
+    )
     .buffer_unordered(10)
-        .try_collect::<Vec<()>>()
-        .await?;
+    .try_collect::<Vec<()>>()
+    .await?;
     for key in &decision.cancel {
         let api: Api<FailoverRequest> = Api::namespaced(core.client.clone(), &key.namespace);
         api.patch(
@@ -254,7 +266,12 @@ async fn list_pilotlights(core: &Core, evacuation: &Evacuation) -> Result<Vec<Pi
 async fn list_requests(core: &Core, evacuation: &Evacuation) -> Result<BTreeMap<PilotLightKey, FailoverRequest>> {
     let params = ListParams::default().labels(&decide::requests_selector(evacuation));
     let lists = match namespaces(evacuation) {
-        None => vec![Api::<FailoverRequest>::all(core.client.clone()).list(&params).await?.items],
+        None => vec![
+            Api::<FailoverRequest>::all(core.client.clone())
+                .list(&params)
+                .await?
+                .items,
+        ],
         Some(namespaces) => {
             let mut lists = Vec::new();
             for ns in namespaces {
@@ -271,7 +288,11 @@ async fn list_requests(core: &Core, evacuation: &Evacuation) -> Result<BTreeMap<
     Ok(lists
         .into_iter()
         .flatten()
-        .filter(|r| r.owner_references().iter().any(|o| Some(&o.uid) == evacuation.metadata.uid.as_ref()))
+        .filter(|r| {
+            r.owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == evacuation.metadata.uid.as_ref())
+        })
         .map(|r| {
             let key = PilotLightKey {
                 namespace: r.namespace().unwrap_or_default(),
@@ -301,10 +322,13 @@ async fn create_request(core: &Core, evacuation: &Evacuation, key: &PilotLightKe
     request.spec.dry_run = evacuation.spec.dry_run;
     let api: Api<FailoverRequest> = Api::namespaced(core.client.clone(), &key.namespace);
     match api
-        .create(&PostParams {
-            field_manager: Some(EVACUATION_MANAGER.into()),
-            ..Default::default()
-        }, &request)
+        .create(
+            &PostParams {
+                field_manager: Some(EVACUATION_MANAGER.into()),
+                ..Default::default()
+            },
+            &request,
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -338,5 +362,13 @@ async fn write_status(core: &Core, evacuation: &Evacuation, status: &EvacuationS
 }
 
 async fn event(core: &Core, evacuation: &Evacuation, type_: EventType, reason: &str, note: String) {
-    publish_event(&core.recorder, &evacuation.object_ref(&()), type_, reason, note, "Evacuate").await;
+    publish_event(
+        &core.recorder,
+        &evacuation.object_ref(&()),
+        type_,
+        reason,
+        note,
+        "Evacuate",
+    )
+    .await;
 }

@@ -16,8 +16,8 @@ use crate::step::{
 };
 use crate::{
     api::{
-        CREATED_BY, EVACUATION_LABEL, Evacuation, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN, ORIGIN_DETECTION, ORIGIN_SCHEDULE,
-        PilotLight, RequestPhase, StepKind, StepStatus,
+        CREATED_BY, EVACUATION_LABEL, Evacuation, FailoverRequest, FailoverRequestStatus, FailoverType, ORIGIN,
+        ORIGIN_DETECTION, ORIGIN_SCHEDULE, PilotLight, RequestPhase, StepKind, StepStatus,
     },
     aws::{
         AwsError,

@@ -2,6 +2,7 @@
 //! `testenv/` (`./testenv/testenv up && . .testenv/env`, or `make test` which does both).
 #![allow(dead_code)]
 
+pub mod evacuation;
 pub mod failover;
 
 use std::{
@@ -20,7 +21,7 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use pilot_light::{
-    api::{CREATED_BY, FailoverRequest, PilotLight},
+    api::{CREATED_BY, Evacuation, FailoverRequest, PilotLight},
     aws::{AwsClients, FAILOVER_APP_SUFFIX},
     config::{CheckIntervals, Settings},
     context::Core,

@@ -11,9 +11,9 @@ use std::{
     time::Duration,
 };
 
-use crate::common::{failover::*, *};
-use kube::Api;
-use pilot_light::api::RequestPhase;
+use crate::common::{evacuation::*, failover::*, *};
+use kube::{Api, api::PostParams};
+use pilot_light::api::{Evacuation, EvacuationPhase, RequestPhase};
 use serde_json::{Value, json};
 
 fn chart() -> PathBuf {
@@ -344,6 +344,10 @@ async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rig
     let _cleanup = ClusterScoped(vec![
         "validatingadmissionpolicybinding/failoverrequest-approval.pilotlight.dev".into(),
         "validatingadmissionpolicy/failoverrequest-approval.pilotlight.dev".into(),
+        "validatingadmissionpolicybinding/evacuation-approval.pilotlight.dev".into(),
+        "validatingadmissionpolicy/evacuation-approval.pilotlight.dev".into(),
+        "clusterrolebinding/pl-pilot-light-evacuations".into(),
+        "clusterrole/pl-pilot-light-evacuations".into(),
     ]);
 
     // The rendered chart, CRDs included, applied to the API server. The operator watches this
@@ -459,6 +463,36 @@ async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rig
     assert_eq!(
         endpoints(&s).await.get("activeRegion").map(String::as_str),
         Some("us-west-2")
+    );
+    // A dry-run evacuation of it (created truthfully: the chart's evacuation policy applies to
+    // every Evacuation): the operator watches Evacuations, makes the request and writes the
+    // evacuation's status with the chart's rights.
+    let evacuation_name = format!("helm-{ns}");
+    let evacuation: Evacuation = serde_json::from_value(json!({
+        "apiVersion": "pilotlight.dev/v1alpha1",
+        "kind": "Evacuation",
+        "metadata": {"name": evacuation_name, "annotations": {"pilotlight.dev/created-by": "testenv-admin"}},
+        "spec": {"type": "Failback", "reason": "helm test", "dryRun": true,
+                 "pilotLights": [{"namespace": ns, "name": "app"}]},
+    }))
+    .unwrap();
+    Api::<Evacuation>::all(s.client.clone())
+        .create(&PostParams::default(), &evacuation)
+        .await
+        .expect("create the Evacuation");
+    let _evacuation = Deleted(evacuation_name.clone());
+    let evacuated = wait_evacuation(
+        &s,
+        &evacuation_name,
+        &[EvacuationPhase::Succeeded, EvacuationPhase::Failed],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        evacuated.phase(),
+        Some(EvacuationPhase::Succeeded),
+        "{:#?}",
+        evacuated.status
     );
     s.delete_pilotlight().await;
     let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(s.client.clone(), &ns);

@@ -7,6 +7,7 @@
 mod common;
 
 mod data_plane;
+mod evacuation;
 mod failover_faults;
 mod failover_restarts;
 mod faults;

@@ -19,6 +19,7 @@ mod dashboard;
 mod data_plane;
 mod detection;
 mod dynamodb;
+mod evacuation;
 mod failover;
 mod kubectl;
 mod leader_election;

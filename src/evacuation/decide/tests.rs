@@ -13,7 +13,11 @@ fn pilotlight(ns: &str, name: &str, tier: Option<&str>, ready: bool) -> PilotLig
     pl.metadata.name = Some(name.into());
     pl.metadata.labels = Some([("app.kubernetes.io/part-of".to_owned(), "shop".to_owned())].into());
     if let Some(tier) = tier {
-        pl.metadata.labels.as_mut().unwrap().insert(TIER_LABEL.into(), tier.into());
+        pl.metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(TIER_LABEL.into(), tier.into());
     }
     pl.status = Some(PilotLightStatus {
         conditions: vec![Condition {
@@ -31,7 +35,10 @@ fn pilotlight(ns: &str, name: &str, tier: Option<&str>, ready: bool) -> PilotLig
 
 fn evacuation(spec: serde_json::Value) -> Evacuation {
     let mut spec_json = serde_json::json!({"type": "Failover", "reason": "INC-1"});
-    spec_json.as_object_mut().unwrap().extend(spec.as_object().unwrap().clone());
+    spec_json
+        .as_object_mut()
+        .unwrap()
+        .extend(spec.as_object().unwrap().clone());
     let spec: EvacuationSpec = serde_json::from_value(spec_json).unwrap();
     let mut e = Evacuation::new("east", spec);
     e.metadata.uid = Some("uid-1".into());
@@ -133,10 +140,8 @@ fn the_set_is_the_selector_and_the_list_ordered_by_tier_with_unlabelled_last() {
     spec["pilotLights"] = serde_json::json!([{"namespace": "z", "name": "gone"}]);
     let e = evacuation(spec);
     let members = members(&e, &pls).unwrap();
-    let order: Vec<(String, u32, MemberPhase)> = members
-        .iter()
-        .map(|m| (m.key().to_string(), m.tier, m.phase))
-        .collect();
+    let order: Vec<(String, u32, MemberPhase)> =
+        members.iter().map(|m| (m.key().to_string(), m.tier, m.phase)).collect();
     assert_eq!(
         order,
         vec![
@@ -154,7 +159,11 @@ fn the_set_is_the_selector_and_the_list_ordered_by_tier_with_unlabelled_last() {
 fn namespaces_limit_the_selector_and_from_region_skips_those_active_elsewhere() {
     let mut moved = pilotlight("a", "moved", None, true);
     moved.status.as_mut().unwrap().active_region = Some("us-west-2".into());
-    let pls = vec![pilotlight("a", "web", None, true), moved, pilotlight("other", "x", None, true)];
+    let pls = vec![
+        pilotlight("a", "web", None, true),
+        moved,
+        pilotlight("other", "x", None, true),
+    ];
     let mut spec = shop_selector();
     spec["namespaces"] = serde_json::json!(["a"]);
     spec["fromRegion"] = serde_json::json!("us-east-1");
@@ -187,18 +196,27 @@ fn a_bad_selector_is_reported() {
 
 #[test]
 fn nothing_starts_before_approval_and_the_approver_sees_who_is_not_ready() {
-    let world = World::new(vec![pilotlight("a", "web", None, true), pilotlight("a", "api", None, false)]);
+    let world = World::new(vec![
+        pilotlight("a", "web", None, true),
+        pilotlight("a", "api", None, false),
+    ]);
     let mut e = evacuation(shop_selector());
     let d = world.first(&mut e);
     assert!(d.start.is_empty());
     assert_eq!(d.status.phase, Some(EvacuationPhase::AwaitingApproval));
     let message = d.status.message.clone().unwrap();
-    assert!(message.contains("Failover of 2 PilotLights (1 would not start now"), "{message}");
+    assert!(
+        message.contains("Failover of 2 PilotLights (1 would not start now"),
+        "{message}"
+    );
     let api = d.status.members.iter().find(|m| m.name == "api").unwrap();
     let readiness = api.readiness.clone().unwrap();
     assert!(readiness.contains("ComputeReady is False"), "{readiness}");
     assert!(readiness.contains("spec.force"), "{readiness}");
-    assert_eq!(d.status.members.iter().find(|m| m.name == "web").unwrap().readiness, None);
+    assert_eq!(
+        d.status.members.iter().find(|m| m.name == "web").unwrap().readiness,
+        None
+    );
 }
 
 #[test]
@@ -208,18 +226,31 @@ fn self_approval_does_not_count() {
     e.spec.approved_by = Some("alice".into());
     let d = world.first(&mut e);
     assert!(d.start.is_empty());
-    assert!(d.status.message.unwrap().contains("alice created this evacuation and approved it themselves"));
+    assert!(
+        d.status
+            .message
+            .unwrap()
+            .contains("alice created this evacuation and approved it themselves")
+    );
 }
 
 #[test]
 fn once_approved_ready_members_start_and_unready_ones_are_skipped_unless_forced() {
-    let world = World::new(vec![pilotlight("a", "web", None, true), pilotlight("a", "api", None, false)]);
+    let world = World::new(vec![
+        pilotlight("a", "web", None, true),
+        pilotlight("a", "api", None, false),
+    ]);
     let mut e = approved(evacuation(shop_selector()));
     let d = world.first(&mut e);
     assert_eq!(d.start, vec![key("a", "web")]);
     let api = d.status.members.iter().find(|m| m.name == "api").unwrap();
     assert_eq!(api.phase, MemberPhase::Skipped);
-    assert!(api.message.clone().unwrap().starts_with("not started: the standby is not Ready"));
+    assert!(
+        api.message
+            .clone()
+            .unwrap()
+            .starts_with("not started: the standby is not Ready")
+    );
     assert_eq!(d.status.phase, Some(EvacuationPhase::Running));
     assert_eq!(d.status.started_at, Some(time(100)));
 
@@ -248,15 +279,31 @@ fn a_tier_starts_once_every_lower_tier_has_promoted_its_database_or_ended() {
     assert_eq!(d.start, vec![key("a", "db1"), key("a", "db2")]);
     e.status = Some(d.status);
 
-    world.requests.insert(key("a", "db1"), request(&e, "a", "db1", Some(RequestPhase::Running), StepState::Succeeded));
-    world.requests.insert(key("a", "db2"), request(&e, "a", "db2", Some(RequestPhase::Running), StepState::Running));
+    world.requests.insert(
+        key("a", "db1"),
+        request(&e, "a", "db1", Some(RequestPhase::Running), StepState::Succeeded),
+    );
+    world.requests.insert(
+        key("a", "db2"),
+        request(&e, "a", "db2", Some(RequestPhase::Running), StepState::Running),
+    );
     let d = world.decide(&e);
     assert!(d.start.is_empty(), "db2 has not promoted yet");
-    assert_eq!(d.status.members.iter().find(|m| m.name == "web").unwrap().phase, MemberPhase::Waiting);
+    assert_eq!(
+        d.status.members.iter().find(|m| m.name == "web").unwrap().phase,
+        MemberPhase::Waiting
+    );
 
-    world.requests.insert(key("a", "db2"), request(&e, "a", "db2", Some(RequestPhase::Failed), StepState::Failed));
+    world.requests.insert(
+        key("a", "db2"),
+        request(&e, "a", "db2", Some(RequestPhase::Failed), StepState::Failed),
+    );
     let d = world.decide(&e);
-    assert_eq!(d.start, vec![key("a", "web")], "a failed member does not hold the next tier");
+    assert_eq!(
+        d.start,
+        vec![key("a", "web")],
+        "a failed member does not hold the next tier"
+    );
     assert_eq!(d.newly_failed.len(), 1);
     assert_eq!(d.newly_failed[0].pilot_light, "a/db2");
     assert_eq!(d.newly_failed[0].reason, "Failed message");
@@ -264,14 +311,24 @@ fn a_tier_starts_once_every_lower_tier_has_promoted_its_database_or_ended() {
 
 #[test]
 fn no_more_than_max_concurrent_run_at_once() {
-    let mut world = World::new((0..5).map(|i| pilotlight("a", &format!("app{i}"), None, true)).collect());
+    let mut world = World::new(
+        (0..5)
+            .map(|i| pilotlight("a", &format!("app{i}"), None, true))
+            .collect(),
+    );
     let mut e = approved(evacuation(shop_selector()));
     e.spec.max_concurrent = 2;
     let d = world.first(&mut e);
     assert_eq!(d.start, vec![key("a", "app0"), key("a", "app1")]);
     e.status = Some(d.status);
-    world.requests.insert(key("a", "app0"), request(&e, "a", "app0", Some(RequestPhase::Succeeded), StepState::Succeeded));
-    world.requests.insert(key("a", "app1"), request(&e, "a", "app1", Some(RequestPhase::Running), StepState::Running));
+    world.requests.insert(
+        key("a", "app0"),
+        request(&e, "a", "app0", Some(RequestPhase::Succeeded), StepState::Succeeded),
+    );
+    world.requests.insert(
+        key("a", "app1"),
+        request(&e, "a", "app1", Some(RequestPhase::Running), StepState::Running),
+    );
     let d = world.decide(&e);
     assert_eq!(d.start, vec![key("a", "app2")]);
     assert_eq!(d.status.counts.as_ref().unwrap().waiting, 2);
@@ -291,7 +348,10 @@ fn it_ends_with_counts_completion_times_and_rto_percentiles() {
         ("abcd", RequestPhase::Succeeded),
         ("abcdef", RequestPhase::Failed),
     ] {
-        world.requests.insert(key("a", name), request(&e, "a", name, Some(phase), StepState::Succeeded));
+        world.requests.insert(
+            key("a", name),
+            request(&e, "a", name, Some(phase), StepState::Succeeded),
+        );
     }
     let d = world.decide(&e);
     let s = &d.status;
@@ -309,12 +369,21 @@ fn it_ends_with_counts_completion_times_and_rto_percentiles() {
 
 #[test]
 fn cancel_starts_nothing_more_cancels_unstarted_requests_and_lets_running_ones_finish() {
-    let mut world = World::new((0..4).map(|i| pilotlight("a", &format!("app{i}"), None, true)).collect());
+    let mut world = World::new(
+        (0..4)
+            .map(|i| pilotlight("a", &format!("app{i}"), None, true))
+            .collect(),
+    );
     let mut e = approved(evacuation(shop_selector()));
     e.spec.max_concurrent = 2;
     e.status = Some(world.first(&mut e).status);
-    world.requests.insert(key("a", "app0"), request(&e, "a", "app0", Some(RequestPhase::Running), StepState::Running));
-    world.requests.insert(key("a", "app1"), request(&e, "a", "app1", None, StepState::Pending));
+    world.requests.insert(
+        key("a", "app0"),
+        request(&e, "a", "app0", Some(RequestPhase::Running), StepState::Running),
+    );
+    world
+        .requests
+        .insert(key("a", "app1"), request(&e, "a", "app1", None, StepState::Pending));
     e.spec.cancel = true;
     let d = world.decide(&e);
     assert!(d.start.is_empty());
@@ -322,24 +391,41 @@ fn cancel_starts_nothing_more_cancels_unstarted_requests_and_lets_running_ones_f
     let phases: Vec<MemberPhase> = d.status.members.iter().map(|m| m.phase).collect();
     assert_eq!(
         phases,
-        vec![MemberPhase::Running, MemberPhase::Running, MemberPhase::Cancelled, MemberPhase::Cancelled]
+        vec![
+            MemberPhase::Running,
+            MemberPhase::Running,
+            MemberPhase::Cancelled,
+            MemberPhase::Cancelled
+        ]
     );
     assert_eq!(d.status.phase, Some(EvacuationPhase::Running));
     assert!(d.status.message.clone().unwrap().starts_with("Cancelling"));
 
     e.status = Some(d.status);
-    world.requests.insert(key("a", "app0"), request(&e, "a", "app0", Some(RequestPhase::Succeeded), StepState::Succeeded));
-    world.requests.insert(key("a", "app1"), request(&e, "a", "app1", Some(RequestPhase::Cancelled), StepState::Pending));
+    world.requests.insert(
+        key("a", "app0"),
+        request(&e, "a", "app0", Some(RequestPhase::Succeeded), StepState::Succeeded),
+    );
+    world.requests.insert(
+        key("a", "app1"),
+        request(&e, "a", "app1", Some(RequestPhase::Cancelled), StepState::Pending),
+    );
     let d = world.decide(&e);
     assert_eq!(d.status.phase, Some(EvacuationPhase::Cancelled));
 }
 
 #[test]
 fn a_member_whose_request_was_deleted_is_cancelled_and_a_rejected_one_skipped() {
-    let mut world = World::new(vec![pilotlight("a", "web", None, true), pilotlight("a", "api", None, true)]);
+    let mut world = World::new(vec![
+        pilotlight("a", "web", None, true),
+        pilotlight("a", "api", None, true),
+    ]);
     let mut e = approved(evacuation(shop_selector()));
     e.status = Some(world.first(&mut e).status);
-    world.requests.insert(key("a", "api"), request(&e, "a", "api", Some(RequestPhase::Rejected), StepState::Pending));
+    world.requests.insert(
+        key("a", "api"),
+        request(&e, "a", "api", Some(RequestPhase::Rejected), StepState::Pending),
+    );
     let d = world.decide(&e);
     let by_name = |n: &str| d.status.members.iter().find(|m| m.name == n).unwrap().clone();
     assert_eq!(by_name("web").phase, MemberPhase::Cancelled);
@@ -364,7 +450,11 @@ fn only_the_evacuations_own_request_is_approved_by_it() {
     assert_eq!(e.approver_of(&own), Some("bob (Evacuation east)".into()));
     let mut forced = own.clone();
     forced.spec.force = true;
-    assert_eq!(e.approver_of(&forced), None, "a request that differs needs its own approval");
+    assert_eq!(
+        e.approver_of(&forced),
+        None,
+        "a request that differs needs its own approval"
+    );
     let mut foreign = own.clone();
     foreign.metadata.owner_references = None;
     assert_eq!(e.approver_of(&foreign), None);
@@ -387,7 +477,10 @@ fn request_names_are_fixed_and_fit_the_name_limit() {
 fn an_operator_of_one_namespace_covers_only_evacuations_of_that_namespace() {
     let mut e = evacuation(shop_selector());
     assert!(crate::evacuation::covers(None, &e));
-    assert!(!crate::evacuation::covers(Some("a"), &e), "a selector over every namespace");
+    assert!(
+        !crate::evacuation::covers(Some("a"), &e),
+        "a selector over every namespace"
+    );
     e.spec.namespaces = vec!["a".into()];
     assert!(crate::evacuation::covers(Some("a"), &e));
     e.spec.pilot_lights = vec![key("b", "x")];
