@@ -109,6 +109,20 @@ impl Requests {
         self.against(pl, FailoverRequest::is_running)
     }
 
+    /// A request against `pl` (dry runs aside) that ended at `since` or later, if any. Its end is
+    /// kept to the second, so one that ended in the second before `since` counts too.
+    pub fn ended_since(&self, pl: &PilotLight, since: jiff::Timestamp) -> Option<Arc<FailoverRequest>> {
+        let since = since - jiff::SignedDuration::from_secs(1);
+        self.against(pl, |r| {
+            !r.spec.dry_run
+                && r.is_final()
+                && r.status
+                    .as_ref()
+                    .and_then(|s| s.completed_at.as_ref())
+                    .is_some_and(|t| t.0 >= since)
+        })
+    }
+
     /// A request against `pl` that has not ended yet (pending, awaiting approval or running;
     /// dry runs aside), if any.
     pub fn open(&self, pl: &PilotLight) -> Option<Arc<FailoverRequest>> {

@@ -164,9 +164,15 @@ fn renders_the_optional_objects_and_a_namespaced_role() {
     for kind in ["ServiceMonitor", "NetworkPolicy", "ConfigMap"] {
         assert!(kinds(&docs).contains(kind), "{kind} rendered");
     }
-    assert!(
-        !kinds(&docs).contains("ClusterRole"),
-        "watching one namespace needs no ClusterRole"
+    let cluster_roles: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole")
+        .filter_map(|d| d["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(
+        cluster_roles,
+        ["pl-pilot-light-evacuations"],
+        "watching one namespace needs a ClusterRole only for the cluster-scoped Evacuations"
     );
     let role = docs
         .iter()
