@@ -3,12 +3,12 @@
 //! PilotLights stays under the account's API limits instead of being throttled by them.
 //!
 //! A budget paces requests (it never refuses one): each request reserves the next free slot and
-//! is sent at that time. Requests of the failover executor queue for slots in order; convergence
+//! is sent at that time (see [`Pacer`] for the shape). Requests of the failover executor queue for slots in order; convergence
 //! only takes a slot when no request is waiting, so a busy region's reads never delay a failover.
 //! The budget sits in the HTTP connector, so the SDK's own retries are paced as well.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -90,13 +90,16 @@ impl BudgetRates {
     }
 }
 
-/// The pacing of one budget: requests evenly spaced at the budget's rate, so that no second
-/// (of any start) holds more requests than the rate allows. `next` is the earliest time the next
-/// request may be sent.
+/// The pacing of one budget: at most `burst` requests in any `window`, the whole-number rate in
+/// any second (one request per `1/rate` seconds below one a second). A step's few back-to-back
+/// calls go out at once, as AWS's own token buckets allow, while no second holds more than the
+/// rate; a request past the burst waits for the oldest of the last `burst` to leave the window.
 #[derive(Debug)]
 pub struct Pacer {
-    interval: Duration,
-    next: Option<Instant>,
+    burst: usize,
+    window: Duration,
+    /// The send times of the last `burst` reservations, oldest first.
+    sent: VecDeque<Instant>,
 }
 
 /// What a request should do after asking the pacer at `now`.
@@ -110,20 +113,28 @@ pub enum Slot {
 
 impl Pacer {
     pub fn new(rate: f64) -> Self {
+        let burst = rate.floor().max(1.0);
         Self {
-            interval: Duration::from_secs_f64(1.0 / rate),
-            next: None,
+            burst: burst as usize,
+            window: Duration::from_secs_f64((burst / rate).max(1.0)),
+            sent: VecDeque::new(),
         }
     }
 
     /// Takes the next free slot for a failover request; a convergence request takes one only
     /// when it can be sent at once.
     pub fn reserve(&mut self, now: Instant, caller: Caller) -> Slot {
-        let at = self.next.map_or(now, |next| next.max(now));
+        let at = match self.sent.front() {
+            Some(oldest) if self.sent.len() == self.burst => (*oldest + self.window).max(now),
+            _ => now,
+        };
         if caller == Caller::Convergence && at > now {
             return Slot::Busy(at);
         }
-        self.next = Some(at + self.interval);
+        if self.sent.len() == self.burst {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(at);
         Slot::At(at)
     }
 }

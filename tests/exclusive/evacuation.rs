@@ -208,20 +208,21 @@ async fn throttling_within_the_rate_budget_fails_no_request() {
     let throttled = calls.iter().filter(|c| c.outcome == "throttled").count();
     assert!(throttled > 0, "the test throttled nothing");
     // Paced at 4 a second per region: no second holds more than 4 requests to RDS in one region
-    // as sent, 5 as they arrive (a request's trip varies by a few milliseconds). Unpaced, the
-    // five requests' reads and promotions start together.
+    // as sent; as they arrive, no 0.95 s does (a request's trip varies by a few milliseconds, so
+    // a burst at a second's end and the next at the following one's may arrive a little closer).
+    // Unpaced, the five requests' reads and promotions start together.
     for region in ["us-east-1", "us-west-2"] {
         let times: Vec<f64> = calls.iter().filter(|c| c.region == region).map(|c| c.time).collect();
         let peak = times
             .iter()
-            .map(|t| times.iter().filter(|u| **u >= *t && **u < t + 1.0).count())
+            .map(|t| times.iter().filter(|u| **u >= *t && **u < t + 0.95).count())
             .max()
             .unwrap_or(0);
         println!(
-            "{region}: {} RDS requests, at most {peak} in one second, {throttled} throttled in all",
+            "{region}: {} RDS requests, at most {peak} in 0.95 s, {throttled} throttled in all",
             times.len()
         );
-        assert!(peak <= 5, "{peak} RDS requests within a second in {region}");
+        assert!(peak <= 4, "{peak} RDS requests within 0.95 s in {region}");
     }
     operator.stop().await;
 }

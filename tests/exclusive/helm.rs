@@ -183,6 +183,22 @@ fn renders_the_optional_objects_and_a_namespaced_role() {
         role["rules"], cluster_role["rules"],
         "the same rules, only narrower in scope"
     );
+    let events = find(&docs, "Role", "pl-pilot-light-evacuation-events");
+    assert_eq!(
+        events["metadata"]["namespace"], "default",
+        "where an Evacuation's Events go"
+    );
+    assert_eq!(
+        events["rules"],
+        json!([{"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}])
+    );
+    assert!(
+        !kinds(&template("ops", &["watchNamespace=default"])).is_empty()
+            && template("ops", &["watchNamespace=default"])
+                .iter()
+                .all(|d| d["metadata"]["name"] != "pl-pilot-light-evacuation-events"),
+        "an operator of `default` has its Events there already"
+    );
     let lease = find(&docs, "Role", "pl-pilot-light-leader-election");
     assert_eq!(lease["rules"][1]["resourceNames"], json!(["pilot-light-apps"]));
 
@@ -354,6 +370,8 @@ async fn the_operator_runs_under_the_charts_service_account_with_exactly_the_rig
         "validatingadmissionpolicy/evacuation-approval.pilotlight.dev".into(),
         "clusterrolebinding/pl-pilot-light-evacuations".into(),
         "clusterrole/pl-pilot-light-evacuations".into(),
+        "rolebinding/pl-pilot-light-evacuation-events".into(),
+        "role/pl-pilot-light-evacuation-events".into(),
     ]);
 
     // The rendered chart, CRDs included, applied to the API server. The operator watches this

@@ -4,44 +4,86 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-#[test]
-fn failover_requests_are_spaced_at_the_rate_and_never_more_in_any_second() {
-    let mut pacer = Pacer::new(5.0);
-    let t0 = Instant::now();
-    let slots: Vec<Duration> = (0..12)
+/// The slots of `n` failover requests all asked for at `t0`, as offsets from it.
+fn burst_of(pacer: &mut Pacer, t0: Instant, n: usize) -> Vec<Duration> {
+    (0..n)
         .map(|_| match pacer.reserve(t0, Caller::Failover) {
             Slot::At(at) => at - t0,
             Slot::Busy(_) => panic!("a failover request always gets a slot"),
         })
-        .collect();
-    assert_eq!(slots[..6], [ms(0), ms(200), ms(400), ms(600), ms(800), ms(1000)]);
-    for start in &slots {
-        let in_second = slots.iter().filter(|s| *s >= start && **s < *start + ms(1000)).count();
-        assert!(in_second <= 5, "{in_second} requests in the second from {start:?}");
-    }
+        .collect()
+}
+
+fn most_in_any(slots: &[Duration], window: Duration) -> usize {
+    slots
+        .iter()
+        .map(|start| slots.iter().filter(|s| *s >= start && **s < *start + window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_burst_up_to_the_rate_goes_at_once_and_no_second_holds_more() {
+    let mut pacer = Pacer::new(5.0);
+    let t0 = Instant::now();
+    let slots = burst_of(&mut pacer, t0, 12);
+    assert_eq!(slots[..5], [ms(0); 5], "a step's back-to-back calls are not delayed");
+    assert_eq!(slots[5..10], [ms(1000); 5]);
+    assert_eq!(slots[10..], [ms(2000); 2]);
+    assert_eq!(most_in_any(&slots, ms(1000)), 5);
+}
+
+#[test]
+fn a_fractional_rate_stays_under_it_in_every_second() {
+    let mut pacer = Pacer::new(2.5);
+    let t0 = Instant::now();
+    let slots = burst_of(&mut pacer, t0, 9);
+    assert_eq!(most_in_any(&slots, ms(1000)), 2);
+    let mut slow = Pacer::new(0.5);
+    assert_eq!(burst_of(&mut slow, t0, 3), [ms(0), ms(2000), ms(4000)]);
+}
+
+#[test]
+fn the_window_slides_with_the_requests_actually_sent() {
+    let mut pacer = Pacer::new(2.0);
+    let t0 = Instant::now();
+    assert_eq!(pacer.reserve(t0, Caller::Failover), Slot::At(t0));
+    assert_eq!(pacer.reserve(t0 + ms(600), Caller::Failover), Slot::At(t0 + ms(600)));
+    // Two in the window that started at t0: the third waits for the first to leave it.
+    assert_eq!(pacer.reserve(t0 + ms(700), Caller::Failover), Slot::At(t0 + ms(1000)));
+    assert_eq!(pacer.reserve(t0 + ms(5000), Caller::Failover), Slot::At(t0 + ms(5000)));
 }
 
 #[test]
 fn an_idle_budget_sends_at_once() {
-    let mut pacer = Pacer::new(5.0);
+    let mut pacer = Pacer::new(1.0);
     let t0 = Instant::now();
     assert_eq!(pacer.reserve(t0, Caller::Failover), Slot::At(t0));
     let later = t0 + ms(5000);
     assert_eq!(pacer.reserve(later, Caller::Convergence), Slot::At(later));
-    assert_eq!(pacer.reserve(later, Caller::Failover), Slot::At(later + ms(200)));
+    assert_eq!(pacer.reserve(later, Caller::Failover), Slot::At(later + ms(1000)));
 }
 
 #[test]
 fn convergence_waits_while_failover_requests_queue_and_takes_no_slot() {
-    let mut pacer = Pacer::new(10.0);
+    let mut pacer = Pacer::new(3.0);
     let t0 = Instant::now();
-    for _ in 0..3 {
-        pacer.reserve(t0, Caller::Failover);
-    }
-    assert_eq!(pacer.reserve(t0, Caller::Convergence), Slot::Busy(t0 + ms(300)));
+    burst_of(&mut pacer, t0, 3);
+    assert_eq!(pacer.reserve(t0, Caller::Convergence), Slot::Busy(t0 + ms(1000)));
     // The convergence request held nothing: the next failover request is not pushed back.
-    assert_eq!(pacer.reserve(t0, Caller::Failover), Slot::At(t0 + ms(300)));
-    assert_eq!(pacer.reserve(t0 + ms(400), Caller::Convergence), Slot::At(t0 + ms(400)));
+    assert_eq!(pacer.reserve(t0, Caller::Failover), Slot::At(t0 + ms(1000)));
+    assert_eq!(
+        pacer.reserve(t0 + ms(1000), Caller::Convergence),
+        Slot::At(t0 + ms(1000))
+    );
+    assert_eq!(
+        pacer.reserve(t0 + ms(1000), Caller::Convergence),
+        Slot::At(t0 + ms(1000))
+    );
+    assert!(matches!(
+        pacer.reserve(t0 + ms(1000), Caller::Convergence),
+        Slot::Busy(_)
+    ));
 }
 
 #[test]
