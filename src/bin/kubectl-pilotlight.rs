@@ -177,12 +177,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Approve { request } if request.starts_with("evacuation/") => {
             let me = whoami(&client).await?;
             let name = request.trim_start_matches("evacuation/");
-            set_evacuation(&client, name, serde_json::json!({"approvedBy": me})).await?;
+            set(
+                &Api::<Evacuation>::all(client.clone()),
+                name,
+                serde_json::json!({"approvedBy": me}),
+            )
+            .await?;
             println!("{request} approved by {me}: its requests start now, tier by tier");
         }
         Command::Cancel { request } if request.starts_with("evacuation/") => {
             let name = request.trim_start_matches("evacuation/");
-            set_evacuation(&client, name, serde_json::json!({"cancel": true})).await?;
+            set(
+                &Api::<Evacuation>::all(client.clone()),
+                name,
+                serde_json::json!({"cancel": true}),
+            )
+            .await?;
             println!("{request}: cancel requested; no further request starts, running ones finish");
         }
         Command::Evacuate(args) => return evacuate(&client, args).await,
@@ -222,25 +232,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn set(requests: &Api<FailoverRequest>, name: &str, spec: serde_json::Value) -> Result<()> {
-    requests
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"spec": spec})),
-        )
-        .await?;
-    Ok(())
-}
-
-async fn set_evacuation(client: &Client, name: &str, spec: serde_json::Value) -> Result<()> {
-    Api::<Evacuation>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"spec": spec})),
-        )
-        .await?;
+/// Merges `spec` into the object's spec, as `kubectl patch --type merge` does.
+async fn set<K>(api: &Api<K>, name: &str, spec: serde_json::Value) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&serde_json::json!({"spec": spec})),
+    )
+    .await?;
     Ok(())
 }
 
