@@ -108,6 +108,12 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// Watch only this namespace (all namespaces when `None`).
     pub namespace: Option<String>,
+    /// Own only the PilotLights matching this label selector (all when `None`): the shard of
+    /// one of several operator Deployments. Their requests are run by this operator alone.
+    pub pilotlight_selector: Option<String>,
+    /// Run the Evacuation controller. Of the operators of a sharded estate one does: an
+    /// Evacuation only creates requests, and each is run by its PilotLight's shard.
+    pub handle_evacuations: bool,
     /// How often the primary region's health and the drill schedules are looked at.
     pub detection_interval: Duration,
     /// The DNS server the traffic step asks whether the application's name answers the new
@@ -125,6 +131,12 @@ impl Settings {
             max: self.backoff_max,
         }
     }
+
+    /// An operator of every PilotLight runs the Evacuations; a shard does only when told to,
+    /// so that several shards do not create the same requests.
+    pub fn handles_evacuations_by_default(pilotlight_selector: Option<&str>) -> bool {
+        pilotlight_selector.is_none()
+    }
 }
 
 impl Default for Settings {
@@ -138,6 +150,8 @@ impl Default for Settings {
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(120),
             namespace: None,
+            pilotlight_selector: None,
+            handle_evacuations: true,
             dns_server: None,
             rate_budgets: Default::default(),
         }

@@ -15,6 +15,9 @@ pub enum Error {
     )]
     CrdNotInstalled(&'static str),
 
+    #[error("--pilotlight-selector {selector:?} is not a label selector the API server accepts: {message}")]
+    BadSelector { selector: String, message: String },
+
     #[error("{0} has no namespace")]
     MissingNamespace(String),
 
@@ -47,6 +50,7 @@ impl Error {
                 AwsErrorKind::Rejected => "aws_rejected",
             },
             Self::CrdNotInstalled(_) => "crd_not_installed",
+            Self::BadSelector { .. } => "bad_selector",
             Self::MissingNamespace(_) => "missing_namespace",
             Self::AdminBind { .. } => "admin_bind",
             Self::LeadershipLost(_) => "leadership_lost",

@@ -247,6 +247,27 @@ fn renew_deadline(lease_duration: Duration) -> Duration {
     lease_duration * 2 / 3
 }
 
+/// The Lease of the operators watching `namespace` (all when `None`) and the PilotLights matching
+/// `pilotlight_selector`: `pilot-light[-<namespace>][-<8 hex digits of the selector's SHA-256>]`.
+/// Shards hold Leases of their own, so each has its leader; the chart's `pilot-light.leaseName`
+/// computes the same name for its RBAC.
+pub fn lease_name(namespace: Option<&str>, pilotlight_selector: Option<&str>) -> String {
+    use sha2::Digest;
+    let mut name = String::from("pilot-light");
+    if let Some(ns) = namespace {
+        name.push('-');
+        name.push_str(ns);
+    }
+    if let Some(selector) = pilotlight_selector {
+        let digest = sha2::Sha256::digest(selector.as_bytes());
+        name.push('-');
+        for byte in &digest[..4] {
+            name.push_str(&format!("{byte:02x}"));
+        }
+    }
+    name
+}
+
 /// This replica's identity: the pod name when running in a cluster, else host and process id.
 pub fn default_identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
@@ -285,6 +306,16 @@ mod tests {
             decide("b", Some("a"), LEASE + Duration::from_millis(1), LEASE),
             LeaseDecision::TakeOver
         );
+    }
+
+    #[test]
+    fn each_shard_has_a_lease_of_its_own() {
+        assert_eq!(lease_name(None, None), "pilot-light");
+        assert_eq!(lease_name(Some("apps"), None), "pilot-light-apps");
+        // `printf 'shard=a' | sha256sum`: the chart's helper computes the same.
+        assert_eq!(lease_name(None, Some("shard=a")), "pilot-light-3d8dfb26");
+        assert_eq!(lease_name(Some("apps"), Some("shard=a")), "pilot-light-apps-3d8dfb26");
+        assert_ne!(lease_name(None, Some("shard=b")), lease_name(None, Some("shard=a")));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use pilot_light::{
     aws::budget::BudgetRates,
     config::{CheckIntervals, Settings},
-    leader::{LeaseSettings, default_identity},
+    leader::{LeaseSettings, default_identity, lease_name},
     telemetry::{LogFormat, init_tracing},
 };
 
@@ -35,6 +35,15 @@ struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "PILOT_LIGHT_NAMESPACE")]
     namespace: Option<String>,
+    /// Own only the PilotLights matching this label selector (e.g. `shard=a`): one of several
+    /// operator Deployments, each with its own leader Lease. Requests are run by the shard of
+    /// their PilotLight. Default: every PilotLight.
+    #[arg(long, env = "PILOT_LIGHT_PILOTLIGHT_SELECTOR")]
+    pilotlight_selector: Option<String>,
+    /// Run the Evacuation controller (default: true, but false with --pilotlight-selector: of
+    /// the shards of an estate, one runs the Evacuations; each request is run by its shard).
+    #[arg(long, env = "PILOT_LIGHT_EVACUATIONS", action = clap::ArgAction::Set)]
+    evacuations: Option<bool>,
     /// Log format.
     #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -133,17 +142,18 @@ async fn main() -> ExitCode {
                 degraded_interval: Duration::from_secs(args.degraded_interval),
                 detection_interval: Duration::from_secs(args.detection_interval),
                 backoff_max: Duration::from_secs(args.max_backoff),
+                handle_evacuations: args
+                    .evacuations
+                    .unwrap_or_else(|| Settings::handles_evacuations_by_default(args.pilotlight_selector.as_deref())),
                 namespace: args.namespace,
+                pilotlight_selector: args.pilotlight_selector,
                 dns_server: args.dns_server,
                 rate_budgets,
                 ..Settings::default()
             };
-            // Operators watching different namespaces hold different Leases.
+            // Operators watching different namespaces or shards hold different Leases.
             let lease = args.leader_election.then(|| {
-                let name = match &settings.namespace {
-                    Some(ns) => format!("pilot-light-{ns}"),
-                    None => "pilot-light".to_owned(),
-                };
+                let name = lease_name(settings.namespace.as_deref(), settings.pilotlight_selector.as_deref());
                 LeaseSettings::new(args.leader_election_namespace.clone(), name, default_identity())
             });
             match pilot_light::run::run(args.admin_addr, settings, lease).await {

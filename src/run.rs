@@ -27,16 +27,25 @@ use crate::{
     telemetry::{AdminState, Metrics, serve_admin},
 };
 
-/// Fails with [`Error::CrdNotInstalled`] when a CRD is missing, so a misinstalled operator
-/// says so at once instead of retrying watches forever.
-pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> {
-    async fn probe<K>(api: Api<K>, crd: &'static str) -> Result<()>
+/// Fails with [`Error::CrdNotInstalled`] when a CRD is missing, and with
+/// [`Error::BadSelector`] when the API server refuses `pilotlight_selector`, so a misinstalled
+/// or misconfigured operator says so at once instead of retrying watches forever.
+pub async fn check_crds(client: &Client, namespace: Option<&str>, pilotlight_selector: Option<&str>) -> Result<()> {
+    async fn probe<K>(api: Api<K>, crd: &'static str, selector: Option<&str>) -> Result<()>
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     {
-        match api.list_metadata(&ListParams::default().limit(1)).await {
+        let mut params = ListParams::default().limit(1);
+        if let Some(selector) = selector {
+            params = params.labels(selector);
+        }
+        match api.list_metadata(&params).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::CrdNotInstalled(crd)),
+            Err(kube::Error::Api(status)) if status.code == 400 && selector.is_some() => Err(Error::BadSelector {
+                selector: selector.unwrap_or_default().to_owned(),
+                message: status.message,
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -44,9 +53,14 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<()> 
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
-    probe(pl, "pilotlights.pilotlight.dev").await?;
-    probe(fr, "failoverrequests.pilotlight.dev").await?;
-    probe(Api::<Evacuation>::all(client.clone()), "evacuations.pilotlight.dev").await
+    probe(pl, "pilotlights.pilotlight.dev", pilotlight_selector).await?;
+    probe(fr, "failoverrequests.pilotlight.dev", None).await?;
+    probe(
+        Api::<Evacuation>::all(client.clone()),
+        "evacuations.pilotlight.dev",
+        None,
+    )
+    .await
 }
 
 /// Completes when SIGTERM or SIGINT arrives.
@@ -70,7 +84,12 @@ pub async fn run(admin_addr: SocketAddr, settings: Settings, lease: Option<Lease
             source,
         })?;
     let client = Client::try_default().await?;
-    check_crds(&client, settings.namespace.as_deref()).await?;
+    check_crds(
+        &client,
+        settings.namespace.as_deref(),
+        settings.pilotlight_selector.as_deref(),
+    )
+    .await?;
     let metrics = Arc::new(Metrics::default());
     let aws = AwsClients::from_env(metrics.clone(), MANAGER, settings.check_intervals.shared_read_window())
         .await
@@ -133,7 +152,10 @@ pub async fn controllers(
     let (converge_now, converge_requests) = futures::channel::mpsc::unbounded();
     let failover = Arc::new(FailoverContext::new(core.clone(), requests.clone(), converge_now));
     let convergence = Arc::new(PilotLightContext::new(core.clone(), requests.clone()));
-    let evacuation = Arc::new(EvacuationContext::new(core.clone()));
+    let evacuation = core
+        .settings
+        .handle_evacuations
+        .then(|| Arc::new(EvacuationContext::new(core.clone())));
     let detection = DetectionContext {
         core,
         requests,
@@ -156,7 +178,11 @@ pub async fn controllers(
             ready
         ),
         detection::run(detection, shutdown.clone()),
-        evacuation::run(evacuation, shutdown),
+        async move {
+            if let Some(evacuation) = evacuation {
+                evacuation::run(evacuation, shutdown).await;
+            }
+        },
     );
 }
 

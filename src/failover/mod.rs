@@ -23,7 +23,7 @@ use std::{
 use futures::{StreamExt, TryStreamExt, channel::mpsc};
 use kube::{
     Api, Resource, ResourceExt,
-    api::{Patch, PatchParams},
+    api::{ListParams, Patch, PatchParams},
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -185,6 +185,12 @@ fn error_policy(request: Arc<FailoverRequest>, error: &Error, ctx: Arc<FailoverC
 /// Moves the request as far as it can go now.
 async fn drive(request: &FailoverRequest, ctx: &FailoverContext) -> Result<Action> {
     let status = request.status.clone().unwrap_or_default();
+    let acts = !status.phase.is_some_and(RequestPhase::is_final)
+        || status.steps.iter().any(|s| s.state == StepState::Deferred);
+    if acts && !in_shard(ctx, request).await? {
+        // Another shard's: looked at again in case the PilotLight is relabelled.
+        return Ok(Action::requeue(ctx.settings.misconfigured_interval));
+    }
     match status.phase {
         Some(RequestPhase::Running) => match pilotlight(ctx, request).await? {
             // The cache can lag behind the end this operator has just written (a reconcile
@@ -246,6 +252,25 @@ async fn set_finalizer(ctx: &FailoverContext, request: &FailoverRequest, present
         )
         .await?;
     Ok(())
+}
+
+/// Whether this operator runs `request`: every request without `--pilotlight-selector`, else
+/// those whose PilotLight matches it. The API server decides (a LIST by label and name), so its
+/// matching is the only one. A request whose PilotLight does not exist is every shard's, and each
+/// answers it the same way.
+async fn in_shard(ctx: &Core, request: &FailoverRequest) -> Result<bool> {
+    let Some(selector) = &ctx.settings.pilotlight_selector else {
+        return Ok(true);
+    };
+    let api: Api<PilotLight> = Api::namespaced(ctx.client.clone(), &request.namespace().unwrap_or_default());
+    let name = &request.spec.pilot_light_ref.name;
+    let params = ListParams::default()
+        .labels(selector)
+        .fields(&format!("metadata.name={name}"));
+    if !api.list_metadata(&params).await?.items.is_empty() {
+        return Ok(true);
+    }
+    Ok(api.get_metadata_opt(name).await?.is_none())
 }
 
 async fn pilotlight(ctx: &Core, request: &FailoverRequest) -> Result<Option<PilotLight>> {

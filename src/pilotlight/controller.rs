@@ -48,7 +48,13 @@ pub async fn run(
     // not on our own status writes: every reconcile costs AWS calls, and the periodic requeue
     // already re-checks AWS.
     let reader = cache.as_reader();
-    let changes = watcher(ctx.watched::<PilotLight>(), watcher::Config::default().any_semantic())
+    // A shard's PilotLights only: the API server does the matching, and detection, which reads
+    // this cache, inherits the shard.
+    let mut config = watcher::Config::default().any_semantic();
+    if let Some(selector) = &ctx.settings.pilotlight_selector {
+        config = config.labels(selector);
+    }
+    let changes = watcher(ctx.watched::<PilotLight>(), config)
         .default_backoff()
         .reflect(cache)
         .inspect_ok(move |event| {

@@ -16,19 +16,29 @@ use super::{failover::*, *};
 /// own (the rest of a pilot light adds nothing an evacuation treats differently), with the
 /// default failover policy (a Failover needs approval). `tiers[i]` labels `app{i}`.
 pub async fn members(s: &Scenario, tiers: &[Option<u32>]) -> Vec<AuroraNames> {
+    let labels: Vec<Value> = tiers
+        .iter()
+        .map(|tier| match tier {
+            Some(tier) => json!({"team": "shop", "pilotlight.dev/tier": tier.to_string()}),
+            None => json!({"team": "shop"}),
+        })
+        .collect();
+    labelled_members(s, &labels).await
+}
+
+/// PilotLights `app0..app{n}` as [`members`] makes them, `app{i}` with the labels `labels[i]`;
+/// returns once all are Ready.
+pub async fn labelled_members(s: &Scenario, labels: &[Value]) -> Vec<AuroraNames> {
     let mut all = Vec::new();
-    for (i, tier) in tiers.iter().enumerate() {
+    for (i, labels) in labels.iter().enumerate() {
         let names = AuroraNames::unique();
         create_primary_cluster("us-east-1", &names.primary).await;
         let mut manifest = aurora_pilotlight(&format!("app{i}"), &names.primary, &names.standby, &names.global);
-        manifest["metadata"]["labels"] = json!({"team": "shop"});
-        if let Some(tier) = tier {
-            manifest["metadata"]["labels"]["pilotlight.dev/tier"] = json!(tier.to_string());
-        }
+        manifest["metadata"]["labels"] = labels.clone();
         apply_pilotlight(&s.client, &s.ns.name, manifest).await;
         all.push(names);
     }
-    join_all((0..tiers.len()).map(|i| {
+    join_all((0..labels.len()).map(|i| {
         let name = format!("app{i}");
         async move {
             wait_condition(

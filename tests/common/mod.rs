@@ -204,6 +204,8 @@ pub fn fast_settings(namespace: &str) -> Settings {
         backoff_base: Duration::from_millis(300),
         backoff_max: Duration::from_secs(3),
         namespace: Some(namespace.to_owned()),
+        pilotlight_selector: None,
+        handle_evacuations: true,
         detection_interval: Duration::from_millis(500),
         dns_server: emulator_dns(),
         rate_budgets: Default::default(),

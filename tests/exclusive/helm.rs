@@ -156,6 +156,51 @@ fn renders_two_restricted_replicas_with_a_disruption_budget() {
 }
 
 #[test]
+fn a_label_shard_has_its_own_lease_and_leaves_evacuations_to_one_release() {
+    let args = |docs: &[Value]| -> Vec<String> {
+        find(docs, "Deployment", "pl-pilot-light")["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let has_evacuation_role = |docs: &[Value]| {
+        docs.iter()
+            .any(|d| d["metadata"]["name"] == "pl-pilot-light-evacuations")
+    };
+
+    let shard = template("ops", &["pilotLightSelector=shard=a"]);
+    assert!(args(&shard).contains(&"--pilotlight-selector=shard=a".to_owned()));
+    assert!(
+        args(&shard).contains(&"--evacuations=false".to_owned()),
+        "{:?}",
+        args(&shard)
+    );
+    assert!(!has_evacuation_role(&shard), "a shard does not watch Evacuations");
+    let lease = find(&shard, "Role", "pl-pilot-light-leader-election");
+    assert_eq!(
+        lease["rules"][1]["resourceNames"],
+        json!([pilot_light::leader::lease_name(None, Some("shard=a"))]),
+        "the chart names the Lease as the operator does"
+    );
+
+    let evacuating_shard = template("ops", &["pilotLightSelector=shard=b,handleEvacuations=true"]);
+    assert!(args(&evacuating_shard).contains(&"--evacuations=true".to_owned()));
+    assert!(has_evacuation_role(&evacuating_shard));
+
+    let whole = template("ops", &[]);
+    assert!(args(&whole).contains(&"--evacuations=true".to_owned()));
+    assert!(!args(&whole).iter().any(|a| a.starts_with("--pilotlight-selector")));
+    assert!(has_evacuation_role(&whole));
+    let namespaced_shard = template("ops", &["watchNamespace=apps,pilotLightSelector=shard=a"]);
+    assert_eq!(
+        find(&namespaced_shard, "Role", "pl-pilot-light-leader-election")["rules"][1]["resourceNames"],
+        json!([pilot_light::leader::lease_name(Some("apps"), Some("shard=a"))])
+    );
+}
+
+#[test]
 fn renders_the_optional_objects_and_a_namespaced_role() {
     let docs = template(
         "ops",

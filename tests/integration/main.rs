@@ -30,4 +30,5 @@ mod rds;
 mod rpo;
 mod s3;
 mod seed_steps;
+mod shards;
 mod traffic;

@@ -35,7 +35,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The leader Lease, named as the operator names it (src/leader.rs). */}}
 {{- define "pilot-light.leaseName" -}}
-{{- if .Values.watchNamespace }}pilot-light-{{ .Values.watchNamespace }}{{ else }}pilot-light{{ end }}
+pilot-light
+{{- with .Values.watchNamespace }}-{{ . }}{{ end }}
+{{- with .Values.pilotLightSelector }}-{{ sha256sum . | trunc 8 }}{{ end }}
+{{- end }}
+
+{{/* Whether this release runs the Evacuations: by default unless it is a label shard (src/config.rs). */}}
+{{- define "pilot-light.evacuations" -}}
+{{- if kindIs "bool" .Values.handleEvacuations }}{{ .Values.handleEvacuations }}{{ else }}{{ empty .Values.pilotLightSelector }}{{ end }}
 {{- end }}
 
 {{/*

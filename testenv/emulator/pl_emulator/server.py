@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.dns_port is not None and not 0 < args.dns_port < 65536:
         parser.error("--dns-port must be between 1 and 65535; pick a free port")
     os.environ["MOTO_PORT"] = str(args.port)  # moto builds some URLs (e.g. presigned ones) from it
+    # moto counts the automatic snapshot it takes of every new DB instance against a quota of
+    # 1000 snapshots per region, so a thousand PilotLights could not be set up. RDS's quota
+    # applies to manual snapshots only ("Manual DB instance snapshots: 100 per Region";
+    # automated backups are not counted): https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Limits.html
+    os.environ.setdefault("MOTO_RDS_SNAPSHOT_LIMIT", "1000000")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the call log replaces access logs
 
     fault_rules = FaultRules()
