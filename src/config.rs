@@ -121,6 +121,11 @@ pub struct Settings {
     pub dns_server: Option<std::net::SocketAddr>,
     /// Requests a second per AWS service, shared by everything this operator calls.
     pub rate_budgets: crate::aws::budget::BudgetRates,
+    /// PilotLights converged at once. A request waits for its budget slot inside the SDK's
+    /// attempt timeout (15 s), so the queue must stay shorter than that: a thousand PilotLights
+    /// converging together queued minutes of Route 53 calls at 5 a second, every attempt timed
+    /// out and none became Ready.
+    pub max_concurrent_reconciles: u16,
 }
 
 impl Settings {
@@ -154,6 +159,7 @@ impl Default for Settings {
             handle_evacuations: true,
             dns_server: None,
             rate_budgets: Default::default(),
+            max_concurrent_reconciles: 16,
         }
     }
 }

@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (`pilot-light crd | kubectl apply -f -`).
     Crd {
         /// Write one file per CRD into this directory instead (how `crds/` is generated).
@@ -44,6 +44,10 @@ struct RunArgs {
     /// the shards of an estate, one runs the Evacuations; each request is run by its shard).
     #[arg(long, env = "PILOT_LIGHT_EVACUATIONS", action = clap::ArgAction::Set)]
     evacuations: Option<bool>,
+    /// PilotLights converged at once (a queue for the AWS rate budgets shorter than the SDK's
+    /// 15 s attempt timeout; requests are not limited by it).
+    #[arg(long, env = "PILOT_LIGHT_MAX_CONCURRENT_RECONCILES", default_value_t = 16)]
+    max_concurrent_reconciles: u16,
     /// Log format.
     #[arg(long, env = "PILOT_LIGHT_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
@@ -149,6 +153,7 @@ async fn main() -> ExitCode {
                 pilotlight_selector: args.pilotlight_selector,
                 dns_server: args.dns_server,
                 rate_budgets,
+                max_concurrent_reconciles: args.max_concurrent_reconciles,
                 ..Settings::default()
             };
             // Operators watching different namespaces or shards hold different Leases.

@@ -14,7 +14,7 @@ use kube::{
     Api, ResourceExt,
     runtime::{
         Controller, WatchStreamExt,
-        controller::Action,
+        controller::{self, Action},
         events::EventType,
         finalizer::{self, finalizer},
         predicates,
@@ -81,6 +81,7 @@ pub async fn run(
         pl
     });
     Controller::for_stream(changes, reader)
+        .with_config(controller::Config::default().concurrency(ctx.settings.max_concurrent_reconciles))
         .reconcile_on(converge_now)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)

@@ -209,6 +209,7 @@ pub fn fast_settings(namespace: &str) -> Settings {
         detection_interval: Duration::from_millis(500),
         dns_server: emulator_dns(),
         rate_budgets: Default::default(),
+        max_concurrent_reconciles: 16,
     }
 }
 
