@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 TESTENV := ./testenv/testenv
 
-.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover bench-rto bench-detection
+.PHONY: demo test lint unit-test integration-test emulator-test crds up down build bench bench-convergence bench-failover bench-rto bench-detection bench-evacuation
 
 ## Start the test environment, run the operator, apply examples/pilotlight.yaml and wait until
 ## it is Ready; then a drill, an approved switchover and a failback. Leaves everything running;
@@ -65,6 +65,15 @@ bench-detection:
 	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
 	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
 	  . .testenv/env && cargo bench --features testenv --bench detection
+
+## One approved Evacuation of 200 Aurora PilotLights (PILOT_LIGHT_BENCH_PILOTLIGHTS=N) during a
+## us-east-1 outage, RDS throttled at the operator's budget: time to the last completion, p50/p95
+## RTO against one PilotLight evacuated alone, peak requests a second per service, throttled
+## answers (BENCHMARKS.md). Uses a running test environment, or starts one and stops it afterwards.
+bench-evacuation:
+	started=; if [ ! -f .testenv/pids ]; then $(TESTENV) up; started=1; fi; \
+	  trap '[ -z "$$started" ] || $(TESTENV) down' EXIT; \
+	  . .testenv/env && cargo bench --features testenv --bench evacuation $(BENCH_PROFILE)
 
 lint:
 	cargo fmt --check

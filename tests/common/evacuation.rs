@@ -23,12 +23,12 @@ pub async fn members(s: &Scenario, tiers: &[Option<u32>]) -> Vec<AuroraNames> {
             None => json!({"team": "shop"}),
         })
         .collect();
-    labelled_members(s, &labels).await
+    labelled_members(s, &labels, Duration::from_secs(120)).await
 }
 
 /// PilotLights `app0..app{n}` as [`members`] makes them, `app{i}` with the labels `labels[i]`;
-/// returns once all are Ready.
-pub async fn labelled_members(s: &Scenario, labels: &[Value]) -> Vec<AuroraNames> {
+/// returns once all are Ready, each within `timeout`.
+pub async fn labelled_members(s: &Scenario, labels: &[Value], timeout: Duration) -> Vec<AuroraNames> {
     let mut all = Vec::new();
     for (i, labels) in labels.iter().enumerate() {
         let names = AuroraNames::unique();
@@ -41,16 +41,7 @@ pub async fn labelled_members(s: &Scenario, labels: &[Value]) -> Vec<AuroraNames
     join_all((0..labels.len()).map(|i| {
         let name = format!("app{i}");
         async move {
-            wait_condition(
-                &s.client,
-                &s.ns.name,
-                &name,
-                "Ready",
-                "True",
-                None,
-                Duration::from_secs(120),
-            )
-            .await;
+            wait_condition(&s.client, &s.ns.name, &name, "Ready", "True", None, timeout).await;
         }
     }))
     .await;

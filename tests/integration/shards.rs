@@ -37,7 +37,7 @@ async fn two_shards_never_act_on_each_others_pilotlights() {
         Operator::start(&s.client, shard(&s, "b"))
     );
     let labels = ["a", "b", "a", "b"].map(|shard| json!({"shard": shard}));
-    let names = labelled_members(&s, &labels).await;
+    let names = labelled_members(&s, &labels, Duration::from_secs(120)).await;
     assert_eq!(reported(&a), ["app0", "app2"]);
     assert_eq!(reported(&b), ["app1", "app3"]);
 
