@@ -76,15 +76,9 @@ async fn ready_count(api: &Api<PilotLight>, prefix: &str) -> usize {
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("convergence: a benchmark; run it with `make bench-convergence`");
+    let Some(n) = bench_pilotlights("convergence", 200) else {
         return;
-    }
-    let n: usize = std::env::var("PILOT_LIGHT_BENCH_PILOTLIGHTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    };
     let prefix = format!("bench{}", unique_suffix());
     let client = client().await;
     ensure_crds(&client).await;
@@ -150,7 +144,7 @@ async fn main() {
     // straight-line floor (the emulator serialises much of its work under one interpreter lock).
     let served_in: f64 = convergence_calls.iter().filter_map(|c| c.duration_ms).sum::<f64>() / 1000.0;
     println!(
-        "{n} PilotLights Ready in {:.1} s ({} AWS calls while converging; the emulator's service time for them in a line: {served_in:.1} s, ratio {:.2})",
+        "{n} PilotLights Ready in {:.1} s ({} AWS calls while converging; sum of the emulator's service times for them: {served_in:.1} s, ratio {:.2})",
         converged_in.as_secs_f64(),
         convergence_calls.len(),
         converged_in.as_secs_f64() / served_in.max(f64::EPSILON)

@@ -48,14 +48,9 @@ async fn evacuate(s: &Scenario, name: &str, team: &str, max_concurrent: usize) -
 
 #[tokio::main]
 async fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("evacuation: a benchmark; run it with `make bench-evacuation`");
+    let Some(n) = bench_pilotlights("evacuation", 200) else {
         return;
-    }
-    let n: usize = std::env::var("PILOT_LIGHT_BENCH_PILOTLIGHTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    };
     let s = Scenario::new("bench-evac").await;
     // Production check intervals: periodic convergence stays out of the measured window.
     let settings = Settings {

@@ -39,14 +39,14 @@ pub async fn check_crds(client: &Client, namespace: Option<&str>, pilotlight_sel
         if let Some(selector) = selector {
             params = params.labels(selector);
         }
-        match api.list_metadata(&params).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::CrdNotInstalled(crd)),
-            Err(kube::Error::Api(status)) if status.code == 400 && selector.is_some() => Err(Error::BadSelector {
-                selector: selector.unwrap_or_default().to_owned(),
+        match (api.list_metadata(&params).await, selector) {
+            (Ok(_), _) => Ok(()),
+            (Err(kube::Error::Api(status)), _) if status.code == 404 => Err(Error::CrdNotInstalled(crd)),
+            (Err(kube::Error::Api(status)), Some(selector)) if status.code == 400 => Err(Error::BadSelector {
+                selector: selector.to_owned(),
                 message: status.message,
             }),
-            Err(e) => Err(e.into()),
+            (Err(e), _) => Err(e.into()),
         }
     }
     let (pl, fr): (Api<PilotLight>, Api<FailoverRequest>) = match namespace {

@@ -1453,3 +1453,18 @@ pub async fn upsert_record(
         .send()
         .await
 }
+
+/// A benchmark's PilotLight count (`PILOT_LIGHT_BENCH_PILOTLIGHTS`, else `default`), or `None`
+/// when the binary runs without `--bench` (`cargo test --all-targets` runs benches that way).
+pub fn bench_pilotlights(bench: &str, default: usize) -> Option<usize> {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("{bench}: a benchmark; run it with `make bench-{bench}`");
+        return None;
+    }
+    Some(
+        std::env::var("PILOT_LIGHT_BENCH_PILOTLIGHTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default),
+    )
+}
